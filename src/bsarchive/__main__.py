@@ -1,0 +1,3 @@
+from bsarchive.cli import main
+
+main()
