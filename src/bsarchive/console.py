@@ -1,0 +1,151 @@
+"""What the CLI shows: error lines, the run summary, rich progress and tables, logging setup.
+
+Owned by ``cli.py``; library modules never print. Everything here writes to stderr except
+tables a command was asked for (``stats``), which go to stdout.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress as RichProgress
+from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bsarchive.archive import Progress, ProgressCallback, RunResult
+from bsarchive.errors import BsarchiveError
+from bsarchive.store import Stats
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def error_line(e: BsarchiveError | str) -> None:
+    """``bsarchive: error: <subject>: <what happened> (<hint>)`` on stderr, one line."""
+    print(f"bsarchive: error: {e}", file=sys.stderr)
+
+
+def setup_logging(verbose: int, quiet: bool, log_file: Path | None = None) -> None:
+    level = (
+        logging.ERROR
+        if quiet
+        else {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    )
+    root = logging.getLogger()
+    root.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("bsarchive: %(levelname)s: %(message)s"))
+    handler.setLevel(level)
+    root.addHandler(handler)
+    root.setLevel(min(level, logging.INFO) if log_file else level)
+    if log_file:
+        file_handler = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=5 * 1024 * 1024, backupCount=3, encoding="utf-8"
+        )
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        file_handler.setLevel(logging.INFO if verbose < 2 else logging.DEBUG)
+        root.addHandler(file_handler)
+    # httpx logs every request URL at INFO; keep that to -vv (URLs carry no tokens, but
+    # they are noise for cron mail).
+    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+@contextmanager
+def fetch_progress(enabled: bool) -> Iterator[ProgressCallback | None]:
+    """A rich progress display on a TTY; nothing otherwise."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    with RichProgress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+        transient=True,
+    ) as bar:  # fmt: skip
+        tasks: dict[str, Any] = {}
+        totals: dict[str, int] = {}
+
+        def update(p: Progress) -> None:
+            if p.source not in tasks:
+                tasks[p.source] = bar.add_task(p.source, total=None)
+                totals[p.source] = 0
+            totals[p.source] += p.new
+            state = "failed" if p.error else ("done" if p.done else "fetching")
+            bar.update(tasks[p.source], description=f"{p.source}: {totals[p.source]} new ({state})")
+
+        yield update
+
+
+def summary(result: RunResult, quiet: bool) -> None:
+    for failed in result.failures:
+        error_line(failed.error or failed.key)
+    if quiet:
+        return
+    sources = len(result.results)
+    line = (
+        f"bsarchive: {sources} source{'s' if sources != 1 else ''}: {result.new} new, "
+        f"{result.updated} updated, {result.reactions} reactions"
+    )
+    if result.skipped:
+        line += f", {result.skipped} outside the window or opted out"
+    if result.failures:
+        line += f", {len(result.failures)} failed"
+    print(line, file=sys.stderr)
+
+
+def stats_tables(s: Stats) -> None:
+    t = Table(title="Archive", show_header=False)
+    for name, value in (
+        ("posts", s.posts),
+        ("boosts", s.boosts),
+        ("people", s.authors),
+        ("reactions", s.reactions),
+        ("comments", s.comments),
+        ("edited", s.edited),
+        ("deleted", s.deleted),
+        ("first post", s.first or "-"),
+        ("last post", s.last or "-"),
+        ("schema version", s.schema_version),
+    ):
+        t.add_row(name, str(value))
+    out.print(t)
+    _table("Top authors", ("author", "name", "posts"), s.top_authors)
+    _table("Top links", ("link", "posts"), s.top_links)
+    _table("Top tags", ("tag", "posts"), s.top_tags)
+    _table("Posts per hour (UTC)", ("hour", "posts"), s.per_hour[-48:])
+    _table("Instances", ("seen on", "posts", "only there"), s.per_instance)
+    _table(
+        "Sources",
+        ("source", "last success", "last error", "items", "requests", "waited s"),
+        [
+            (
+                src["key"],
+                src["last_success_at"] or "-",
+                (src["last_error"] or "")[:80],
+                src["items"],
+                src["requests"],
+                f"{src['waited']:.1f}",
+            )
+            for src in s.sources
+        ],
+    )
+
+
+def _table(title: str, columns: tuple[str, ...], rows: Any) -> None:
+    rows = list(rows)
+    if not rows:
+        return
+    t = Table(title=title)
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for row in rows:
+        t.add_row(*(str(v) if v is not None else "" for v in row))
+    out.print(t)

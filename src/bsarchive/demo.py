@@ -1,0 +1,199 @@
+"""``bsarchive demo``: the whole pipeline offline, on bundled fixtures served on 127.0.0.1.
+
+Also home of :class:`FixtureMastodon`, a small Mastodon-like server (tag timeline with
+``max_id``/``min_id``/``since_id`` and ``Link`` pagination, single statuses) that the demo,
+the tests and the benchmarks share. It binds to loopback only and is always stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from bsarchive.archive import run_fetch
+from bsarchive.config import Instance, Settings
+from bsarchive.export.csv import write_csv
+from bsarchive.export.jsonl import write_jsonl
+from bsarchive.store import ArchiveLock, ExportFilter, Store
+
+DEMO_INSTANCES = ("civic.example", "social.example", "town.example")
+
+
+def _id_key(value: str) -> tuple[int, str]:
+    # Mastodon ids are decimal strings of varying length: compare by (length, text).
+    return (len(value), value)
+
+
+class FixtureMastodon:
+    """A loopback server answering like one Mastodon instance for a fixed set of statuses.
+
+    ``hook(handler, path, query)`` may answer a request itself (return True) so tests can
+    inject faults; ``latency`` sleeps before each answer (benchmarks).
+    """
+
+    def __init__(
+        self,
+        statuses: Sequence[dict[str, Any]],
+        *,
+        latency: float = 0.0,
+        hook: Callable[[BaseHTTPRequestHandler, str, dict[str, list[str]]], bool] | None = None,
+        extra_headers: Callable[[], dict[str, str]] | None = None,
+    ) -> None:
+        self.statuses = sorted(statuses, key=lambda s: _id_key(str(s["id"])), reverse=True)
+        self.by_id = {str(s["id"]): s for s in self.statuses}
+        self._encoded = {str(s["id"]): json.dumps(s).encode() for s in self.statuses}
+        self.latency = latency
+        self.hook = hook
+        self.extra_headers = extra_headers
+        self.requests: list[str] = []
+        self.auth_headers: list[str | None] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
+
+    def start(self) -> FixtureMastodon:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FixtureMastodon:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def timeline(self, tag: str, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        limit = min(int(query.get("limit", ["20"])[0]), 40)
+        tagged = [
+            s
+            for s in self.statuses
+            if any(t.get("name", "").lower() == tag.lower() for t in s.get("tags", []))
+        ]
+        if "max_id" in query:
+            top = _id_key(query["max_id"][0])
+            tagged = [s for s in tagged if _id_key(str(s["id"])) < top]
+        for key in ("since_id", "min_id"):
+            if key in query:
+                bottom = _id_key(query[key][0])
+                tagged = [s for s in tagged if _id_key(str(s["id"])) > bottom]
+        if "min_id" in query:  # the page immediately above min_id, still newest first
+            return tagged[-limit:] if len(tagged) > limit else tagged
+        return tagged[:limit]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fixture = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # silence
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                parts = urlsplit(self.path)
+                query = parse_qs(parts.query)
+                fixture.requests.append(self.path)
+                fixture.auth_headers.append(self.headers.get("Authorization"))
+                if fixture.latency:
+                    time.sleep(fixture.latency)
+                if fixture.hook and fixture.hook(self, parts.path, query):
+                    return
+                path = parts.path
+                if path.startswith("/api/v1/timelines/tag/"):
+                    tag = unquote(path.rsplit("/", 1)[1])
+                    page = fixture.timeline(tag, query)
+                    body = b"[" + b",".join(fixture._encoded[str(s["id"])] for s in page) + b"]"
+                    headers = {}
+                    if page:
+                        base = f"{fixture.url}{parts.path}?limit={query.get('limit', ['20'])[0]}"
+                        headers["Link"] = (
+                            f'<{base}&max_id={page[-1]["id"]}>; rel="next", '
+                            f'<{base}&min_id={page[0]["id"]}>; rel="prev"'
+                        )
+                    self.send(200, body, headers)
+                elif path.startswith("/api/v1/statuses/"):
+                    status_id = path.rsplit("/", 1)[1]
+                    if status_id in fixture._encoded:
+                        self.send(200, fixture._encoded[status_id])
+                    else:
+                        self.send(404, b'{"error":"Record not found"}')
+                else:
+                    self.send(404, b'{"error":"Not Found"}')
+
+            def send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in {
+                    **(fixture.extra_headers() if fixture.extra_headers else {}),
+                    **(headers or {}),
+                }.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+
+def demo_statuses(instance: str) -> list[dict[str, Any]]:
+    data = (
+        resources.files("bsarchive").joinpath(f"fixtures/demo/{instance}.json").read_text("utf-8")
+    )
+    statuses: list[dict[str, Any]] = json.loads(data)
+    return statuses
+
+
+def run_demo(out: Path, report: Callable[[str], None] | None = None) -> int:
+    """Serve the demo instances on loopback, fetch, export, and report where files are."""
+    say = report or (lambda _line: None)
+    out.mkdir(parents=True, exist_ok=True)
+    db = out / "demo.db"
+    servers = [FixtureMastodon(demo_statuses(name)).start() for name in DEMO_INSTANCES]
+    try:
+        settings = Settings(
+            db=db,
+            title="Big Society Network open night (demo)",
+            tags=("bsnopen",),
+            instances=tuple(Instance(s.url) for s in servers),
+            reactions=False,
+        )
+        settings = replace(settings, retries=1, backoff=0.05)
+        with ArchiveLock(db) as lock, Store(db) as store:
+            lock.acquire()
+            result = run_fetch(settings, store)
+            stats = store.stats()
+        say(
+            f"fetched {len(servers)} demo instances: {result.new} new posts, "
+            f"{result.updated} updated, {len(result.failures)} failed"
+        )
+    finally:
+        for server in servers:
+            server.stop()
+    with Store(db, readonly=True) as store:
+        with (out / "demo.csv").open("w", newline="", encoding="utf-8") as f:
+            write_csv(store, f, ExportFilter())
+        with (out / "demo.jsonl").open("wb") as fb:
+            write_jsonl(store, fb, ExportFilter())
+    say(f"archive: {stats.posts} posts by {stats.authors} people, {stats.first} to {stats.last}")
+    for name in ("demo.db", "demo.csv", "demo.jsonl"):
+        say(f"  {out / name}")
+    return result.exit_code

@@ -1,0 +1,570 @@
+"""The one HTTP client: timeouts, bounded retries, rate limits, size caps, token scoping,
+conditional GET and the private-address guard.
+
+Nothing else in bsarchive constructs an ``httpx.Client``. Sources call :meth:`Http.get` and
+get back a fully read, size-capped :class:`Response` (or a :class:`~bsarchive.errors.FetchError`
+for transport failures). HTTP error statuses are returned, not raised, so each source decides
+what a 404 means; :func:`raise_for_status` maps the usual ones.
+
+Rules kept here, once:
+- A token is attached only to requests whose origin is the token's instance; redirects are
+  followed by hand so every hop is re-checked (a redirect to another host loses the token).
+  Tokens never appear in logs or error messages.
+- Retries (connect errors, read timeouts, 502/503/504/500) are bounded, with exponential
+  backoff and jitter. 429 waits for ``Retry-After`` (seconds or HTTP-date) or Mastodon's
+  ``X-RateLimit-Reset``; ``X-RateLimit-Remaining: 0`` pauses that host until its reset. Any
+  wait longer than ``max_wait`` ends that source with :class:`RateLimitedError`.
+- Bodies are decompressed here (gzip/deflate only) with a bounded output, so a gzip bomb
+  stops at the size cap instead of filling memory.
+- Untrusted URLs (links found in posts) connect only to public addresses unless private
+  networks are allowed; the check runs on the address actually connected to.
+
+This module knows nothing about Mastodon, feeds or the database.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import logging
+import random
+import re
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+
+from bsarchive import __version__
+from bsarchive.errors import (
+    AuthRequiredError,
+    BlockedAddressError,
+    FetchError,
+    GoneError,
+    RateLimitedError,
+    TooLargeError,
+)
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"bsarchive/{__version__} (+https://github.com/bsarchive/bsarchive; event archiver)"
+# Statuses worth a retry: transient server trouble (RFC 9110 §15.6).
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """Client limits. Defaults suit real servers; tests pass short ones."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    # Wall-clock cap on one request including the body (a slow drip can't hold a run).
+    total_timeout: float = 120.0
+    retries: int = 3
+    backoff: float = 1.0
+    # Longest single wait for a rate limit or Retry-After before giving up on a source.
+    max_wait: float = 300.0
+    max_bytes: int = 10 * MiB
+    max_redirects: int = 5
+    per_host: int = 2
+    concurrency: int = 8
+    allow_private_networks: bool = False
+    user_agent: str = USER_AGENT
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A fully read response."""
+
+    url: str  # final URL after redirects
+    status: int
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+    requests: int = 1
+    waited: float = 0.0
+    history: tuple[str, ...] = ()
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    @property
+    def content_type(self) -> str:
+        return (self.header("content-type") or "").split(";", 1)[0].strip().lower()
+
+    @property
+    def links(self) -> dict[str, str]:
+        """``Link`` header (RFC 8288) as rel -> absolute URL."""
+        return parse_link_header(self.header("link") or "", self.url)
+
+
+_LINK_RE = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
+_REL_RE = re.compile(r"""rel\s*=\s*"?([^";]+)"?""")
+
+
+def parse_link_header(value: str, base: str) -> dict[str, str]:
+    """Parse an RFC 8288 ``Link`` header into ``{rel: absolute url}`` (first one wins)."""
+    links: dict[str, str] = {}
+    for match in _LINK_RE.finditer(value):
+        target, params = match.group(1), match.group(2)
+        rel = _REL_RE.search(params)
+        if not rel:
+            continue
+        for name in rel.group(1).split():
+            links.setdefault(name.lower(), urljoin(base, target.strip()))
+    return links
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL, ports defaulted, for same-origin checks."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def parse_rate_reset(value: str | None, now: datetime) -> float | None:
+    """Seconds until ``X-RateLimit-Reset``: Mastodon sends an ISO 8601 timestamp
+    (PROTOCOL.md §1); some servers send epoch seconds or delta seconds."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - now).total_seconds())
+    if number > 1e9:  # epoch seconds
+        return max(0.0, number - now.timestamp())
+    return max(0.0, number)
+
+
+def is_public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for globally routable unicast addresses, looking inside IPv4-mapped forms."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip.teredo:
+            embedded = ip.teredo[1]
+        if embedded is None and ip in ipaddress.IPv6Network("64:ff9b::/96"):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_public_ip(embedded)
+    return bool(ip.is_global) and not ip.is_multicast and not ip.is_reserved
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Resolve, refuse non-public addresses, connect to a checked address, then verify the
+    peer the socket is actually connected to (no DNS-rebinding gap)."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as e:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {e}") from e
+        allowed: list[str] = []
+        refused: list[str] = []
+        for info in infos:
+            address = str(info[4][0]).split("%", 1)[0]
+            ip = ipaddress.ip_address(address)
+            (allowed if is_public_ip(ip) else refused).append(address)
+        if not allowed:
+            raise _BlockedAddress(f"{host} resolves to non-public address {refused[0]}")
+        last: Exception | None = None
+        for address in allowed:
+            try:
+                stream = super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as e:
+                last = e
+                continue
+            sock = stream.get_extra_info("socket")
+            peer = ipaddress.ip_address(str(sock.getpeername()[0]).split("%", 1)[0])
+            if not is_public_ip(peer):
+                stream.close()
+                raise _BlockedAddress(f"{host} connected to non-public address {peer}")
+            return stream
+        assert last is not None
+        raise last
+
+
+class _BlockedAddress(httpcore.ConnectError):
+    """Raised inside the transport; turned into BlockedAddressError at the boundary."""
+
+
+class _GuardedTransport(httpx.HTTPTransport):
+    def __init__(self, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, retries=0)
+        # httpx has no public hook for the network backend; swap the pool it built for one
+        # that resolves through the guard. Everything else about the transport is unchanged.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_GuardedBackend(),
+        )
+
+
+@dataclass
+class _HostState:
+    semaphore: threading.BoundedSemaphore
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    remaining: int | None = None
+    reset_at: float = 0.0  # monotonic
+    waited: float = 0.0
+
+
+class Http:
+    """The shared client. Thread-safe: sources run in worker threads and share it."""
+
+    def __init__(
+        self,
+        settings: HttpSettings | None = None,
+        *,
+        tokens: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = s = settings or HttpSettings()
+        self._tokens = {origin(url): token for url, token in (tokens or {}).items() if token}
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._now = now
+        self._rng = rng or random.Random()
+        timeout = httpx.Timeout(s.read_timeout, connect=s.connect_timeout)
+        limits = httpx.Limits(max_connections=max(4, s.concurrency * 2))
+        headers = {"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"}
+        self._trusted = httpx.Client(
+            timeout=timeout, limits=limits, headers=headers, follow_redirects=False
+        )
+        if s.allow_private_networks:
+            self._untrusted = self._trusted
+        else:
+            self._untrusted = httpx.Client(
+                timeout=timeout,
+                limits=limits,
+                headers=headers,
+                follow_redirects=False,
+                transport=_GuardedTransport(limits),
+            )
+        self._global = threading.BoundedSemaphore(max(1, s.concurrency))
+        self._hosts: dict[tuple[str, str, int], _HostState] = {}
+        self._hosts_lock = threading.Lock()
+
+    # -- public ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._trusted.close()
+        if self._untrusted is not self._trusted:
+            self._untrusted.close()
+
+    def __enter__(self) -> Http:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def waited(self, url: str) -> float:
+        """Seconds this client has waited on rate limits for the host of ``url``."""
+        return self._host(origin(url)).waited
+
+    def get(
+        self,
+        url: str,
+        *,
+        accept: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        max_bytes: int | None = None,
+        untrusted: bool = False,
+        same_host_only: bool = False,
+    ) -> Response:
+        """GET ``url``, following redirects by hand, and read the whole (capped) body.
+
+        Raises:
+            FetchError: transport failure after retries, too many redirects, a rate-limit
+                wait over ``max_wait`` (RateLimitedError), a body over the cap
+                (TooLargeError), a non-public address for an untrusted URL
+                (BlockedAddressError).
+        """
+        s = self.settings
+        extra = dict(headers or {})
+        if accept:
+            extra["Accept"] = accept
+        if etag:
+            extra["If-None-Match"] = etag
+        if last_modified:
+            extra["If-Modified-Since"] = last_modified
+        cap = max_bytes or s.max_bytes
+        history: list[str] = []
+        requests = 0
+        waited = 0.0
+        current = url
+        start_origin = origin(url)
+        for _hop in range(s.max_redirects + 1):
+            scheme = urlsplit(current).scheme.lower()
+            if scheme not in ("http", "https"):
+                raise FetchError(
+                    url, f"refusing to follow a redirect to a {scheme or 'non-http'} URL"
+                )
+            if same_host_only and origin(current)[1] != start_origin[1]:
+                raise FetchError(url, f"redirected to another host ({urlsplit(current).hostname})")
+            response, n, w = self._get_once(current, extra, cap, untrusted)
+            requests += n
+            waited += w
+            if response.status in REDIRECT_STATUSES and response.header("location"):
+                history.append(current)
+                current = urljoin(current, response.header("location") or "")
+                continue
+            return Response(
+                url=current,
+                status=response.status,
+                headers=response.headers,
+                body=response.body,
+                requests=requests,
+                waited=waited,
+                history=tuple(history),
+            )
+        raise FetchError(url, f"too many redirects (more than {s.max_redirects})")
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _host(self, key: tuple[str, str, int]) -> _HostState:
+        with self._hosts_lock:
+            state = self._hosts.get(key)
+            if state is None:
+                state = _HostState(threading.BoundedSemaphore(max(1, self.settings.per_host)))
+                self._hosts[key] = state
+            return state
+
+    def _wait(self, url: str, state: _HostState, seconds: float, why: str) -> float:
+        if seconds > self.settings.max_wait:
+            raise RateLimitedError(
+                url,
+                f"{why}: the server asks to wait {seconds:.0f}s, more than --max-wait "
+                f"{self.settings.max_wait:.0f}s",
+                hint="run again later or raise --max-wait",
+            )
+        if seconds > 0:
+            log.info("%s: %s, waiting %.1fs", urlsplit(url).netloc, why, seconds)
+            self._sleep(seconds)
+            state.waited += seconds
+        return max(0.0, seconds)
+
+    def _get_once(
+        self, url: str, headers: dict[str, str], cap: int, untrusted: bool
+    ) -> tuple[Response, int, float]:
+        """One logical request with retries; returns (response, requests made, seconds waited)."""
+        s = self.settings
+        key = origin(url)
+        state = self._host(key)
+        token = self._tokens.get(key)
+        send_headers = dict(headers)
+        if token:
+            send_headers["Authorization"] = f"Bearer {token}"
+        client = self._untrusted if untrusted else self._trusted
+        attempts = 0
+        waited = 0.0
+        rate_waits = 0
+        while True:
+            with state.lock:
+                pause = 0.0
+                if state.remaining is not None and state.remaining <= 0:
+                    pause = state.reset_at - self._monotonic()
+            if pause > 0:
+                waited += self._wait(url, state, pause, "rate limit reached")
+                with state.lock:
+                    state.remaining = None
+            attempts += 1
+            try:
+                with state.semaphore, self._global:
+                    response = self._send(client, url, send_headers, cap)
+            except _BlockedAddress as e:
+                raise BlockedAddressError(
+                    url, str(e), hint="use --allow-private-networks to allow"
+                ) from e
+            except (httpx.TransportError, _Stalled) as e:
+                if attempts <= s.retries and _is_retryable(e):
+                    waited += self._backoff(url, state, attempts, _describe(e, s))
+                    continue
+                raise FetchError(url, _describe(e, s)) from e
+            self._note_rate_headers(state, response)
+            if response.status == 429:
+                rate_waits += 1
+                delay = parse_retry_after(response.header("retry-after"), self._now())
+                if delay is None:
+                    delay = parse_rate_reset(response.header("x-ratelimit-reset"), self._now())
+                if delay is None:
+                    delay = s.backoff * (2**rate_waits)
+                if rate_waits > 5:
+                    raise RateLimitedError(url, "HTTP 429 Too Many Requests, repeatedly")
+                waited += self._wait(url, state, delay, "HTTP 429 Too Many Requests")
+                continue
+            if response.status in RETRY_STATUSES and attempts <= s.retries:
+                delay = parse_retry_after(response.header("retry-after"), self._now())
+                if delay is not None:
+                    waited += self._wait(url, state, delay, f"HTTP {response.status}")
+                else:
+                    waited += self._backoff(url, state, attempts, f"HTTP {response.status}")
+                continue
+            return response, attempts, waited
+
+    def _backoff(self, url: str, state: _HostState, attempt: int, why: str) -> float:
+        base: float = self.settings.backoff * 2.0 ** (attempt - 1)
+        delay = min(base + self._rng.uniform(0, self.settings.backoff), self.settings.max_wait)
+        log.info("%s: %s, retry %d in %.1fs", urlsplit(url).netloc, why, attempt, delay)
+        self._sleep(delay)
+        return delay
+
+    def _note_rate_headers(self, state: _HostState, response: Response) -> None:
+        remaining = response.header("x-ratelimit-remaining")
+        if remaining is None:
+            return
+        try:
+            left = int(float(remaining))
+        except ValueError:
+            return
+        reset = parse_rate_reset(response.header("x-ratelimit-reset"), self._now())
+        with state.lock:
+            state.remaining = left
+            if reset is not None:
+                state.reset_at = self._monotonic() + reset
+
+    def _send(self, client: httpx.Client, url: str, headers: dict[str, str], cap: int) -> Response:
+        deadline = self._monotonic() + self.settings.total_timeout
+        with client.stream("GET", url, headers=headers) as r:
+            hdrs = {k.lower(): v for k, v in r.headers.items()}
+            if r.status_code in REDIRECT_STATUSES or r.status_code == 304:
+                return Response(url=url, status=r.status_code, headers=hdrs, body=b"")
+            declared = hdrs.get("content-length", "")
+            encoding = hdrs.get("content-encoding", "").strip().lower()
+            if declared.isdigit() and not encoding and int(declared) > cap:
+                raise TooLargeError(
+                    url, f"response body is {int(declared)} bytes, over the cap of {cap}"
+                )
+            body = _read_capped(r.iter_raw(), encoding, cap, url, deadline, self._monotonic)
+        return Response(url=url, status=r.status_code, headers=hdrs, body=body)
+
+
+class _Stalled(Exception):
+    """The body took longer than the total timeout."""
+
+
+def _read_capped(
+    chunks: Iterable[bytes],
+    encoding: str,
+    cap: int,
+    url: str,
+    deadline: float,
+    monotonic: Callable[[], float],
+) -> bytes:
+    """Read and decode (gzip/deflate) at most ``cap`` bytes of body, bounded in time."""
+    decoder: Any = None
+    if encoding in ("gzip", "x-gzip"):
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        decoder = zlib.decompressobj()
+    elif encoding not in ("", "identity"):
+        raise FetchError(url, f"unsupported Content-Encoding {encoding!r}")
+    out = bytearray()
+    for chunk in chunks:
+        if monotonic() > deadline:
+            raise _Stalled("body not complete before the total timeout")
+        if decoder is None:
+            out += chunk
+        else:
+            data = chunk
+            while data:
+                try:
+                    piece = decoder.decompress(data, cap + 1 - len(out))
+                except zlib.error as e:
+                    raise FetchError(url, f"corrupt {encoding} body: {e}") from e
+                out += piece
+                if len(out) > cap:
+                    break
+                data = decoder.unconsumed_tail
+        if len(out) > cap:
+            raise TooLargeError(url, f"response body over the cap of {cap} bytes")
+    return bytes(out)
+
+
+def _is_retryable(e: Exception) -> bool:
+    return isinstance(
+        e,
+        httpx.ConnectError
+        | httpx.ConnectTimeout
+        | httpx.ReadTimeout
+        | httpx.RemoteProtocolError
+        | httpx.ReadError
+        | httpx.WriteError,
+    ) and not isinstance(e, httpx.UnsupportedProtocol)
+
+
+def _describe(e: Exception, s: HttpSettings) -> str:
+    if isinstance(e, httpx.ConnectTimeout):
+        return f"connect timed out after {s.connect_timeout:g}s"
+    if isinstance(e, httpx.ReadTimeout):
+        return f"no data for {s.read_timeout:g}s (read timeout)"
+    if isinstance(e, _Stalled):
+        return f"response not complete after {s.total_timeout:g}s"
+    if isinstance(e, httpx.RemoteProtocolError | httpx.ReadError):
+        return f"connection broken mid-response ({_short(e)})"
+    if isinstance(e, httpx.ConnectError):
+        return f"cannot connect ({_short(e)})"
+    return f"{type(e).__name__}: {_short(e)}"
+
+
+def _short(e: Exception) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text[:160]
+
+
+def raise_for_status(response: Response, subject: str, *, auth_hint: str | None = None) -> None:
+    """Map an error status to the matching :class:`FetchError` subclass."""
+    status = response.status
+    if status < 400:
+        return
+    if status in (401, 403):
+        raise AuthRequiredError(subject, f"HTTP {status}: access refused", hint=auth_hint)
+    if status in (404, 410):
+        word = "Gone" if status == 410 else "Not Found"
+        raise GoneError(subject, f"HTTP {status} {word}", status=status)
+    raise FetchError(subject, f"HTTP {status}")

@@ -1,0 +1,249 @@
+"""Mastodon-API hashtag timelines: ``GET /api/v1/timelines/tag/:tag`` (PROTOCOL.md §1).
+
+One source per (instance, tag). A fresh source backfills from the newest status down to
+``--since`` (or the end) by ``max_id``; later runs catch up gap-free with ``min_id`` from the
+newest stored id, and resume an unfinished backfill from the oldest stored id. Every page is
+yielded with the cursor that becomes true once it is stored.
+
+Ids are per-instance opaque strings (snowflakes, flake ids, ULIDs): they are only ever sent
+back to the server that issued them, never compared here. The ``Link`` header supplies the
+next ``max_id``/``min_id``; its URL is not followed as is, since Mastodon drops unknown
+params from it (PROTOCOL.md §1), and a Link to another host ends the source.
+
+No database access; parsing lives in :mod:`bsarchive.sources.mastodon_parse`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
+
+import orjson
+
+from bsarchive.errors import AuthRequiredError, FetchError, ParseError
+from bsarchive.http import Http, Response
+from bsarchive.models import Cursor, Deletion, Item, Page, Sighting, SourceSpec
+from bsarchive.sources import FetchContext
+from bsarchive.sources.mastodon_parse import parse_status
+
+log = logging.getLogger(__name__)
+
+# Documented maximum page size for timelines (doc methods/timelines.md: default 20, max 40).
+PAGE_LIMIT = 40
+TOKEN_HINT = (
+    "this server requires a token for its hashtag timeline: set BSARCHIVE_MASTODON_TOKEN "
+    "or token/token_env for this instance in the config file"
+)
+
+
+def tag_url(base: str, tag: str, **params: str) -> str:
+    query = urlencode({"limit": str(PAGE_LIMIT), **params})
+    return f"{base}/api/v1/timelines/tag/{quote(tag, safe='')}?{query}"
+
+
+def _decode_statuses(response: Response, subject: str) -> list[dict[str, object]]:
+    """The JSON array of a timeline page, or ParseError naming what came back instead."""
+    body = response.body
+    if response.content_type in ("text/html", "application/xhtml+xml") or body.lstrip()[:1] == b"<":
+        raise ParseError(
+            subject,
+            f"expected JSON, got {response.content_type or 'HTML'} "
+            "(a login, maintenance or bot-challenge page?)",
+        )
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise ParseError(subject, f"malformed JSON in timeline page: {e}") from e
+    if not isinstance(data, list):
+        if isinstance(data, dict) and "error" in data:
+            raise FetchError(subject, f"server error: {str(data['error'])[:200]}")
+        raise ParseError(subject, "expected a JSON array of statuses")
+    return [s for s in data if isinstance(s, dict)]
+
+
+def _link_param(response: Response, rel: str, param: str, base: str, subject: str) -> str | None:
+    url = response.links.get(rel)
+    if url is None:
+        return None
+    if urlsplit(url).netloc.lower() != urlsplit(base).netloc.lower():
+        raise ParseError(
+            subject,
+            f"Link header points to another host ({urlsplit(url).netloc}); refusing to follow",
+        )
+    values = parse_qs(urlsplit(url).query).get(param)
+    return values[0] if values else None
+
+
+def _get_page(
+    client: Http, spec: SourceSpec, subject: str, **params: str
+) -> tuple[Response, list[dict[str, object]]]:
+    assert spec.tag is not None
+    url = tag_url(spec.url, spec.tag, **params)
+    response = client.get(url, accept="application/json", same_host_only=True)
+    if response.status in (401, 403, 422):
+        raise AuthRequiredError(
+            subject, f"HTTP {response.status}: public timeline refused", hint=TOKEN_HINT
+        )
+    if response.status == 404:
+        # Unknown tag: newer servers answer 404, older ones [] (PROTOCOL.md §1). No posts.
+        return response, []
+    if response.status >= 400:
+        raise FetchError(subject, f"HTTP {response.status} from the hashtag timeline")
+    return response, _decode_statuses(response, subject)
+
+
+def _parse_page(
+    statuses: list[dict[str, object]], spec: SourceSpec, url: str, ctx: FetchContext
+) -> tuple[list[Item], int, int, datetime | None]:
+    """Models for the statuses in the window; (items, skipped, malformed, newest created_at)."""
+    host = urlsplit(spec.url).netloc
+    now = ctx.now()
+    items: list[Item] = []
+    seen: set[str] = set()
+    skipped = malformed = 0
+    newest: datetime | None = None
+    for status in statuses:
+        try:
+            post, boost = parse_status(status, instance=host, fetched_at=now, fetched_from=url)
+        except ParseError as e:
+            log.warning("%s: skipping a malformed status: %s", host, e.message)
+            malformed += 1
+            continue
+        if newest is None or post.created_at > newest:
+            newest = post.created_at
+        if post.uri in seen:  # duplicate within a page: harmless, store once
+            continue
+        seen.add(post.uri)
+        if not ctx.in_window(post.created_at):
+            skipped += 1
+            continue
+        items.append(post)
+        if boost is not None:
+            items.append(boost)
+    return items, skipped, malformed, newest
+
+
+def fetch_tag_timeline(
+    client: Http, spec: SourceSpec, cursor: Cursor, ctx: FetchContext
+) -> Iterator[Page]:
+    """Yield pages of one instance's tag timeline: catch-up first, then backfill.
+
+    Raises:
+        FetchError / ParseError: the source failed; pages already yielded stay valid.
+    """
+    subject = f"{spec.url} #{spec.tag}"
+    pages = 0
+    malformed = 0
+
+    # 1. Forward catch-up, gap-free: min_id returns the page just above the cursor.
+    if cursor.newest is not None:
+        min_id = cursor.newest
+        while pages < ctx.max_pages and not ctx.stop.is_set():
+            response, statuses = _get_page(client, spec, subject, min_id=min_id)
+            pages += 1
+            if not statuses:
+                break
+            items, skipped, bad, _ = _parse_page(statuses, spec, response.url, ctx)
+            malformed += bad
+            top = _link_param(response, "prev", "min_id", spec.url, subject) or _first_id(statuses)
+            if top is None or top == min_id:
+                raise ParseError(subject, "pagination does not advance (min_id repeats)")
+            cursor = replace(cursor, newest=top)
+            yield Page(spec.key, tuple(items), cursor, requests=response.requests, skipped=skipped)
+            min_id = top
+
+    # 2. Backfill (first run, or one a previous run did not finish), by max_id.
+    if not cursor.backfill_done:
+        max_id = cursor.oldest
+        while pages < ctx.max_pages and not ctx.stop.is_set():
+            params = {"max_id": max_id} if max_id else {}
+            response, statuses = _get_page(client, spec, subject, **params)
+            pages += 1
+            if not statuses:
+                cursor = replace(cursor, backfill_done=True)
+                yield Page(spec.key, (), cursor, requests=response.requests)
+                break
+            items, skipped, bad, newest_here = _parse_page(statuses, spec, response.url, ctx)
+            malformed += bad
+            bottom = _link_param(response, "next", "max_id", spec.url, subject) or _last_id(
+                statuses
+            )
+            if bottom is None or bottom == max_id:
+                raise ParseError(subject, "pagination does not advance (max_id repeats)")
+            if cursor.newest is None:
+                top = _link_param(response, "prev", "min_id", spec.url, subject) or _first_id(
+                    statuses
+                )
+                cursor = replace(cursor, newest=top)
+            # Everything on this page is older than --since: the backfill is complete.
+            done = ctx.since is not None and newest_here is not None and newest_here < ctx.since
+            cursor = replace(cursor, oldest=bottom, backfill_done=done)
+            yield Page(spec.key, tuple(items), cursor, requests=response.requests, skipped=skipped)
+            if done:
+                break
+            max_id = bottom
+    if malformed:
+        raise ParseError(subject, f"{malformed} malformed status(es) skipped; the rest were stored")
+
+
+def _first_id(statuses: list[dict[str, object]]) -> str | None:
+    value = statuses[0].get("id") if statuses else None
+    return str(value) if value is not None else None
+
+
+def _last_id(statuses: list[dict[str, object]]) -> str | None:
+    value = statuses[-1].get("id") if statuses else None
+    return str(value) if value is not None else None
+
+
+def refresh_statuses(
+    client: Http,
+    base: str,
+    targets: list[tuple[str, str]],
+    ctx: FetchContext,
+    *,
+    key: str,
+) -> Iterator[Page]:
+    """Re-read known statuses (``(uri, local id)`` pairs on ``base``) to catch edits and
+    deletions: 200 -> the current version (the store keeps prior ones), 404/410 -> Deletion.
+    """
+    host = urlsplit(base).netloc
+    batch: list[Item] = []
+    requests = 0
+    for uri, local_id in targets:
+        if ctx.stop.is_set():
+            break
+        url = f"{base}/api/v1/statuses/{quote(local_id, safe='')}"
+        response = client.get(url, accept="application/json", same_host_only=True)
+        requests += response.requests
+        now = ctx.now()
+        if response.status in (404, 410):
+            batch.append(Deletion(uri, Sighting(host, local_id, None, now, url)))
+        elif response.status in (401, 403):
+            raise AuthRequiredError(
+                f"{base}", f"HTTP {response.status} re-reading statuses", hint=TOKEN_HINT
+            )
+        elif response.status >= 400:
+            raise FetchError(url, f"HTTP {response.status} re-reading a status")
+        else:
+            try:
+                data = orjson.loads(response.body)
+            except orjson.JSONDecodeError as e:
+                raise ParseError(url, f"malformed JSON: {e}") from e
+            if isinstance(data, dict):
+                post, boost = parse_status(data, instance=host, fetched_at=now, fetched_from=url)
+                batch.append(post)
+                if boost is not None:
+                    batch.append(boost)
+        if len(batch) >= PAGE_LIMIT:
+            yield Page(key, tuple(batch), Cursor(), requests=requests)
+            batch, requests = [], 0
+    if batch or requests:
+        yield Page(key, tuple(batch), Cursor(), requests=requests)
+
+
+def refresh_window(now: datetime, hours: float) -> datetime:
+    return now - timedelta(hours=hours)
