@@ -1,0 +1,240 @@
+"""Identity rules: when two posts (or boosts) seen in different places are the same one, and
+how to merge them.
+
+One status is known under several strings (PROTOCOL.md §1-§3):
+
+- its ActivityPub ``uri`` (the Mastodon API ``uri``, the AP ``id``): the identity;
+- its HTML ``url`` (the API ``url``, the tag RSS ``<link>`` and ``<guid>``);
+- on Mastodon the two are derivable from each other:
+  ``https://host/users/alice/statuses/123`` <-> ``https://host/@alice/123``
+  (GoToSocial: ``/users/dan/statuses/ULID`` <-> ``/@dan/statuses/ULID``);
+- the ``Create`` activity id is the uri plus ``/activity``; a boost wrapper's uri is
+  ``.../statuses/WRAPPER_ID/activity``;
+- Friendica: ``uri == url`` (``/objects/<hash>``);
+- Pleroma/Akkoma: uri ``/objects/<uuid>``, url ``/notice/<flake id>``: not derivable, only
+  matched when some record carries both.
+
+The same status on three instances has three local ids but one ``uri``; local ids are
+never identity. Everything here is pure: no network, no database, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from urllib.parse import urlsplit, urlunsplit
+
+from bsarchive.models import Boost, Post
+
+__all__ = [
+    "identity_candidates",
+    "mastodon_uri_to_url",
+    "mastodon_url_to_uri",
+    "merge_posts",
+    "normalise_identity",
+    "same_boost",
+    "same_post",
+]
+
+# Mastodon usernames: letters, digits, underscore (remote ones may hold `.` and `-` inside).
+_USER = r"[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?"
+_MASTODON_URI_PATH = re.compile(rf"^/users/({_USER})/statuses/(\d+)$")
+_MASTODON_URL_PATH = re.compile(rf"^/@({_USER})/(\d+)$")
+# GoToSocial keeps `/statuses/` in the HTML URL and uses ULIDs.
+_GTS_URI_PATH = re.compile(rf"^/users/({_USER})/statuses/([0-9A-HJKMNP-TV-Z]{{26}})$")
+_GTS_URL_PATH = re.compile(rf"^/@({_USER})/statuses/([0-9A-HJKMNP-TV-Z]{{26}})$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Sources ranked by how close they are to the origin's own record (merge_posts).
+_SOURCE_RANK = {"activitypub": 2, "mastodon": 2, "rss": 1, "twitter": 1, "blog": 0}
+
+
+def normalise_identity(value: str) -> str:
+    """Lower-case scheme and host, drop a default port, a fragment-free trailing slash.
+
+    ``HTTPS://Mastodon.BSN.example:443/@alice/1/`` -> ``https://mastodon.bsn.example/@alice/1``.
+    Paths keep their case (usernames in paths are case-preserving); non-URL identities such
+    as ``tag:`` URIs are returned stripped but otherwise unchanged.
+    """
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return value
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return value
+    host = parts.hostname.lower()
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    path = parts.path.rstrip("/") if parts.path != "/" else ""
+    return urlunsplit((scheme, host, path, parts.query, parts.fragment))
+
+
+def _split(value: str) -> tuple[str, str, str] | None:
+    """(scheme, host, path) of a normalised http(s) URL without query or fragment."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or parts.query or parts.fragment:
+        return None
+    return parts.scheme, parts.netloc, parts.path
+
+
+def mastodon_url_to_uri(url: str) -> str | None:
+    """``https://host/@alice/123`` -> ``https://host/users/alice/statuses/123``.
+
+    Returns None for other shapes, including ``/@alice@other.host/123`` (a server's local
+    view of a remote status, whose number is a local id).
+    """
+    split = _split(normalise_identity(url))
+    if split is None:
+        return None
+    scheme, host, path = split
+    match = _MASTODON_URL_PATH.match(path)
+    if match is None:
+        return None
+    return f"{scheme}://{host}/users/{match.group(1)}/statuses/{match.group(2)}"
+
+
+def mastodon_uri_to_url(uri: str) -> str | None:
+    """``https://host/users/alice/statuses/123`` -> ``https://host/@alice/123``; else None."""
+    split = _split(normalise_identity(uri))
+    if split is None:
+        return None
+    scheme, host, path = split
+    match = _MASTODON_URI_PATH.match(path)
+    if match is None:
+        return None
+    return f"{scheme}://{host}/@{match.group(1)}/{match.group(2)}"
+
+
+def _derived(value: str) -> list[str]:
+    """Other spellings of one normalised uri/url."""
+    forms: list[str] = []
+    if value.endswith("/activity"):
+        # A Create activity id names its object; a boost wrapper's stripped form is the
+        # wrapper status, which is never a post, so this cannot merge a boost into a post.
+        value = value[: -len("/activity")]
+        forms.append(value)
+    for convert in (mastodon_uri_to_url, mastodon_url_to_uri):
+        other = convert(value)
+        if other is not None:
+            forms.append(other)
+    split = _split(value)
+    if split is not None:
+        scheme, host, path = split
+        if match := _GTS_URI_PATH.match(path):
+            forms.append(f"{scheme}://{host}/@{match.group(1)}/statuses/{match.group(2)}")
+        elif match := _GTS_URL_PATH.match(path):
+            forms.append(f"{scheme}://{host}/users/{match.group(1)}/statuses/{match.group(2)}")
+    return forms
+
+
+def identity_candidates(post: Post) -> tuple[str, ...]:
+    """Every normalised string under which ``post`` may be known, uri first, unique.
+
+    Two posts are the same when their candidates intersect (:func:`same_post`). Local ids
+    (``sighting.local_id``) are never candidates: they differ per instance.
+    """
+    found: dict[str, None] = {}
+    for value in (post.uri, post.url):
+        if not value:
+            continue
+        normal = normalise_identity(value)
+        found.setdefault(normal, None)
+        for form in _derived(normal):
+            found.setdefault(form, None)
+    return tuple(found)
+
+
+def same_post(a: Post, b: Post) -> bool:
+    """Whether ``a`` and ``b`` are one status seen twice (by uri, url or a derived form)."""
+    return not set(identity_candidates(a)).isdisjoint(identity_candidates(b))
+
+
+def same_boost(a: Boost, b: Boost) -> bool:
+    """Whether two boosts are one Announce: same activity uri (the API wrapper ``uri`` equals
+    the outbox ``Announce`` id), or the same booster sharing the same post."""
+    if normalise_identity(a.uri) == normalise_identity(b.uri):
+        return True
+    same_target = normalise_identity(a.post_uri) == normalise_identity(b.post_uri)
+    booster_a = a.booster.uri or a.booster.handle
+    booster_b = b.booster.uri or b.booster.handle
+    return same_target and normalise_identity(booster_a) == normalise_identity(booster_b)
+
+
+def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*first, *second)))
+
+
+def _max(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def merge_posts(old: Post, new: Post) -> Post:
+    """Combine two records of one status into one.
+
+    Policy:
+
+    - The *primary* record supplies identity and content (uri, url, created_at, author,
+      content, text, spoiler, visibility, language, sensitive, raw, source). It is the one
+      from the source closest to the origin: ``activitypub``/``mastodon`` over ``rss``
+      (an RSS record has no AP uri and no author name). Between equal sources it is the more
+      recently edited version (``edited_at``; unedited counts as oldest), and on a tie
+      ``new`` (the latest observation).
+    - ``created_at`` is the primary's unless it was a stand-in (flag ``"no date"``).
+    - ``edited_at`` is the later of the two; counts are the maximum of the two (each
+      instance undercounts remote interactions, PROTOCOL.md §1).
+    - tags, links, mentions, media and flags are unions, primary's order first.
+    - reply/quote uris are the primary's, else the other's.
+    - ``sighting`` and ``in_reply_to_local_id`` are ``new``'s: a local id only means
+      something on the instance of its sighting, and the store records each sighting as it
+      arrives.
+
+    Raises:
+        ValueError: the posts are not the same status (:func:`same_post`).
+    """
+    if not same_post(old, new):
+        raise ValueError(f"merge_posts: {old.uri!r} and {new.uri!r} are different posts")
+    primary, other = (new, old) if _outranks(new, old) else (old, new)
+    created_at = primary.created_at
+    flags = _union(primary.flags, other.flags)
+    if "no date" in primary.flags and "no date" not in other.flags:
+        created_at = other.created_at
+        flags = tuple(flag for flag in flags if flag != "no date")
+    edited = [e for e in (old.edited_at, new.edited_at) if e is not None]
+    return replace(
+        primary,
+        url=primary.url or other.url,
+        created_at=created_at,
+        author=primary.author if primary.author.handle else other.author,
+        language=primary.language or other.language,
+        in_reply_to_uri=primary.in_reply_to_uri or other.in_reply_to_uri,
+        in_reply_to_local_id=new.in_reply_to_local_id,
+        quote_uri=primary.quote_uri or other.quote_uri,
+        tags=_union(primary.tags, other.tags),
+        links=_union(primary.links, other.links),
+        mentions=_union(primary.mentions, other.mentions),
+        media=_union(primary.media, other.media),
+        boosts=_max(old.boosts, new.boosts),
+        replies=_max(old.replies, new.replies),
+        favourites=_max(old.favourites, new.favourites),
+        edited_at=max(edited) if edited else None,
+        flags=flags,
+        sighting=new.sighting,
+    )
+
+
+def _outranks(new: Post, old: Post) -> bool:
+    """Whether ``new`` should be the primary record (see :func:`merge_posts`)."""
+    rank_new = _SOURCE_RANK.get(new.source, 0)
+    rank_old = _SOURCE_RANK.get(old.source, 0)
+    if rank_new != rank_old:
+        return rank_new > rank_old
+    if old.edited_at is None:
+        return True
+    return new.edited_at is not None and new.edited_at >= old.edited_at
