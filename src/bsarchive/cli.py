@@ -137,6 +137,7 @@ def fetch(
         float | None, typer.Option(help="Longest rate-limit wait (s) before a source gives up.")
     ] = None,
     timeout: Annotated[float | None, typer.Option(help="Read timeout per request (s).")] = None,
+    max_pages: Annotated[int | None, typer.Option(help="Pages per source per run.")] = None,
     retries: Annotated[int | None, typer.Option(help="Retries on transient errors.")] = None,
     log_file: Annotated[Path | None, typer.Option(help="Also log to this rotating file.")] = None,
     db: DbOpt = None,
@@ -154,7 +155,7 @@ def fetch(
             allow_private_networks=allow_private_networks, concurrency=concurrency,
             refresh=refresh, discover=discover, max_instances=max_instances,
             include_opted_out=include_opted_out, wait=wait, max_wait=max_wait,
-            read_timeout=timeout, retries=retries, db=db,
+            read_timeout=timeout, retries=retries, max_pages=max_pages, db=db,
         )  # fmt: skip
         require_sources(s)
         with ExitStack() as stack:

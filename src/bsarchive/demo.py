@@ -27,6 +27,14 @@ from bsarchive.store import ArchiveLock, ExportFilter, Store
 DEMO_INSTANCES = ("civic.example", "social.example", "town.example")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (timeout tests) is not worth a traceback on stderr.
+        pass
+
+
 def _id_key(value: str) -> tuple[int, str]:
     # Mastodon ids are decimal strings of varying length: compare by (length, text).
     return (len(value), value)
@@ -55,7 +63,7 @@ class FixtureMastodon:
         self.extra_headers = extra_headers
         self.requests: list[str] = []
         self.auth_headers: list[str | None] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -152,6 +160,100 @@ class FixtureMastodon:
                 self.wfile.write(body)
 
         return Handler
+
+
+def synthetic_status(
+    n: int,
+    *,
+    viewer: str,
+    local_id: int,
+    tag: str = "bsnopen",
+    authors: int = 50,
+    start: float = 1277830800.0,  # 2010-06-29T17:00:00Z
+    text: str | None = None,
+) -> dict[str, Any]:
+    """A realistic Mastodon Status for post ``n`` as seen from instance ``viewer``.
+
+    Post ``n`` has one ``uri`` everywhere and a different local ``id`` on each viewer, as on
+    real servers. Used by tests and benchmarks to build large timelines.
+    """
+    from datetime import UTC, datetime
+
+    user = f"user{n % authors}"
+    home = f"home{n % 7}.example"
+    origin_id = 105_000_000_000_000_000 + n
+    created = datetime.fromtimestamp(start + n * 3, UTC)
+    local = home == viewer
+    body = text or f"Post {n} from the Big Society Network open night"
+    return {
+        "id": str(local_id),
+        "created_at": created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "in_reply_to_id": None,
+        "in_reply_to_account_id": None,
+        "sensitive": False,
+        "spoiler_text": "",
+        "visibility": "public",
+        "language": "en",
+        "uri": f"https://{home}/users/{user}/statuses/{origin_id}",
+        "url": f"https://{home}/@{user}/{origin_id}",
+        "replies_count": 0,
+        "reblogs_count": n % 4,
+        "favourites_count": n % 9,
+        "edited_at": None,
+        "content": (
+            f"<p>{body} "
+            f'<a href="https://{viewer}/tags/{tag}" class="mention hashtag" rel="tag">'
+            f"#<span>{tag}</span></a></p>"
+        ),
+        "reblog": None,
+        "account": {
+            "id": str(1000 + n % authors),
+            "username": user,
+            "acct": user if local else f"{user}@{home}",
+            "display_name": f"User {n % authors}",
+            "locked": False,
+            "bot": False,
+            "discoverable": True,
+            "group": False,
+            "created_at": "2009-01-01T00:00:00.000Z",
+            "note": "<p>Here for the open night.</p>",
+            "url": f"https://{home}/@{user}",
+            "uri": f"https://{home}/users/{user}",
+            "avatar": "",
+            "avatar_static": "",
+            "header": "",
+            "header_static": "",
+            "followers_count": 10,
+            "following_count": 10,
+            "statuses_count": 100,
+            "last_status_at": "2010-06-29",
+            "emojis": [],
+            "fields": [],
+        },
+        "media_attachments": [],
+        "mentions": [],
+        "tags": [{"name": tag, "url": f"https://{viewer}/tags/{tag}"}],
+        "emojis": [],
+        "card": None,
+        "poll": None,
+    }
+
+
+def synthetic_instances(
+    total: int, instances: int = 3, shared: float = 0.7, tag: str = "bsnopen"
+) -> list[list[dict[str, Any]]]:
+    """``total`` posts over ``instances`` timelines: a ``shared`` fraction is on every
+    instance, the rest is split between them. Local ids differ per instance."""
+    n_shared = int(total * shared)
+    timelines: list[list[dict[str, Any]]] = [[] for _ in range(instances)]
+    for n in range(total):
+        viewers = range(instances) if n < n_shared else [n % instances]
+        for v in viewers:
+            local_id = 110_000_000_000 + v * 7 + n * 100  # increasing with n on every viewer
+            timelines[v].append(
+                synthetic_status(n, viewer=f"viewer{v}.example", local_id=local_id, tag=tag)
+            )
+    return timelines
 
 
 def demo_statuses(instance: str) -> list[dict[str, Any]]:

@@ -39,6 +39,14 @@ class BsarchiveError(Exception):
         self.hint = hint
         super().__init__(str(self))
 
+    def with_subject(self, subject: str) -> BsarchiveError:
+        """The same error about ``subject`` (e.g. the instance rather than the request URL)."""
+        clone = self.__class__.__new__(self.__class__)
+        clone.__dict__.update(self.__dict__)
+        clone.subject = subject
+        Exception.__init__(clone, str(clone))
+        return clone
+
     def __str__(self) -> str:
         line = f"{self.subject}: {self.message}" if self.subject else self.message
         if self.hint:

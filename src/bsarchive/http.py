@@ -417,11 +417,12 @@ class Http:
             try:
                 with state.semaphore, self._global:
                     response = self._send(client, url, send_headers, cap)
-            except _BlockedAddress as e:
-                raise BlockedAddressError(
-                    url, str(e), hint="use --allow-private-networks to allow"
-                ) from e
             except (httpx.TransportError, _Stalled) as e:
+                blocked = _blocked_cause(e)
+                if blocked is not None:
+                    raise BlockedAddressError(
+                        url, str(blocked), hint="use --allow-private-networks to allow"
+                    ) from e
                 if attempts <= s.retries and _is_retryable(e):
                     waited += self._backoff(url, state, attempts, _describe(e, s))
                     continue
@@ -524,6 +525,18 @@ def _read_capped(
         if len(out) > cap:
             raise TooLargeError(url, f"response body over the cap of {cap} bytes")
     return bytes(out)
+
+
+def _blocked_cause(e: BaseException) -> _BlockedAddress | None:
+    """httpx re-raises transport errors as its own; find the guard's refusal inside."""
+    seen = 0
+    cause: BaseException | None = e
+    while cause is not None and seen < 10:
+        if isinstance(cause, _BlockedAddress):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    return None
 
 
 def _is_retryable(e: Exception) -> bool:

@@ -82,7 +82,10 @@ def _get_page(
 ) -> tuple[Response, list[dict[str, object]]]:
     assert spec.tag is not None
     url = tag_url(spec.url, spec.tag, **params)
-    response = client.get(url, accept="application/json", same_host_only=True)
+    try:
+        response = client.get(url, accept="application/json", same_host_only=True)
+    except FetchError as e:
+        raise e.with_subject(subject) from e
     if response.status in (401, 403, 422):
         raise AuthRequiredError(
             subject, f"HTTP {response.status}: public timeline refused", hint=TOKEN_HINT

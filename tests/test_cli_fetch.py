@@ -1,0 +1,324 @@
+"""End to end: the real CLI against loopback Mastodon-like servers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+from bsarchive.demo import synthetic_instances, synthetic_status
+
+from .conftest import Cli
+
+
+def fetch(cli: Cli, config: Path, *instances: str, extra: tuple[str, ...] = ()) -> Any:
+    args = ["fetch", "--tag", "bsnopen", "--db", str(cli.db), "--config", str(config)]
+    for url in instances:
+        args += ["--mastodon", url]
+    return cli(*args, *extra)
+
+
+def test_same_status_on_three_instances_is_stored_once(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    timelines = synthetic_instances(100, instances=3, shared=0.7)
+    a, b, c = (servers(t) for t in timelines)
+    result = fetch(cli, fast_config, a.url, b.url, c.url)
+    assert result.exit_code == 0, result.output
+    assert cli.rows("SELECT count(*) FROM posts") == [(100,)]
+    # 70 shared posts were seen on all three instances, each with its own local id.
+    assert cli.rows("SELECT count(*) FROM posts WHERE seen_on LIKE '% % %'") == [(70,)]
+    assert cli.rows("SELECT count(*) FROM sightings") == [(70 * 3 + 30,)]
+    local_ids = cli.rows(
+        "SELECT count(DISTINCT local_id) FROM sightings s JOIN posts p ON p.id = s.post_id"
+        " WHERE p.uri = ?",
+        timelines[0][0]["uri"],
+    )
+    assert local_ids == [(3,)]
+    assert "100 new" in result.stderr
+
+
+def test_second_run_fetches_only_new_pages(cli: Cli, servers: Any, fast_config: Path) -> None:
+    statuses = [synthetic_status(n, viewer="v.example", local_id=1000 + n) for n in range(90)]
+    server = servers(statuses[:85])
+    assert fetch(cli, fast_config, server.url).exit_code == 0
+    first_requests = len(server.requests)
+    assert first_requests == 4  # 40 + 40 + 5 + the empty page that ends the backfill
+    server.statuses = sorted(statuses, key=lambda s: int(s["id"]), reverse=True)
+    server._encoded = {s["id"]: json.dumps(s).encode() for s in statuses}
+    result = fetch(cli, fast_config, server.url)
+    assert result.exit_code == 0, result.output
+    new_requests = server.requests[first_requests:]
+    # One min_id page with the 5 new statuses, one empty page to confirm; no backfill.
+    assert len(new_requests) == 2
+    assert all("min_id=" in r for r in new_requests)
+    assert "min_id=1084" in new_requests[0]
+    assert cli.rows("SELECT count(*) FROM posts") == [(90,)]
+    # A third run with nothing new costs one request and writes nothing.
+    fetch(cli, fast_config, server.url)
+    assert len(server.requests) == first_requests + 3
+
+
+def test_since_stops_the_backfill(cli: Cli, servers: Any, fast_config: Path) -> None:
+    statuses = [synthetic_status(n, viewer="v.example", local_id=1000 + n) for n in range(200)]
+    server = servers(statuses)
+    # Posts are 3 s apart from 17:00:00; since 17:07:30 keeps posts 150..199.
+    result = fetch(cli, fast_config, server.url, extra=("--since", "2010-06-29T17:07:30Z"))
+    assert result.exit_code == 0, result.output
+    assert cli.rows("SELECT count(*), min(created_at) FROM posts") == [
+        (50, "2010-06-29T17:07:30.000Z")
+    ]
+    # The third page is the first one entirely older than --since: the backfill stops there.
+    assert len(server.requests) == 3
+
+
+def test_instance_requiring_a_token_fails_alone(cli: Cli, servers: Any, fast_config: Path) -> None:
+    def refuse(handler: BaseHTTPRequestHandler, path: str, query: Any) -> bool:
+        body = b'{"error":"This API requires an authenticated user"}'
+        handler.send_response(401)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+        return True
+
+    good = servers([synthetic_status(1, viewer="v.example", local_id=5)])
+    locked = servers([], hook=refuse)
+    result = fetch(cli, fast_config, good.url, locked.url)
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"bsarchive: error: {locked.url} #bsnopen: HTTP 401")
+    assert "BSARCHIVE_MASTODON_TOKEN" in lines[0]
+    assert cli.rows("SELECT count(*) FROM posts") == [(1,)]
+
+
+def test_token_goes_only_to_its_instance_and_is_never_printed(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    token = "s3cr3t-token-value-123"
+    a = servers([synthetic_status(1, viewer="a.example", local_id=5)])
+    b = servers([synthetic_status(2, viewer="b.example", local_id=6)])
+    env = {"BSARCHIVE_MASTODON_TOKEN": f"127.0.0.1:{a.url.rsplit(':', 1)[1]}={token}"}
+    result = cli(
+        "fetch", "--tag", "bsnopen", "--mastodon", a.url, "--mastodon", b.url,
+        "--db", str(cli.db), "--config", str(fast_config), "-vv", env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert set(a.auth_headers) == {f"Bearer {token}"}
+    assert set(b.auth_headers) == {None}
+    assert token not in result.output
+    assert token not in cli.db.read_bytes().decode("latin-1")
+
+
+def test_bare_token_with_two_instances_is_a_usage_error(cli: Cli, fast_config: Path) -> None:
+    result = cli(
+        "fetch", "--tag", "x", "--mastodon", "a.example", "--mastodon", "b.example",
+        "--db", str(cli.db), env={"BSARCHIVE_MASTODON_TOKEN": "abc"},
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "ambiguous" in result.stderr
+    assert "abc" not in result.output
+
+
+def _answer(
+    status: int, body: bytes, content_type: str = "application/json", **headers: str
+) -> Any:
+    def hook(handler: BaseHTTPRequestHandler, path: str, query: Any) -> bool:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            handler.send_header(name.replace("_", "-"), value)
+        handler.end_headers()
+        handler.wfile.write(body)
+        return True
+
+    return hook
+
+
+def test_bad_answers_end_only_their_source(cli: Cli, servers: Any, fast_config: Path) -> None:
+    good = servers([synthetic_status(n, viewer="v.example", local_id=100 + n) for n in range(3)])
+    html = servers(
+        [], hook=_answer(200, b"<!doctype html><title>Just a moment...</title>", "text/html")
+    )
+    broken = servers([], hook=_answer(200, b'[{"id": "1", "uri": "x"'))
+    result = fetch(cli, fast_config, good.url, html.url, broken.url)
+    assert result.exit_code == 1
+    errors = sorted(
+        line for line in result.stderr.splitlines() if line.startswith("bsarchive: error")
+    )
+    assert len(errors) == 2
+    assert any(html.url in e and "expected JSON, got text/html" in e for e in errors)
+    assert any(broken.url in e and "malformed JSON" in e for e in errors)
+    assert "Traceback" not in result.output
+    assert cli.rows("SELECT count(*) FROM posts") == [(3,)]
+
+
+def test_link_header_to_another_host_is_refused(cli: Cli, servers: Any, fast_config: Path) -> None:
+    body = json.dumps([synthetic_status(1, viewer="v.example", local_id=7)]).encode()
+    evil = servers(
+        [],
+        hook=_answer(
+            200,
+            body,
+            Link='<http://evil.example/api/v1/timelines/tag/bsnopen?max_id=1>; rel="next"',
+        ),
+    )
+    result = fetch(cli, fast_config, evil.url)
+    assert result.exit_code == 1
+    assert "Link header points to another host (evil.example)" in result.stderr
+
+
+def test_malformed_statuses_are_skipped_and_reported(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    statuses = [synthetic_status(n, viewer="v.example", local_id=100 + n) for n in range(3)]
+    bad = dict(statuses[1])
+    del bad["uri"]
+    nulls = dict(
+        statuses[2],
+        url=None,
+        card=None,
+        language=None,
+        account=dict(statuses[2]["account"], acct=None),
+    )
+    dup = [statuses[0], statuses[0], bad, nulls]
+    server = servers([], hook=_answer(200, json.dumps(dup).encode()))
+    result = fetch(cli, fast_config, server.url, extra=("--max-pages", "1"))
+    assert result.exit_code == 1
+    assert "1 malformed status(es) skipped" in result.stderr
+    assert cli.rows("SELECT count(*) FROM posts") == [(2,)]
+
+
+def test_rate_limit_429_retry_after_is_honoured(cli: Cli, servers: Any, fast_config: Path) -> None:
+    calls = {"n": 0}
+
+    def limited(handler: BaseHTTPRequestHandler, path: str, query: Any) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return bool(
+                _answer(429, b'{"error":"Too many requests"}', Retry_After="1")(
+                    handler, path, query
+                )
+            )
+        return False
+
+    server = servers([synthetic_status(1, viewer="v.example", local_id=5)], hook=limited)
+    result = fetch(cli, fast_config, server.url)
+    assert result.exit_code == 0, result.output
+    assert cli.rows("SELECT count(*) FROM posts") == [(1,)]
+    waited = cli.rows("SELECT waited FROM sources")[0][0]
+    assert waited >= 1.0
+
+
+def test_rate_limit_longer_than_max_wait_stops_the_source(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    server = servers([], hook=_answer(429, b'{"error":"Too many requests"}', Retry_After="3600"))
+    result = fetch(cli, fast_config, server.url)
+    assert result.exit_code == 1
+    assert "asks to wait 3600s, more than --max-wait 5s" in result.stderr
+
+
+def test_timeout_names_the_instance(cli: Cli, servers: Any, fast_config: Path) -> None:
+    import time
+
+    def stall(handler: BaseHTTPRequestHandler, path: str, query: Any) -> bool:
+        time.sleep(3)
+        return False
+
+    slow = servers([], hook=stall)
+    good = servers([synthetic_status(1, viewer="v.example", local_id=5)])
+    result = fetch(cli, fast_config, slow.url, good.url)
+    assert result.exit_code == 1
+    assert f"bsarchive: error: {slow.url} #bsnopen: no data for 2s (read timeout)" in result.stderr
+    assert cli.rows("SELECT count(*) FROM posts") == [(1,)]
+
+
+def test_refresh_records_edits_and_deletions(cli: Cli, servers: Any, fast_config: Path) -> None:
+    statuses = [
+        synthetic_status(n, viewer="v.example", local_id=100 + n, start=0) for n in range(3)
+    ]
+    server = servers(statuses)
+    assert fetch(cli, fast_config, server.url).exit_code == 0
+    edited = dict(
+        statuses[0], content="<p>Edited text #bsnopen</p>", edited_at="1970-01-01T01:00:00.000Z"
+    )
+    server.by_id = {}
+    server._encoded = {"100": json.dumps(edited).encode(), "102": json.dumps(statuses[2]).encode()}
+    server.statuses = [edited, statuses[2]]
+    # Everything from 1970 is "recent" with a window this wide.
+    result = fetch(cli, fast_config, server.url, extra=("--refresh", "600000"))
+    assert result.exit_code == 0, result.output
+    rows = cli.rows("SELECT text, edited_at, deleted_at IS NOT NULL FROM posts ORDER BY created_at")
+    assert rows[0] == ("Edited text #bsnopen", "1970-01-01T01:00:00.000Z", 0)
+    assert rows[1][2] == 1  # 101 answered 404: marked deleted, not dropped
+    assert rows[2][2] == 0
+    versions = cli.rows("SELECT text FROM post_versions")
+    assert versions == [("Post 0 from the Big Society Network open night #bsnopen",)]
+
+
+def test_export_csv_and_jsonl(cli: Cli, servers: Any, fast_config: Path, tmp_path: Path) -> None:
+    statuses = [
+        synthetic_status(0, viewer="v.example", local_id=100, text='=HYPERLINK("http://x") hi'),
+        synthetic_status(
+            1, viewer="v.example", local_id=101, text='line one<br>line two, "quoted"'
+        ),
+    ]
+    server = servers(statuses)
+    assert fetch(cli, fast_config, server.url).exit_code == 0
+    out = tmp_path / "event.csv"
+    assert cli("export", "csv", "--db", str(cli.db), "-o", str(out)).exit_code == 0
+    raw = out.read_bytes()
+    assert raw.count(b"\r\n") == 3 + raw.count(
+        b"\r\n", raw.index(b"line one"), raw.index(b"line two") + 1
+    )
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
+    assert [r["kind"] for r in rows] == ["post", "post"]
+    assert rows[0]["text"] == '\'=HYPERLINK("http://x") hi #bsnopen'
+    assert rows[0]["author"] == "'@user0@home0.example"
+    assert rows[1]["text"] == 'line one\nline two, "quoted" #bsnopen'
+    assert rows[0]["created_at"] == "2010-06-29T17:00:00.000Z"
+    assert rows[0]["tags"] == "bsnopen"
+    for row in rows:
+        for cell in row.values():
+            assert not cell or cell[0] not in "=+-@\t\r"
+    result = cli("export", "jsonl", "--db", str(cli.db), "--kind", "post")
+    assert result.exit_code == 0
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["uri"] for o in objects] == [s["uri"] for s in statuses]
+    assert objects[0]["author"] == "@user0@home0.example"
+    assert objects[1]["seen_on"] == "127.0.0.1:" + server.url.rsplit(":", 1)[1]
+
+
+def test_export_filters(cli: Cli, servers: Any, fast_config: Path) -> None:
+    server = servers([synthetic_status(n, viewer="v.example", local_id=100 + n) for n in range(10)])
+    assert fetch(cli, fast_config, server.url).exit_code == 0
+    result = cli(
+        "export", "jsonl", "--db", str(cli.db),
+        "--since", "2010-06-29T17:00:09Z", "--until", "2010-06-29T17:00:20Z",
+    )  # fmt: skip
+    created = [json.loads(line)["created_at"] for line in result.stdout.splitlines()]
+    assert created == [f"2010-06-29T17:00:{s:02d}.000Z" for s in (9, 12, 15, 18)]
+    assert cli("export", "jsonl", "--db", str(cli.db), "--tag", "other").stdout == ""
+    bad = cli("export", "csv", "--db", str(cli.db), "--kind", "tweet")
+    assert bad.exit_code == 2
+    assert "bsarchive: error: --kind: 'tweet' is not one of" in bad.stderr
+
+
+def test_usage_errors_exit_2(cli: Cli, tmp_path: Path) -> None:
+    assert cli("fetch", "--db", str(cli.db)).exit_code == 2
+    assert cli("fetch", "--tag", "a b", "--mastodon", "x.example").exit_code == 2
+    config = tmp_path / "bad.toml"
+    config.write_text('tags = ["bsnopen"]\nmastodon = ["x.example"]\ncolour = "red"\n')
+    result = cli("fetch", "--config", str(config), "--db", str(cli.db))
+    assert result.exit_code == 2
+    assert "unknown key 'colour'" in result.stderr
+    assert not cli.db.exists()
+    missing = cli("export", "csv", "--db", str(tmp_path / "nope.db"))
+    assert missing.exit_code == 1
+    assert "no such archive" in missing.stderr

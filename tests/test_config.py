@@ -1,0 +1,89 @@
+"""Settings from TOML + CLI + environment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bsarchive.config import Instance, load_settings, normalize_tag, parse_instance
+from bsarchive.errors import ConfigError
+
+
+def test_tags_are_normalised() -> None:
+    assert normalize_tag("#BsnOpen") == "bsnopen"
+    assert normalize_tag("＃ＢＳＮｏｐｅｎ") == "bsnopen"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("mastodon.social", "https://mastodon.social"),
+        ("https://Hachyderm.IO/", "https://hachyderm.io"),
+        ("http://127.0.0.1:8001", "http://127.0.0.1:8001"),
+    ],
+)
+def test_instances(value: str, expected: str) -> None:
+    assert parse_instance(value) == expected
+
+
+def test_toml_and_cli_merge(tmp_path: Path) -> None:
+    config = tmp_path / "event.toml"
+    config.write_text(
+        """
+title = "Big Society Network open night"
+tags = ["#bsnopen"]
+since = "2010-06-29"
+until = "2010-07-06"
+concurrency = 4
+
+[[mastodon]]
+instance = "mastodon.social"
+token_env = "MS_TOKEN"
+
+[[mastodon]]
+instance = "hachyderm.io"
+"""
+    )
+    s = load_settings(
+        config=config,
+        cli={"tags": ["BigSociety"], "mastodon": ["fosstodon.org"]},
+        env={"MS_TOKEN": "t1"},
+    )
+    assert s.tags == ("bsnopen", "bigsociety")
+    assert s.instances == (
+        Instance("https://mastodon.social", "t1"),
+        Instance("https://hachyderm.io"),
+        Instance("https://fosstodon.org"),
+    )
+    assert s.since == datetime(2010, 6, 29, tzinfo=UTC)
+    assert s.until == datetime(2010, 7, 6, 23, 59, 59, 999999, tzinfo=UTC)
+    assert s.concurrency == 4
+    assert s.tokens == {"https://mastodon.social": "t1"}
+    assert "t1" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("tags = 3", "expected a list"),
+        ('concurrency = "lots"', "expected a number"),
+        ("reactions = 1", "expected true/false"),
+        ("[[mastodon]]\ntoken = 'x'", "needs instance"),
+        ("tags = [", "not valid TOML"),
+        ('since = "yesterday"', "not an ISO date"),
+    ],
+)
+def test_config_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config=config, env={})
+
+
+def test_missing_token_env_is_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "e.toml"
+    config.write_text('[[mastodon]]\ninstance = "a.example"\ntoken_env = "NOPE"\n')
+    with pytest.raises(ConfigError, match="NOPE is not set"):
+        load_settings(config=config, env={})

@@ -1,0 +1,184 @@
+"""The store: upserts keyed by uri, sightings, edits, deletions, cursors, locking."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bsarchive.errors import LockHeldError, StoreError
+from bsarchive.models import Author, Boost, Cursor, Deletion, Page, Post, Sighting
+from bsarchive.store import SCHEMA_VERSION, ArchiveLock, ExportFilter, Store
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+WHEN = datetime(2010, 6, 29, 18, 30, tzinfo=UTC)
+
+
+def post(
+    uri: str = "https://a.example/users/al/statuses/1",
+    *,
+    on: str = "a.example",
+    local: str = "1",
+    **kw: object,
+) -> Post:
+    fields: dict[str, object] = {
+        "uri": uri,
+        "url": uri.replace("/users/al/statuses/", "/@al/"),
+        "created_at": WHEN,
+        "author": Author("@al@a.example", "Al"),
+        "content_html": "<p>Hello #bsnopen</p>",
+        "text": "Hello #bsnopen",
+        "sighting": Sighting(on, local, None, NOW, f"https://{on}/api/v1/timelines/tag/bsnopen"),
+        "tags": ("bsnopen",),
+        "boosts": 1,
+    }
+    fields.update(kw)
+    return Post(**fields)  # type: ignore[arg-type]
+
+
+def rows(store: Store, sql: str) -> list[tuple[object, ...]]:
+    return store.db.execute(sql).fetchall()
+
+
+def test_schema_is_migrated_and_versioned(tmp_path: Path) -> None:
+    with Store(tmp_path / "a.db") as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert rows(store, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+            (str(SCHEMA_VERSION),)
+        ]
+        assert rows(store, "PRAGMA journal_mode") == [("wal",)]
+        assert store.integrity_check() == "ok"
+
+
+def test_same_uri_from_three_instances_is_one_post(tmp_path: Path) -> None:
+    with Store(tmp_path / "a.db") as store:
+        first = store.save_items([post()], NOW)
+        again = store.save_items(
+            [post(on="b.example", local="77", boosts=4), post(on="c.example", local="9")], NOW
+        )
+        assert (first.new, again.new, again.updated) == (1, 0, 0)
+        assert rows(store, "SELECT seen_on, boosts FROM posts") == [
+            ("a.example b.example c.example", 4)
+        ]
+        assert rows(store, "SELECT source, local_id FROM sightings ORDER BY source") == [
+            ("a.example", "1"),
+            ("b.example", "77"),
+            ("c.example", "9"),
+        ]
+
+
+def test_edit_keeps_the_prior_version_and_deletion_marks(tmp_path: Path) -> None:
+    with Store(tmp_path / "a.db") as store:
+        store.save_items([post()], NOW)
+        edited = post(
+            content_html="<p>Hello again</p>", text="Hello again", edited_at=WHEN.replace(minute=45)
+        )
+        result = store.save_items([edited], NOW)
+        assert result.updated == 1
+        assert rows(store, "SELECT text, edited_at FROM posts") == [
+            ("Hello again", "2010-06-29T18:45:00.000Z")
+        ]
+        assert rows(store, "SELECT text, edited_at FROM post_versions") == [
+            ("Hello #bsnopen", None)
+        ]
+        # The same edit seen again on another instance is not a new version.
+        assert (
+            store.save_items(
+                [replace(edited, sighting=replace(edited.sighting, source="b.example"))], NOW
+            ).updated
+            == 0
+        )
+        deleted = store.save_items([Deletion(edited.uri, edited.sighting)], NOW)
+        assert deleted.updated == 1
+        assert rows(store, "SELECT count(*), count(deleted_at) FROM posts") == [(1, 1)]
+
+
+def test_boost_is_recorded_not_copied(tmp_path: Path) -> None:
+    with Store(tmp_path / "a.db") as store:
+        original = post()
+        boost = Boost(
+            "https://b.example/users/bo/statuses/5/activity", original.uri,
+            Author("@bo@b.example", "Bo"), WHEN, original.sighting,
+        )  # fmt: skip
+        store.save_items([original, boost, boost], NOW)
+        assert rows(store, "SELECT count(*) FROM posts") == [(1,)]
+        assert store.boost_counts() == {original.uri: 1}
+
+
+def test_cursor_commits_with_its_page_or_not_at_all(tmp_path: Path) -> None:
+    with Store(tmp_path / "a.db") as store:
+        page = Page("mastodon:https://a.example#bsnopen", (post(),), Cursor(newest="9", oldest="1"))
+        store.save_page(page, NOW)
+        assert store.get_cursor(page.source_key) == Cursor(newest="9", oldest="1")
+        bad = Page(
+            page.source_key,
+            (post(uri="https://a.example/users/al/statuses/2"), "junk"),
+            Cursor(newest="10"),
+        )  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            store.save_page(bad, NOW)
+        assert store.get_cursor(page.source_key).newest == "9"
+        assert rows(store, "SELECT count(*) FROM posts") == [(1,)]
+
+
+def test_locked_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    Store(path).close()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with Store(path) as store:
+            store.db.execute("PRAGMA busy_timeout = 50")
+            with pytest.raises(StoreError, match="database is locked"):
+                store.save_items([post()], NOW)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+
+def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a usable SQLite archive"):
+        Store(path)
+
+
+def test_archive_lock_is_exclusive(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    with ArchiveLock(db) as first:
+        first.acquire()
+        with pytest.raises(LockHeldError) as info:
+            ArchiveLock(db).acquire()
+        assert info.value.exit_code == 75
+        assert ArchiveLock(db).is_held_elsewhere()
+    second = ArchiveLock(db)
+    second.acquire()
+    second.release()
+
+
+def test_export_rows_are_oldest_first_and_filtered(tmp_path: Path) -> None:
+    with Store(tmp_path / "a.db") as store:
+        store.save_items(
+            [
+                post(
+                    "https://a.example/users/al/statuses/2",
+                    created_at=WHEN.replace(hour=20),
+                    tags=("other",),
+                ),
+                post("https://a.example/users/al/statuses/1", text="-1 is a number"),
+            ],
+            NOW,
+        )
+        uris = [r[2] for r in store.iter_export_rows(ExportFilter())]
+        assert uris == [
+            "https://a.example/users/al/statuses/1",
+            "https://a.example/users/al/statuses/2",
+        ]
+        tagged = [r[2] for r in store.iter_export_rows(ExportFilter(tags=("other",)))]
+        assert tagged == ["https://a.example/users/al/statuses/2"]
+        safe = next(store.iter_export_rows(ExportFilter(), safe_cells=True))
+        assert safe[7] == "'-1 is a number"
+        assert safe[5] == "'@al@a.example"
