@@ -15,6 +15,7 @@ No database access; parsing lives in :mod:`bsarchive.sources.mastodon_parse`.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
@@ -44,6 +45,23 @@ def tag_url(base: str, tag: str, **params: str) -> str:
     return f"{base}/api/v1/timelines/tag/{quote(tag, safe='')}?{query}"
 
 
+def decode_json(body: bytes, subject: str, what: str) -> object:
+    """Decode JSON; invalid UTF-8 and lone surrogates are replaced, not fatal (servers do
+    send them), but anything else malformed is a ParseError."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        if "UTF-8" not in str(e) and "surrogate" not in str(e):
+            raise ParseError(subject, f"malformed JSON in {what}: {e}") from e
+    try:
+        data = json.loads(body.decode("utf-8", "replace"))
+    except (ValueError, RecursionError) as e:
+        raise ParseError(subject, f"malformed JSON in {what}: {e}") from e
+    # Lone surrogates survive json.loads; SQLite would refuse them later.
+    text = json.dumps(data, ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
+    return orjson.loads(text)
+
+
 def _decode_statuses(response: Response, subject: str) -> list[dict[str, object]]:
     """The JSON array of a timeline page, or ParseError naming what came back instead."""
     body = response.body
@@ -53,10 +71,7 @@ def _decode_statuses(response: Response, subject: str) -> list[dict[str, object]
             f"expected JSON, got {response.content_type or 'HTML'} "
             "(a login, maintenance or bot-challenge page?)",
         )
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise ParseError(subject, f"malformed JSON in timeline page: {e}") from e
+    data = decode_json(body, subject, "timeline page")
     if not isinstance(data, list):
         if isinstance(data, dict) and "error" in data:
             raise FetchError(subject, f"server error: {str(data['error'])[:200]}")
@@ -232,10 +247,7 @@ def refresh_statuses(
         elif response.status >= 400:
             raise FetchError(url, f"HTTP {response.status} re-reading a status")
         else:
-            try:
-                data = orjson.loads(response.body)
-            except orjson.JSONDecodeError as e:
-                raise ParseError(url, f"malformed JSON: {e}") from e
+            data = decode_json(response.body, url, "status")
             if isinstance(data, dict):
                 post, boost = parse_status(data, instance=host, fetched_at=now, fetched_from=url)
                 batch.append(post)

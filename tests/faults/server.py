@@ -1,0 +1,215 @@
+"""A loopback server that misbehaves on purpose, one scenario per instance.
+
+Raw sockets rather than http.server, so a scenario can stall after the headers, reset the
+connection mid-body or stream a chunked body forever. Binds 127.0.0.1 only; ``stop()``
+closes the listener and every open connection, so no scenario outlives its test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import socket
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+from bsarchive.demo import synthetic_status
+
+Scenario = Callable[["FaultServer", socket.socket, str], None]
+
+
+def _head(status: str, headers: dict[str, str]) -> bytes:
+    lines = [f"HTTP/1.1 {status}"] + [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def respond(conn: socket.socket, status: str, body: bytes, **headers: str) -> None:
+    hdrs = {
+        "Content-Type": "application/json",
+        "Content-Length": str(len(body)),
+        "Connection": "close",
+    }
+    hdrs.update({k.replace("_", "-"): v for k, v in headers.items()})
+    conn.sendall(_head(status, hdrs) + body)
+
+
+def page(n: int = 3) -> bytes:
+    return json.dumps(
+        [synthetic_status(i, viewer="fault.example", local_id=900 + i) for i in range(n)]
+    ).encode()
+
+
+class FaultServer:
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.hits = 0
+        self.paths: list[str] = []
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self._stop = threading.Event()
+        self._conns: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def start(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._sock.close()
+        for conn in list(self._conns):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+        self._thread.join(timeout=5)
+
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self._conns.append(conn)
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(10)
+            request = b""
+            while b"\r\n\r\n" not in request and len(request) < 65536:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            path = request.split(b" ", 2)[1].decode("latin-1")
+            self.hits += 1
+            self.paths.append(path)
+            self.scenario(self, conn, path)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+
+# -- scenarios -------------------------------------------------------------------------
+
+
+def rate_limited_seconds(server: FaultServer, conn: socket.socket, path: str) -> None:
+    if server.hits == 1:
+        respond(conn, "429 Too Many Requests", b'{"error":"Too many requests"}', Retry_After="1")
+    else:
+        respond(conn, "200 OK", page() if "max_id" not in path else b"[]")
+
+
+def rate_limited_http_date(server: FaultServer, conn: socket.socket, path: str) -> None:
+    if server.hits == 1:
+        when = format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True)
+        respond(conn, "429 Too Many Requests", b"{}", Retry_After=when)
+    else:
+        respond(conn, "200 OK", page() if "max_id" not in path else b"[]")
+
+
+def flapping_503(server: FaultServer, conn: socket.socket, path: str) -> None:
+    if server.hits % 2 == 1:
+        respond(conn, "503 Service Unavailable", b"<html>busy</html>", Content_Type="text/html")
+    else:
+        respond(conn, "200 OK", page() if "max_id" not in path else b"[]")
+
+
+def always_503(server: FaultServer, conn: socket.socket, path: str) -> None:
+    respond(conn, "503 Service Unavailable", b"down")
+
+
+def stalled(server: FaultServer, conn: socket.socket, path: str) -> None:
+    conn.sendall(_head("200 OK", {"Content-Type": "application/json", "Content-Length": "1000"}))
+    conn.sendall(b'[{"id":')
+    server._stop.wait(30)
+
+
+def reset_mid_body(server: FaultServer, conn: socket.socket, path: str) -> None:
+    body = page(20)
+    conn.sendall(
+        _head("200 OK", {"Content-Type": "application/json", "Content-Length": str(len(body))})
+    )
+    conn.sendall(body[: len(body) // 2])
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    conn.close()
+
+
+def truncated_json(server: FaultServer, conn: socket.socket, path: str) -> None:
+    body = page(5)
+    respond(conn, "200 OK", body[: len(body) - 40])
+
+
+def html_challenge(server: FaultServer, conn: socket.socket, path: str) -> None:
+    body = (
+        b"<!DOCTYPE html><html><head><title>Just a moment...</title></head>"
+        b"<body>Checking your browser</body></html>"
+    )
+    respond(conn, "200 OK", body, Content_Type="text/html; charset=UTF-8")
+
+
+def gzip_bomb(server: FaultServer, conn: socket.socket, path: str) -> None:
+    # ~1 GiB of zeros compresses to ~1 MiB; stream it as gzip.
+    block = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
+    conn.sendall(_head("200 OK", {"Content-Type": "application/json", "Content-Encoding": "gzip",
+                                  "Transfer-Encoding": "chunked"}))  # fmt: skip
+    try:
+        for _ in range(16):  # 16 gzip members of 64 MiB each: 1 GiB inflated
+            conn.sendall(f"{len(block):x}\r\n".encode() + block + b"\r\n")
+        conn.sendall(b"0\r\n\r\n")
+    except OSError:
+        pass
+
+
+def endless_chunked(server: FaultServer, conn: socket.socket, path: str) -> None:
+    conn.sendall(
+        _head("200 OK", {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    )
+    chunk = b"[" + b" " * 65536
+    try:
+        while not server.stopped():
+            conn.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            chunk = b" " * 65536
+    except OSError:
+        pass
+
+
+def redirect_loop(server: FaultServer, conn: socket.socket, path: str) -> None:
+    respond(conn, "302 Found", b"", Location=path)
+
+
+def redirect_chain(server: FaultServer, conn: socket.socket, path: str) -> None:
+    hop = int(path.rsplit("hop=", 1)[1]) if "hop=" in path else 0
+    sep = "&" if "?" in path else "?"
+    respond(conn, "302 Found", b"", Location=f"{path.split('&hop=')[0]}{sep}hop={hop + 1}")
+
+
+def invalid_utf8_and_nul(server: FaultServer, conn: socket.socket, path: str) -> None:
+    statuses = [synthetic_status(i, viewer="fault.example", local_id=900 + i) for i in range(2)]
+    statuses[0]["content"] = "<p>nul \u0000 here #bsnopen</p>"
+    body = json.dumps(statuses).encode()
+    body = body.replace(b"Post 1 from", b"Post 1 \xff\xfe from")
+    respond(conn, "200 OK", body if "max_id" not in path else b"[]")
+
+
+def deeply_nested(server: FaultServer, conn: socket.socket, path: str) -> None:
+    respond(conn, "200 OK", b"[" * 200_000 + b"]" * 200_000)
+
+
+def link_to_other_host(server: FaultServer, conn: socket.socket, path: str) -> None:
+    link = '<http://169.254.169.254/api/v1/timelines/tag/bsnopen?max_id=1>; rel="next"'
+    respond(conn, "200 OK", page(2), Link=link)
