@@ -278,7 +278,12 @@ def _account(value: object, host: str, status_uri: str) -> Author:
     url = value.get("url")
     url = url if isinstance(url, str) else None
     if isinstance(acct, str) and acct:
-        handle = _acct_handle(acct, host)
+        # A local account's acct has no domain. Its own profile URL names its home better
+        # than the host we read it from (which may be a base URL or a loopback address).
+        home = host
+        if "@" not in acct.lstrip("@") and url:
+            home = urlsplit(url).netloc.lower() or host
+        handle = _acct_handle(acct, home)
     elif url:
         handle = handle_from_actor_uri(url)
     else:
