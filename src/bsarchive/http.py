@@ -11,9 +11,17 @@ Rules kept here, once:
   followed by hand so every hop is re-checked (a redirect to another host loses the token).
   Tokens never appear in logs or error messages.
 - Retries (connect errors, read timeouts, 502/503/504/500) are bounded, with exponential
-  backoff and jitter. 429 waits for ``Retry-After`` (seconds or HTTP-date) or Mastodon's
-  ``X-RateLimit-Reset``; ``X-RateLimit-Remaining: 0`` pauses that host until its reset. Any
-  wait longer than ``max_wait`` ends that source with :class:`RateLimitedError`.
+  backoff and jitter.
+- Rate limits are spent to the full and never overdrawn, per origin and per bucket: Mastodon
+  counts paging requests (``max_id``/``min_id``/``since_id``/``page``) in a bucket of their
+  own as well as in the general one (PROTOCOL.md §1). When a server sends
+  ``X-RateLimit-Remaining``/``-Reset`` those are the truth: requests go out until the
+  announced budget is spent (requests in flight on other threads counted before sending),
+  then wait for the reset. When it sends none, non-loopback hosts are paced from the
+  documented budgets (``HttpSettings.budget_*``); loopback is never throttled by Mastodon,
+  so only header-driven pacing applies there. A 429 waits for ``Retry-After`` (seconds or
+  HTTP-date) or ``X-RateLimit-Reset``; any server-imposed wait longer than ``max_wait`` ends
+  that source with :class:`RateLimitedError`. :meth:`Http.waited` reports the time spent.
 - Bodies are decompressed here (gzip/deflate only) with a bounded output, so a gzip bomb
   stops at the size cap instead of filling memory.
 - Untrusted URLs (links found in posts) connect only to public addresses unless private
@@ -36,8 +44,8 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import urljoin, urlsplit
+from typing import Any, Literal
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpcore
 import httpx
@@ -59,6 +67,19 @@ USER_AGENT = f"bsarchive/{__version__} (+https://github.com/bsarchive/bsarchive;
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MiB = 1024 * 1024
+# Mastodon's rack-attack ``paging_request?``: any of these (non-blank) puts a request in the
+# paging bucket too (PROTOCOL.md §1, config/initializers/rack_attack.rb).
+PAGING_PARAMS = frozenset({"max_id", "min_id", "since_id", "page"})
+# Header-less pacing spreads a budget of N per P seconds as N/10 per P/10 (and never more
+# than N per P), so a long run neither bursts the whole budget nor sleeps a whole period.
+PACING_SLICES = 10
+# Two X-RateLimit-Reset values closer than this describe the same window (Mastodon adds the
+# request's sub-second fraction to the window end).
+_SAME_WINDOW = 1.0
+# Waits shorter than this are float noise, not a budget.
+_EPSILON = 1e-6
+
+BucketName = Literal["general", "paging"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +100,11 @@ class HttpSettings:
     concurrency: int = 8
     allow_private_networks: bool = False
     user_agent: str = USER_AGENT
+    # Documented Mastodon budgets (requests, seconds) used to pace a non-loopback host that
+    # sends no X-RateLimit-* headers: 300 / 5 min per IP or token for /api/*, and 300 / 15
+    # min for paging requests (PROTOCOL.md §1). None turns that pacing off.
+    budget_general: tuple[int, float] | None = (300, 300.0)
+    budget_paging: tuple[int, float] | None = (300, 900.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +194,25 @@ def parse_rate_reset(value: str | None, now: datetime) -> float | None:
     return max(0.0, number)
 
 
+def request_buckets(url: str) -> tuple[BucketName, ...]:
+    """The rate-limit buckets a request counts in, its own first: a paging request (one
+    carrying ``max_id``/``min_id``/``since_id``/``page``) counts in both."""
+    query = parse_qs(urlsplit(url).query)
+    if any(name in PAGING_PARAMS for name in query):
+        return ("paging", "general")
+    return ("general",)
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback address literals (Mastodon never throttles them)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def is_public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """True for globally routable unicast addresses, looking inside IPv4-mapped forms."""
     if isinstance(ip, ipaddress.IPv6Address):
@@ -241,12 +286,106 @@ class _GuardedTransport(httpx.HTTPTransport):
 
 
 @dataclass
+class _Bucket:
+    """One rate-limit bucket of one origin. Guarded by its host's lock."""
+
+    budget: tuple[int, float] | None  # documented budget for header-less pacing
+    limit: int | None = None  # X-RateLimit-Limit
+    remaining: int | None = None  # requests left in the current window, completed ones counted
+    reset_at: float | None = None  # monotonic end of the current window; None: unknown
+    in_flight: int = 0  # sent (or about to be) and not yet answered
+    done: list[float] = field(default_factory=list)  # completion times, for pacing
+
+    def roll(self, now: float) -> None:
+        """Start a new window once the announced reset has passed."""
+        if self.reset_at is not None and now >= self.reset_at:
+            self.remaining = self.limit
+            self.reset_at = None
+
+    def server_delay(self, now: float) -> float:
+        """Seconds until the announced budget allows one more request (0: go)."""
+        self.roll(now)
+        if self.reset_at is None or self.remaining is None:
+            return 0.0
+        if self.in_flight < self.remaining:
+            return 0.0
+        return self.reset_at - now
+
+    def pace_delay(self, now: float) -> float:
+        """Seconds until the documented budget allows one more request (0: go).
+
+        A request counts from when it is sent until ``period`` after its answer, the latest
+        the server can have counted it, so no window the server draws holds more than N.
+        """
+        if self.budget is None:
+            return 0.0
+        n, period = self.budget
+        n = max(1, n)
+        while self.done and self.done[0] + period <= now:
+            del self.done[0]
+        per = max(1, n // PACING_SLICES)
+        delay = 0.0
+        for limit, span in ((n, period), (per, period * per / n)):
+            recent = [t for t in self.done if t + span > now]
+            excess = self.in_flight + len(recent) - limit + 1
+            if excess <= 0:
+                continue
+            wait = recent[excess - 1] + span - now if excess <= len(recent) else span / limit
+            delay = max(delay, wait)
+        return delay
+
+    def note(
+        self, now: float, remaining: int | None, limit: int | None, reset: float | None
+    ) -> None:
+        """Account for one answered request, reconciling with its headers if it has them."""
+        self.in_flight = max(0, self.in_flight - 1)
+        if self.budget is not None:
+            self.done.append(now)
+        if limit is not None:
+            self.limit = limit
+        if remaining is None or reset is None or reset <= 0:
+            # No announcement for this bucket: the request still used one of its budget.
+            if self.remaining is not None:
+                self.remaining = max(0, self.remaining - 1)
+            return
+        reset_at = now + reset
+        if self.reset_at is None or now >= self.reset_at or reset_at > self.reset_at + _SAME_WINDOW:
+            self.remaining, self.reset_at = remaining, reset_at  # a new window
+        elif reset_at >= self.reset_at - _SAME_WINDOW:
+            # Same window: answers may arrive out of order, the lowest count is the latest.
+            self.remaining = remaining if self.remaining is None else min(self.remaining, remaining)
+            self.reset_at = max(self.reset_at, reset_at)
+        # else: an answer from a window that has already ended; nothing to learn.
+
+    def exhaust(self, now: float, seconds: float) -> None:
+        """A 429 for this bucket: nothing left until ``seconds`` from now."""
+        self.remaining = 0
+        self.reset_at = max(self.reset_at or 0.0, now + seconds)
+
+
+@dataclass
 class _HostState:
     semaphore: threading.BoundedSemaphore
+    buckets: dict[BucketName, _Bucket]
+    paced: bool  # header-less pacing applies (non-loopback, no X-RateLimit-* seen yet)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    remaining: int | None = None
-    reset_at: float = 0.0  # monotonic
-    waited: float = 0.0
+    blocked_until: float = 0.0  # monotonic; a Retry-After or a bare 429 holds the whole host
+    blocked_why: str = ""
+    waited: float = 0.0  # wall time during which a request to this origin had to wait
+    waited_until: float = 0.0  # monotonic end of the waits counted so far
+
+    def count_wait(self, now: float, seconds: float) -> None:
+        """Add a wait to ``waited``, counting time two threads wait together only once."""
+        end = now + seconds
+        self.waited += max(0.0, end - max(now, self.waited_until))
+        self.waited_until = max(self.waited_until, end)
+
+
+@dataclass(frozen=True, slots=True)
+class _RateHeaders:
+    remaining: int | None
+    limit: int | None
+    reset: float | None  # seconds from now
 
 
 class Http:
@@ -261,7 +400,9 @@ class Http:
         monotonic: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """``transport`` replaces the network for trusted requests (tests only)."""
         self.settings = s = settings or HttpSettings()
         self._tokens = {origin(url): token for url, token in (tokens or {}).items() if token}
         self._sleep = sleep
@@ -272,7 +413,11 @@ class Http:
         limits = httpx.Limits(max_connections=max(4, s.concurrency * 2))
         headers = {"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"}
         self._trusted = httpx.Client(
-            timeout=timeout, limits=limits, headers=headers, follow_redirects=False
+            timeout=timeout,
+            limits=limits,
+            headers=headers,
+            follow_redirects=False,
+            transport=transport,
         )
         if s.allow_private_networks:
             self._untrusted = self._trusted
@@ -302,8 +447,10 @@ class Http:
         self.close()
 
     def waited(self, url: str) -> float:
-        """Seconds this client has waited on rate limits for the host of ``url``."""
-        return self._host(origin(url)).waited
+        """Seconds this client has waited on rate limits and pacing for the origin of ``url``."""
+        state = self._host(origin(url))
+        with state.lock:
+            return state.waited
 
     def get(
         self,
@@ -371,7 +518,15 @@ class Http:
         with self._hosts_lock:
             state = self._hosts.get(key)
             if state is None:
-                state = _HostState(threading.BoundedSemaphore(max(1, self.settings.per_host)))
+                s = self.settings
+                state = _HostState(
+                    threading.BoundedSemaphore(max(1, s.per_host)),
+                    buckets={
+                        "general": _Bucket(s.budget_general),
+                        "paging": _Bucket(s.budget_paging),
+                    },
+                    paced=not is_loopback_host(key[1]),
+                )
                 self._hosts[key] = state
             return state
 
@@ -385,8 +540,9 @@ class Http:
             )
         if seconds > 0:
             log.info("%s: %s, waiting %.1fs", urlsplit(url).netloc, why, seconds)
+            with state.lock:
+                state.count_wait(self._monotonic(), seconds)
             self._sleep(seconds)
-            state.waited += seconds
         return max(0.0, seconds)
 
     def _get_once(
@@ -401,19 +557,14 @@ class Http:
         if token:
             send_headers["Authorization"] = f"Bearer {token}"
         client = self._untrusted if untrusted else self._trusted
+        buckets = request_buckets(url)
         attempts = 0
         waited = 0.0
         rate_waits = 0
         while True:
-            with state.lock:
-                pause = 0.0
-                if state.remaining is not None and state.remaining <= 0:
-                    pause = state.reset_at - self._monotonic()
-            if pause > 0:
-                waited += self._wait(url, state, pause, "rate limit reached")
-                with state.lock:
-                    state.remaining = None
+            waited += self._acquire(url, state, buckets)
             attempts += 1
+            response: Response | None = None
             try:
                 with state.semaphore, self._global:
                     response = self._send(client, url, send_headers, cap)
@@ -427,17 +578,13 @@ class Http:
                     waited += self._backoff(url, state, attempts, _describe(e, s))
                     continue
                 raise FetchError(url, _describe(e, s)) from e
-            self._note_rate_headers(state, response)
+            finally:
+                self._settle(state, buckets, response)
             if response.status == 429:
                 rate_waits += 1
-                delay = parse_retry_after(response.header("retry-after"), self._now())
-                if delay is None:
-                    delay = parse_rate_reset(response.header("x-ratelimit-reset"), self._now())
-                if delay is None:
-                    delay = s.backoff * (2**rate_waits)
                 if rate_waits > 5:
                     raise RateLimitedError(url, "HTTP 429 Too Many Requests, repeatedly")
-                waited += self._wait(url, state, delay, "HTTP 429 Too Many Requests")
+                self._hold(state, buckets[0], response, rate_waits)
                 continue
             if response.status in RETRY_STATUSES and attempts <= s.retries:
                 delay = parse_retry_after(response.header("retry-after"), self._now())
@@ -448,26 +595,95 @@ class Http:
                 continue
             return response, attempts, waited
 
+    def _acquire(self, url: str, state: _HostState, buckets: tuple[BucketName, ...]) -> float:
+        """Wait until every bucket of the request has room, then count it as in flight.
+
+        Returns the seconds waited. Raises RateLimitedError when the server asks for a wait
+        over ``max_wait``; our own pacing waits are never refused.
+        """
+        waited = 0.0
+        while True:
+            with state.lock:
+                now = self._monotonic()
+                delay, why, asked = 0.0, "", False
+                if state.blocked_until - now > delay:
+                    delay, why, asked = state.blocked_until - now, state.blocked_why, True
+                for name in buckets:
+                    bucket = state.buckets[name]
+                    server = bucket.server_delay(now)
+                    if server > delay:
+                        delay, why, asked = server, f"{name} rate limit reached", True
+                    if state.paced:
+                        pace = bucket.pace_delay(now)
+                        if pace > delay:
+                            delay, why, asked = pace, f"pacing to the {name} budget", False
+                if delay <= _EPSILON:
+                    for name in buckets:
+                        state.buckets[name].in_flight += 1
+                    return waited
+            if asked and delay > self.settings.max_wait:
+                raise RateLimitedError(
+                    url,
+                    f"{why}: the server asks to wait {delay:.0f}s, more than --max-wait "
+                    f"{self.settings.max_wait:.0f}s",
+                    hint="run again later or raise --max-wait",
+                )
+            level = logging.INFO if asked else logging.DEBUG
+            log.log(level, "%s: %s, waiting %.1fs", urlsplit(url).netloc, why, delay)
+            with state.lock:
+                state.count_wait(self._monotonic(), delay)
+            self._sleep(delay)
+            waited += delay
+
+    def _settle(
+        self, state: _HostState, buckets: tuple[BucketName, ...], response: Response | None
+    ) -> None:
+        """Count an answered (or failed) request; its headers speak for its own bucket,
+        "the one you are closest to exceeding" (PROTOCOL.md §1)."""
+        rate = self._rate_headers(response)
+        with state.lock:
+            now = self._monotonic()
+            if rate.remaining is not None and rate.reset is not None:
+                state.paced = False
+            for i, name in enumerate(buckets):
+                if i == 0:
+                    state.buckets[name].note(now, rate.remaining, rate.limit, rate.reset)
+                else:
+                    state.buckets[name].note(now, None, None, None)
+
+    def _hold(self, state: _HostState, bucket: BucketName, response: Response, n: int) -> None:
+        """After a 429: hold the host for ``Retry-After``, or the bucket until
+        ``X-RateLimit-Reset`` (Mastodon sends no Retry-After), or back off."""
+        now = self._monotonic()
+        retry_after = parse_retry_after(response.header("retry-after"), self._now())
+        reset = parse_rate_reset(response.header("x-ratelimit-reset"), self._now())
+        with state.lock:
+            if retry_after is None and reset is not None and reset > 0:
+                delay = reset
+                state.buckets[bucket].exhaust(now, reset)
+            else:
+                delay = retry_after if retry_after is not None else self.settings.backoff * 2.0**n
+                state.blocked_until = max(state.blocked_until, now + delay)
+                state.blocked_why = "HTTP 429 Too Many Requests"
+            if delay <= self.settings.max_wait:
+                # The wait starts now, with the answer; _acquire's sleep falls inside it.
+                state.count_wait(now, delay)
+
+    def _rate_headers(self, response: Response | None) -> _RateHeaders:
+        if response is None:
+            return _RateHeaders(None, None, None)
+        return _RateHeaders(
+            remaining=_int_header(response.header("x-ratelimit-remaining")),
+            limit=_int_header(response.header("x-ratelimit-limit")),
+            reset=parse_rate_reset(response.header("x-ratelimit-reset"), self._now()),
+        )
+
     def _backoff(self, url: str, state: _HostState, attempt: int, why: str) -> float:
         base: float = self.settings.backoff * 2.0 ** (attempt - 1)
         delay = min(base + self._rng.uniform(0, self.settings.backoff), self.settings.max_wait)
         log.info("%s: %s, retry %d in %.1fs", urlsplit(url).netloc, why, attempt, delay)
         self._sleep(delay)
         return delay
-
-    def _note_rate_headers(self, state: _HostState, response: Response) -> None:
-        remaining = response.header("x-ratelimit-remaining")
-        if remaining is None:
-            return
-        try:
-            left = int(float(remaining))
-        except ValueError:
-            return
-        reset = parse_rate_reset(response.header("x-ratelimit-reset"), self._now())
-        with state.lock:
-            state.remaining = left
-            if reset is not None:
-                state.reset_at = self._monotonic() + reset
 
     def _send(self, client: httpx.Client, url: str, headers: dict[str, str], cap: int) -> Response:
         deadline = self._monotonic() + self.settings.total_timeout
@@ -483,6 +699,15 @@ class Http:
                 )
             body = _read_capped(r.iter_raw(), encoding, cap, url, deadline, self._monotonic)
         return Response(url=url, status=r.status_code, headers=hdrs, body=body)
+
+
+def _int_header(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return max(0, int(float(value.strip())))
+    except (ValueError, OverflowError):
+        return None
 
 
 class _Stalled(Exception):

@@ -1,0 +1,361 @@
+"""Rate limits spent to the full: header-driven and header-less pacing, per bucket."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from bsarchive.errors import RateLimitedError
+from bsarchive.http import Http, HttpSettings, request_buckets
+
+NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
+FAST = HttpSettings(
+    connect_timeout=2, read_timeout=2, total_timeout=5, retries=2, backoff=0.0, max_wait=60
+)
+TOO_MANY = b'{"error":"Too many requests"}'
+
+
+def iso(when: datetime) -> str:
+    """Mastodon's X-RateLimit-Reset shape: ISO 8601 with microseconds."""
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def reply(
+    status: int, headers: dict[str, str] | None = None, content: bytes = b""
+) -> httpx.Response:
+    # A streamed body, as from the network (Http reads responses with iter_raw).
+    return httpx.Response(status, headers=headers, stream=httpx.ByteStream(content))
+
+
+class FakeClock:
+    """Time that moves only when the client sleeps."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+        self.t += seconds
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def now(self) -> datetime:
+        return NOW + timedelta(seconds=self.t)
+
+    def client(self, handler: Callable[[httpx.Request], httpx.Response], **kw: Any) -> Http:
+        settings = HttpSettings(**{**_fields(FAST), **kw})
+        return Http(
+            settings,
+            sleep=self.sleep,
+            monotonic=self.monotonic,
+            now=self.now,
+            transport=httpx.MockTransport(handler),
+        )
+
+
+class FixedWindow:
+    """A server-side fixed-window limiter like rack-attack's: every request counts, the
+    ones over the limit get 429 without Retry-After."""
+
+    def __init__(self, limit: int, period: float, seconds: Callable[[], float]) -> None:
+        self.limit, self.period, self.seconds = limit, period, seconds
+        self.lock = threading.Lock()
+        self.counts: Counter[int] = Counter()
+        self.statuses: list[int] = []
+
+    def hit(self) -> tuple[int, dict[str, str]]:
+        with self.lock:
+            t = self.seconds()
+            window = int(t // self.period)
+            self.counts[window] += 1
+            used = self.counts[window]
+            end = NOW + timedelta(seconds=(window + 1) * self.period)
+            status = 200 if used <= self.limit else 429
+            self.statuses.append(status)
+            return status, {
+                "X-RateLimit-Limit": str(self.limit),
+                "X-RateLimit-Remaining": str(max(0, self.limit - used)),
+                "X-RateLimit-Reset": iso(end),
+            }
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        status, headers = self.hit()
+        return reply(status, headers=headers, content=b"[]" if status == 200 else TOO_MANY)
+
+
+def test_requests_are_classified_by_query() -> None:
+    base = "https://m.example/api/v1/timelines/tag/bsnopen"
+    assert request_buckets(f"{base}?limit=40") == ("general",)
+    assert request_buckets(f"{base}?limit=40&max_id=1") == ("paging", "general")
+    assert request_buckets(f"{base}?min_id=1") == ("paging", "general")
+    assert request_buckets(f"{base}?since_id=1") == ("paging", "general")
+    assert request_buckets("https://m.example/users/a/outbox?page=true") == ("paging", "general")
+    assert request_buckets(f"{base}?max_id=") == ("general",)  # blank is not paging
+    assert request_buckets("https://m.example/api/v1/statuses/1") == ("general",)
+
+
+def test_headers_are_spent_to_zero_then_wait_exactly_until_reset() -> None:
+    clock = FakeClock()
+    server = FixedWindow(3, 10.0, lambda: clock.t)
+    with clock.client(server.handler) as client:
+        for _ in range(9):
+            assert client.get("http://127.0.0.1:9/api/v1/timelines/public").status == 200
+        assert client.waited("http://127.0.0.1:9/") == 20.0
+    assert clock.slept == [10.0, 10.0]
+    assert dict(server.counts) == {0: 3, 1: 3, 2: 3}
+    assert server.statuses == [200] * 9
+
+
+def test_reset_with_microseconds_is_waited_for_to_the_microsecond() -> None:
+    clock = FakeClock()
+    reset = iso(NOW + timedelta(seconds=4.609574))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return reply(200, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
+
+    with clock.client(handler) as client:
+        client.get("https://mastodon.example/api/v1/instance")
+        response = client.get("https://mastodon.example/api/v1/instance")
+    assert clock.slept == [4.609574]
+    assert response.waited == 4.609574
+
+
+def test_paging_and_general_buckets_are_separate() -> None:
+    clock = FakeClock()
+    reset = iso(NOW + timedelta(seconds=30))
+    seen: list[tuple[str, float]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.path + ("?p" if request.url.params else ""), clock.t))
+        # The paging bucket is spent; the general one has room.
+        remaining = "0" if "max_id" in request.url.params else "250"
+        return reply(200, headers={"X-RateLimit-Remaining": remaining, "X-RateLimit-Reset": reset})
+
+    with clock.client(handler) as client:
+        client.get("http://127.0.0.1:9/api/v1/timelines/tag/t?max_id=5")
+        client.get("http://127.0.0.1:9/api/v1/timelines/tag/t")
+        client.get("http://127.0.0.1:9/api/v1/statuses/1")
+        client.get("http://127.0.0.1:9/api/v1/timelines/tag/t?max_id=4")
+    assert seen == [
+        ("/api/v1/timelines/tag/t?p", 0.0),
+        ("/api/v1/timelines/tag/t", 0.0),
+        ("/api/v1/statuses/1", 0.0),
+        ("/api/v1/timelines/tag/t?p", 30.0),
+    ]
+
+
+def test_429_without_retry_after_waits_for_the_reset_and_goes_on() -> None:
+    clock = FakeClock()
+    calls: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(clock.t)
+        if len(calls) == 1:
+            headers = {
+                "X-RateLimit-Limit": "300",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": iso(NOW + timedelta(seconds=7.5)),
+            }
+            return reply(429, headers=headers, content=TOO_MANY)
+        return reply(200, content=b"[]")
+
+    with clock.client(handler) as client:
+        response = client.get("https://mastodon.example/api/v1/timelines/tag/t")
+        assert client.waited("https://mastodon.example/") == 7.5
+    assert (response.status, response.requests, response.waited) == (200, 2, 7.5)
+    assert calls == [0.0, 7.5]
+
+
+def test_429_reset_beyond_max_wait_ends_the_source() -> None:
+    clock = FakeClock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        reset = iso(NOW + timedelta(seconds=900))
+        return reply(429, headers={"X-RateLimit-Reset": reset}, content=TOO_MANY)
+
+    with (
+        clock.client(handler) as client,
+        pytest.raises(RateLimitedError, match="asks to wait 900s, more than --max-wait 60s"),
+    ):
+        client.get("https://mastodon.example/api/v1/timelines/tag/t?max_id=1")
+    assert clock.slept == []
+
+
+def test_headerless_pacing_spreads_requests_for_a_remote_origin() -> None:
+    clock = FakeClock()
+    seen: list[tuple[str, float]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.host + ("?p" if request.url.params else ""), clock.t))
+        return reply(200, content=b"[]")  # like Mastodon 4.1 timelines: no headers
+
+    # 10 per 10 s general (spread as 1 per 1 s), 10 per 30 s paging (1 per 3 s).
+    with clock.client(handler, budget_general=(10, 10.0), budget_paging=(10, 30.0)) as client:
+        client.get("https://m.example/api/v1/timelines/tag/t")
+        client.get("https://m.example/api/v1/timelines/tag/t?max_id=9")
+        client.get("https://m.example/api/v1/timelines/tag/t?max_id=8")
+        client.get("https://m.example/api/v1/statuses/1")
+        client.get("https://m.example/api/v1/statuses/2")
+        # Loopback is safelisted by Mastodon: no pacing without headers.
+        for _ in range(3):
+            client.get("http://127.0.0.1:9/api/v1/statuses/1")
+        assert client.waited("https://m.example/") == 6.0
+    assert seen == [
+        ("m.example", 0.0),
+        ("m.example?p", 1.0),  # the general bucket's second
+        ("m.example?p", 4.0),  # the paging bucket's 3 s
+        ("m.example", 5.0),
+        ("m.example", 6.0),
+        ("127.0.0.1", 6.0),
+        ("127.0.0.1", 6.0),
+        ("127.0.0.1", 6.0),
+    ]
+
+
+def test_headerless_pacing_keeps_every_window_within_budget() -> None:
+    clock = FakeClock()
+    server = FixedWindow(10**6, 300.0, lambda: clock.t)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        server.hit()
+        return reply(200, content=b"[]")
+
+    with clock.client(handler) as client:  # documented 300 / 5 min
+        for _ in range(700):
+            client.get("https://m.example/api/v1/statuses/1")
+    # Spread 30 per 30 s; any 300 s window holds at most 300, and the rate is the budget.
+    assert max(server.counts.values()) == 300
+    assert clock.t == pytest.approx(690.0)
+    assert clock.slept[:3] == [30.0, 30.0, 30.0]
+
+
+def test_pacing_can_be_turned_off() -> None:
+    clock = FakeClock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return reply(200, content=b"[]")
+
+    with clock.client(handler, budget_general=None, budget_paging=None) as client:
+        for _ in range(400):
+            client.get("https://m.example/api/v1/statuses/1?max_id=3")
+    assert clock.slept == []
+
+
+class ScaledClock:
+    """Real time running SPEED times faster, so threads really overlap but tests stay short."""
+
+    SPEED = 50.0
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds / self.SPEED)
+
+    def monotonic(self) -> float:
+        return (time.monotonic() - self.t0) * self.SPEED
+
+    def now(self) -> datetime:
+        return NOW + timedelta(seconds=self.monotonic())
+
+
+def test_two_threads_never_overdraw_the_remaining_budget() -> None:
+    clock = ScaledClock()
+    server = FixedWindow(4, 2.0, clock.monotonic)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status, headers = server.hit()
+        time.sleep(0.005)  # 0.25 s scaled: both threads are in flight together
+        return reply(status, headers=headers, content=b"[]")
+
+    client = Http(
+        HttpSettings(**{**_fields(FAST), "total_timeout": 1000.0}),  # scaled time runs fast
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+        now=clock.now,
+        transport=httpx.MockTransport(handler),
+    )
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(12):
+                client.get(f"http://127.0.0.1:9/api/v1/timelines/tag/t?max_id={n}{i}")
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in (1, 2)]
+    with client:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    assert errors == []
+    assert server.statuses == [200] * 24
+    assert max(server.counts.values()) == 4
+
+
+class _LimitedHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    limiter: FixedWindow
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        status, headers = self.limiter.hit()
+        body = json.dumps([]).encode() if status == 200 else TOO_MANY
+        self.send_response(status)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_loopback_server_enforcing_a_window_draws_no_429() -> None:
+    start = time.time()
+    # Windows are counted from NOW; real time maps onto them by the epoch offset.
+    limiter = FixedWindow(10, 1.0, lambda: time.time() - NOW.timestamp())
+    handler = type("Handler", (_LimitedHandler,), {"limiter": limiter})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/v1/timelines/tag/t"
+    try:
+        with Http(FAST) as client:
+            got: list[int] = []
+
+            def worker() -> None:
+                for i in range(15):
+                    got.append(client.get(f"{url}?max_id={i}").status)
+
+            threads = [threading.Thread(target=worker) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=30)
+            waited = client.waited(url)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert got == [200] * 30
+    assert limiter.statuses == [200] * 30
+    assert max(limiter.counts.values()) == 10
+    assert 0.0 < waited < time.time() - start
+
+
+def _fields(settings: HttpSettings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}
