@@ -26,10 +26,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
-FLOOR = r'''
+FLOOR = r"""
 import sqlite3, sys, threading, httpx, orjson
 db = sqlite3.connect(sys.argv[1], check_same_thread=False)
 db.execute("CREATE TABLE posts (uri TEXT PRIMARY KEY, json TEXT)")
@@ -54,9 +55,9 @@ threads = [threading.Thread(target=run, args=(b,)) for b in sys.argv[2:]]
 [t.start() for t in threads]
 [t.join() for t in threads]
 print(db.execute("SELECT count(*) FROM posts").fetchone()[0])
-'''
+"""
 
-PEER = r'''
+PEER = r"""
 import sys, sqlite_utils
 from mastodon import Mastodon
 db = sqlite_utils.Database(sys.argv[1])
@@ -70,10 +71,10 @@ for base in sys.argv[2:]:
                                 "account": s["account"]["acct"]}, pk="uri")
         page = api.fetch_next(page)
 print(db["posts"].count)
-'''
+"""
 
 
-def serve(statuses: int, latency: float, ready: multiprocessing.Queue, stop: multiprocessing.Event) -> None:  # type: ignore[type-arg]
+def serve(statuses: int, latency: float, ready: Any, stop: Any) -> None:
     sys.path.insert(0, str(HERE.parent / "src"))
     from bsarchive.demo import FixtureMastodon, synthetic_instances
 
