@@ -8,20 +8,28 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from bsarchive import __version__, console
 from bsarchive.archive import run_fetch
 from bsarchive.config import Settings, load_settings, parse_tag, parse_when, require_sources
-from bsarchive.errors import EXIT_OK, BsarchiveError, ConfigError
-from bsarchive.export.csv import write_csv
+from bsarchive.errors import EXIT_OK, BsarchiveError, ConfigError, SourceError
+from bsarchive.export.build import default_title, digest_format, write_atom, write_digest
+from bsarchive.export.csv import DEFAULT_COLUMNS, parse_columns, write_csv
 from bsarchive.export.jsonl import write_jsonl
-from bsarchive.store import ArchiveLock, ExportFilter, Store
+from bsarchive.export.parquet import write_parquet
+from bsarchive.models import Boost, Post
+from bsarchive.sources.twarc import TwarcLine, iter_tags_csv, iter_twarc_file
+from bsarchive.store import ArchiveLock, ExportFilter, Store, datasette_metadata
 
 app = typer.Typer(
     help="Archive an event's hashtag conversation (Mastodon, feeds, blog reactions) into SQLite.",
@@ -29,7 +37,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-export_app = typer.Typer(help="Export the archive as data: csv, jsonl.", no_args_is_help=True)
+export_app = typer.Typer(help="Export the archive as data: csv, jsonl, atom.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
 T = TypeVar("T")
@@ -48,6 +56,9 @@ KindFilter = Annotated[
     list[str] | None, typer.Option("--kind", help="post, reaction or comment (repeatable).")
 ]
 OutOpt = Annotated[str, typer.Option("-o", "--output", help="Output file, - for stdout.")]
+SearchOpt = Annotated[
+    str | None, typer.Option("--search", help="Only items matching this FTS5 query.")
+]
 
 
 def _run(fn: Callable[[], int | None]) -> None:
@@ -176,9 +187,19 @@ def export_csv(
     until: UntilOpt = None,
     tag: TagFilter = None,
     kind: KindFilter = None,
+    search_query: SearchOpt = None,
     unsafe_cells: Annotated[
         bool, typer.Option("--unsafe-cells", help="Do not neutralise formula-like cells.")
     ] = False,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            metavar="SPEC",
+            help="Comma list of columns, each optionally renamed as name:header, or a"
+            " preset: default, twarc, provenance.",
+        ),
+    ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -186,8 +207,10 @@ def export_csv(
 
     def body() -> None:
         s = _settings(config, db=db)
+        flt = replace(_filter(since, until, tag, kind), search=search_query)
+        chosen = parse_columns(columns) if columns is not None else DEFAULT_COLUMNS
         with Store(s.db, readonly=True) as store, _open_text(output) as f:
-            write_csv(store, f, _filter(since, until, tag, kind), safe_cells=not unsafe_cells)
+            write_csv(store, f, flt, safe_cells=not unsafe_cells, columns=chosen)
 
     _run(body)
 
@@ -199,6 +222,10 @@ def export_jsonl(
     until: UntilOpt = None,
     tag: TagFilter = None,
     kind: KindFilter = None,
+    search_query: SearchOpt = None,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Add the stored source JSON (or XML text) as raw.")
+    ] = False,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -206,8 +233,74 @@ def export_jsonl(
 
     def body() -> None:
         s = _settings(config, db=db)
+        flt = replace(_filter(since, until, tag, kind), search=search_query)
         with Store(s.db, readonly=True) as store, _open_binary(output) as f:
-            write_jsonl(store, f, _filter(since, until, tag, kind))
+            write_jsonl(store, f, flt, raw=raw)
+
+    _run(body)
+
+
+@export_app.command("atom")
+def export_atom(
+    output: OutOpt = "-",
+    title: Annotated[str | None, typer.Option("--title", help="Feed title.")] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    tag: TagFilter = None,
+    kind: KindFilter = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Atom feed (RFC 4287) of posts and reactions, oldest first."""
+
+    def body() -> None:
+        s = _settings(config, db=db, title=title)
+        flt = _filter(since, until, tag, kind)
+        with Store(s.db, readonly=True) as store, _open_text(output) as f:
+            write_atom(store, f, flt, title=default_title(s.title, flt.tags or s.tags))
+
+    _run(body)
+
+
+@app.command()
+def digest(
+    output: OutOpt = "-",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="markdown or html [default: html if -o ends in .html, else markdown]."
+        ),
+    ] = None,
+    images: Annotated[
+        bool, typer.Option("--images", help="Show remote images (default: links to them).")
+    ] = False,
+    title: Annotated[
+        str | None, typer.Option("--title", help="Heading [default: config title or #tags].")
+    ] = None,
+    generated_at: Annotated[
+        bool,
+        typer.Option("--generated-at", help="Stamp the current time (output then differs)."),
+    ] = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    tag: TagFilter = None,
+    kind: KindFilter = None,
+    search_query: SearchOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Readable timeline digest: one offline HTML page, or Markdown."""
+
+    def body() -> None:
+        s = _settings(config, db=db, title=title)
+        flt = replace(_filter(since, until, tag, kind), search=search_query)
+        form, tags = digest_format(fmt, output), flt.tags or s.tags
+        stamp = datetime.now(UTC) if generated_at else None
+        with Store(s.db, readonly=True) as store, _open_text(output) as f:
+            write_digest(
+                store, f, flt, fmt=form, title=default_title(s.title, tags), tags=tags,
+                images=images, generated_at=stamp,
+            )  # fmt: skip
 
     _run(body)
 
@@ -225,7 +318,7 @@ def stats(
         with Store(s.db, readonly=True) as store:
             result = store.stats()
         if as_json:
-            print(json.dumps(result.__dict__, indent=2, sort_keys=True, default=list))
+            print(console.stats_json(result))
         else:
             console.stats_tables(result)
 
@@ -279,6 +372,147 @@ def _open(path: str, mode: str, **kwargs: Any) -> Any:
         return open(path, mode, **kwargs)  # noqa: SIM115 - returned to a with block
     except OSError as e:
         raise ConfigError(path, f"cannot write: {e.strerror}") from None
+
+
+# -- issue 8: imports, search, Datasette, Parquet ------------------------------------------
+
+import_app = typer.Typer(
+    help="Bring Twitter-era archives into the archive: twarc, tags.", no_args_is_help=True
+)
+app.add_typer(import_app, name="import")
+
+# Malformed lines reported one by one before the rest are only counted (issue 8).
+MAX_LINE_ERRORS = 20
+FilesArg = Annotated[list[Path], typer.Argument(help="Files to import (plain or gzip).")]
+
+
+def _import(
+    files: list[Path], db: Path | None, config: Path | None, quiet: bool, reader: Any
+) -> int:
+    """Import each file through ``reader`` (a twarc line iterator); 1 if any line was bad."""
+    s = _settings(config, db=db)
+    code = EXIT_OK
+    with ExitStack() as stack:
+        stack.enter_context(ArchiveLock(s.db)).acquire()
+        store = stack.enter_context(Store(s.db))
+        for path in files:
+            bad: list[tuple[int, str]] = []
+            lines = reader(path, fetched_at=datetime.now(UTC))
+            items = (i for line in lines for i in _good(line, bad))
+            try:
+                result = store.import_items(_counted(items, counter := [0]), datetime.now(UTC))
+            except SourceError as e:
+                console.error_line(e)
+                code = 1
+                continue
+            for line_no, what in bad[:MAX_LINE_ERRORS]:
+                console.error_line(f"{path}:{line_no}: {what}")
+            if len(bad) > MAX_LINE_ERRORS:
+                console.error_line(f"{path}: {len(bad) - MAX_LINE_ERRORS} more malformed lines")
+            code = code or int(bool(bad))
+            if not quiet:
+                console.err.print(
+                    f"bsarchive: imported {counter[0]} tweets ({result.new} new) from {path}"
+                )
+    return code
+
+
+def _good(line: TwarcLine, bad: list[tuple[int, str]]) -> tuple[Post | Boost, ...]:
+    if line.error:
+        bad.append((line.line_no, line.error))
+    return line.items
+
+
+def _counted(items: Iterator[T], counter: list[int]) -> Iterator[T]:
+    for item in items:
+        counter[0] += 1
+        yield item
+
+
+@import_app.command("twarc")
+def import_twarc(
+    files: FilesArg, db: DbOpt = None, config: ConfigOpt = None, quiet: QuietOpt = False
+) -> None:
+    """twarc JSONL: twarc2 responses or flattened tweets, or twarc1 (v1.1) tweets."""
+    _run(lambda: _import(files, db, config, quiet, iter_twarc_file))
+
+
+@import_app.command("tags")
+def import_tags(
+    files: FilesArg, db: DbOpt = None, config: ConfigOpt = None, quiet: QuietOpt = False
+) -> None:
+    """A TAGS archive sheet exported as CSV."""
+    _run(lambda: _import(files, db, config, quiet, iter_tags_csv))
+
+
+@app.command()
+def search(
+    query: Annotated[
+        str, typer.Argument(help='SQLite FTS5 query: words, "phrases", OR, NOT, prefix*.')
+    ],
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most matches to show.")] = 20,
+    kind: KindFilter = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines, one match each.")] = False,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Full-text search of posts, reactions and comments, best matches first."""
+
+    def body() -> None:
+        s = _settings(config, db=db)
+        kinds = _filter(None, None, None, kind).kinds
+        with Store(s.db, readonly=True) as store:
+            hits = store.search(query, kinds=kinds, limit=limit)
+        if as_json:
+            for hit in hits:
+                print(json.dumps(hit._asdict(), ensure_ascii=False))
+            return
+        table = Table("kind", "created_at", "author", "snippet", title=f"{len(hits)} matches")
+        for hit in hits:
+            table.add_row(hit.kind, hit.created_at or "", hit.author, escape(hit.snippet))
+        console.out.print(table)
+
+    _run(body)
+
+
+@app.command("datasette-metadata")
+def datasette_metadata_command(
+    output: OutOpt = "metadata.json",
+    title: Annotated[str | None, typer.Option("--title", help="Title shown by Datasette.")] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write metadata.json for `datasette ARCHIVE -m metadata.json` (tables, views, facets)."""
+
+    def body() -> None:
+        s = _settings(config, db=db, title=title)
+        document = datasette_metadata(s.db.stem, default_title(s.title, s.tags))
+        with _open_text(output) as f:
+            f.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+    _run(body)
+
+
+@export_app.command("parquet")
+def export_parquet(
+    output: Annotated[str, typer.Option("-o", "--output", help="Parquet file to write.")],
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    tag: TagFilter = None,
+    kind: KindFilter = None,
+    search_query: SearchOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Apache Parquet with typed columns (needs the parquet extra: pyarrow)."""
+
+    def body() -> None:
+        s = _settings(config, db=db)
+        flt = replace(_filter(since, until, tag, kind), search=search_query)
+        with Store(s.db, readonly=True) as store:
+            write_parquet(store, Path(output), flt)
+
+    _run(body)
 
 
 def main() -> None:

@@ -15,22 +15,32 @@ One status is known under several strings (PROTOCOL.md §1-§3):
   matched when some record carries both.
 
 The same status on three instances has three local ids but one ``uri``; local ids are
-never identity. Everything here is pure: no network, no database, no clock.
+never identity. Also near-duplicate rules (cross-posts, copy-pasted texts) for the digest.
+Everything here is pure: no network, no database, no clock.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from bsarchive.models import Boost, Post
 
 __all__ = [
+    "NEAR_DUPLICATE_THRESHOLD",
+    "cluster_near_duplicates",
     "identity_candidates",
     "mastodon_uri_to_url",
     "mastodon_url_to_uri",
+    "jaccard",
     "merge_posts",
+    "normalise_for_duplicates",
     "normalise_identity",
     "same_boost",
     "same_post",
@@ -44,6 +54,8 @@ _MASTODON_URL_PATH = re.compile(rf"^/@({_USER})/(\d+)$")
 _GTS_URI_PATH = re.compile(rf"^/users/({_USER})/statuses/([0-9A-HJKMNP-TV-Z]{{26}})$")
 _GTS_URL_PATH = re.compile(rf"^/@({_USER})/statuses/([0-9A-HJKMNP-TV-Z]{{26}})$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+K = TypeVar("K")
 
 # Sources ranked by how close they are to the origin's own record (merge_posts).
 _SOURCE_RANK = {"activitypub": 2, "mastodon": 2, "rss": 1, "twitter": 1, "blog": 0}
@@ -238,3 +250,126 @@ def _outranks(new: Post, old: Post) -> bool:
     if old.edited_at is None:
         return True
     return new.edited_at is not None and new.edited_at >= old.edited_at
+
+
+# --- near-duplicates (issue 8) -----------------------------------------------------------------
+#
+# Cross-posts and copy-pasted texts: two posts are near-duplicates when their texts are equal
+# after normalise_for_duplicates, or when the Jaccard similarity of their character 4-gram
+# sets is at least the threshold. Candidates are found with prefix filtering (Chaudhuri et
+# al. 2006, "A primitive operator for similarity joins"): two sets with Jaccard >= t share at
+# least one token among the first |s| - ceil(t * |s|) + 1 tokens of each, in one global order
+# (rarest first). Every candidate is then checked exactly, so the rule is exact, not a
+# MinHash estimate, and 10,000 posts cluster in well under a second.
+
+# Jaccard similarity of shingle sets at or above which two posts are near-duplicates (issue 8).
+NEAR_DUPLICATE_THRESHOLD = 0.9
+# Character shingle width: short enough for tweet-length texts, long enough to keep word order.
+SHINGLE_SIZE = 4
+# Texts with fewer words than this (not counting link placeholders) are never clustered:
+# "#bsnopen" alone or a bare link says too little to call two people's posts copies.
+MIN_WORDS = 4
+
+_LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+# @user or @user@host, not inside a word (e-mail addresses are words).
+_MENTION = re.compile(r"(?<![\w@])@\w[\w.\-]*(?:@[\w\-]+(?:\.[\w\-]+)+)?")
+# A manual retweet's prefix left after mentions are removed: "RT @alice: ..." -> "rt : ...".
+_RT_PREFIX = re.compile(r"^(?:rt|via)\s*:?\s+")
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_for_duplicates(text: str) -> str:
+    """The text two copies of one post share: lower case, each link replaced by ``URL``,
+    mentions removed (and a leading ``RT``), whitespace collapsed; hashtags are kept.
+
+    ``"RT @alice: Slides are up  https://x.example/s #BSNOpen"`` ->
+    ``"slides are up URL #bsnopen"``.
+    """
+    value = unicodedata.normalize("NFKC", text).lower()
+    value = _LINK.sub(" URL ", value)
+    value = _MENTION.sub(" ", value)
+    value = _SPACES.sub(" ", value).strip()
+    return _RT_PREFIX.sub("", value).strip()
+
+
+def _shingles(text: str) -> frozenset[str]:
+    if len(text) <= SHINGLE_SIZE:
+        return frozenset((text,))
+    return frozenset(text[i : i + SHINGLE_SIZE] for i in range(len(text) - SHINGLE_SIZE + 1))
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    """|a ∩ b| / |a ∪ b| (1.0 for two empty sets)."""
+    if not a and not b:
+        return 1.0
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)
+
+
+def cluster_near_duplicates(
+    items: Sequence[tuple[K, str, str]], threshold: float = NEAR_DUPLICATE_THRESHOLD
+) -> list[list[K]]:
+    """Group near-duplicate texts.
+
+    Args:
+        items: ``(key, author, text)`` in display order (oldest first); keys are unique.
+        threshold: the shingle Jaccard similarity at or above which two texts match.
+
+    Returns:
+        Clusters of two or more keys, each in input order, ordered by their first key's
+        position. A text with fewer than MIN_WORDS words is in no cluster. The author is not
+        part of the rule: the same text twice by one account is a cluster too (callers
+        decide whom to name).
+    """
+    parent = list(range(len(items)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i: int, j: int) -> None:
+        a, b = find(i), find(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+
+    by_text: dict[str, int] = {}
+    sets: list[tuple[int, frozenset[str]]] = []
+    for index, (_, _, text) in enumerate(items):
+        norm = normalise_for_duplicates(text)
+        if sum(1 for word in norm.split() if word != "url") < MIN_WORDS:
+            continue
+        first = by_text.setdefault(norm, index)
+        if first != index:
+            union(first, index)  # exact match: the representative already stands for it
+            continue
+        sets.append((index, _shingles(norm)))
+
+    frequency: Counter[str] = Counter()
+    for _, shingles in sets:
+        frequency.update(shingles)
+    # Smaller sets first, so each set only looks back at sets no larger than itself.
+    sets.sort(key=lambda entry: (len(entry[1]), entry[0]))
+    index_of: dict[str, list[int]] = defaultdict(list)
+    for position, (index, shingles) in enumerate(sets):
+        ordered = sorted(shingles, key=lambda s: (frequency[s], s))
+        size = len(ordered)
+        prefix = size - math.ceil(threshold * size) + 1
+        seen: set[int] = set()
+        for token in ordered[:prefix]:
+            for other in index_of[token]:
+                if other in seen:
+                    continue
+                seen.add(other)
+                other_index, other_set = sets[other]
+                if len(other_set) >= threshold * size and (
+                    jaccard(shingles, other_set) >= threshold
+                ):
+                    union(other_index, index)
+            index_of[token].append(position)
+
+    groups: dict[int, list[K]] = defaultdict(list)
+    for index, (key, _, _) in enumerate(items):
+        groups[find(index)].append(key)
+    return [keys for _, keys in sorted(groups.items()) if len(keys) > 1]

@@ -16,14 +16,19 @@ import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from bsarchive import __version__
-from bsarchive.errors import LockHeldError, StoreError
+from bsarchive.dedupe import (
+    NEAR_DUPLICATE_THRESHOLD,
+    cluster_near_duplicates,
+    identity_candidates,
+)
+from bsarchive.errors import ConfigError, LockHeldError, StoreError
 from bsarchive.models import (
     Author,
     Boost,
@@ -206,13 +211,110 @@ MIGRATIONS: tuple[str, ...] = (
         options TEXT NOT NULL DEFAULT '{}'
     );
     """,
+    # 2: full-text search (issue 8). External-content FTS5 tables over the text columns,
+    # kept in sync by triggers (https://sqlite.org/fts5.html#external_content_tables) and
+    # filled from existing rows; views and indexes for Datasette and researchers.
+    """
+    CREATE VIRTUAL TABLE posts_fts USING fts5(
+        text, spoiler_text, content='posts', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts BEGIN
+        INSERT INTO posts_fts (rowid, text, spoiler_text)
+        VALUES (new.id, new.text, new.spoiler_text);
+    END;
+    CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts BEGIN
+        INSERT INTO posts_fts (posts_fts, rowid, text, spoiler_text)
+        VALUES ('delete', old.id, old.text, old.spoiler_text);
+    END;
+    CREATE TRIGGER posts_fts_update AFTER UPDATE OF text, spoiler_text ON posts BEGIN
+        INSERT INTO posts_fts (posts_fts, rowid, text, spoiler_text)
+        VALUES ('delete', old.id, old.text, old.spoiler_text);
+        INSERT INTO posts_fts (rowid, text, spoiler_text)
+        VALUES (new.id, new.text, new.spoiler_text);
+    END;
+    INSERT INTO posts_fts (posts_fts) VALUES ('rebuild');
+    CREATE VIRTUAL TABLE reactions_fts USING fts5(
+        title, excerpt, content='reactions', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER reactions_fts_insert AFTER INSERT ON reactions BEGIN
+        INSERT INTO reactions_fts (rowid, title, excerpt) VALUES (new.id, new.title, new.excerpt);
+    END;
+    CREATE TRIGGER reactions_fts_delete AFTER DELETE ON reactions BEGIN
+        INSERT INTO reactions_fts (reactions_fts, rowid, title, excerpt)
+        VALUES ('delete', old.id, old.title, old.excerpt);
+    END;
+    CREATE TRIGGER reactions_fts_update AFTER UPDATE OF title, excerpt ON reactions BEGIN
+        INSERT INTO reactions_fts (reactions_fts, rowid, title, excerpt)
+        VALUES ('delete', old.id, old.title, old.excerpt);
+        INSERT INTO reactions_fts (rowid, title, excerpt) VALUES (new.id, new.title, new.excerpt);
+    END;
+    INSERT INTO reactions_fts (reactions_fts) VALUES ('rebuild');
+    CREATE VIRTUAL TABLE comments_fts USING fts5(
+        text, content='comments', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER comments_fts_insert AFTER INSERT ON comments BEGIN
+        INSERT INTO comments_fts (rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER comments_fts_delete AFTER DELETE ON comments BEGIN
+        INSERT INTO comments_fts (comments_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER comments_fts_update AFTER UPDATE OF text ON comments BEGIN
+        INSERT INTO comments_fts (comments_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO comments_fts (rowid, text) VALUES (new.id, new.text);
+    END;
+    INSERT INTO comments_fts (comments_fts) VALUES ('rebuild');
+    CREATE INDEX boosts_booster ON boosts(booster_id);
+    CREATE INDEX boosts_created_at ON boosts(created_at);
+    CREATE INDEX comments_created_at ON comments(created_at);
+    CREATE INDEX reactions_first_seen ON reactions(first_seen_at);
+    CREATE VIEW timeline AS
+        SELECT p.id, p.created_at, a.handle AS author, a.name AS author_name, p.text, p.url,
+               p.tags, p.links, p.in_reply_to_uri, p.boosts, p.replies, p.favourites,
+               p.source, p.seen_on, p.language, p.edited_at, p.deleted_at, p.uri
+        FROM posts p JOIN authors a ON a.id = p.author_id
+        ORDER BY p.created_at, p.id;
+    CREATE VIEW top_links AS
+        SELECT l.url, count(*) AS posts, count(DISTINCT p.author_id) AS people,
+               min(p.created_at) AS first_shared_at, max(p.created_at) AS last_shared_at
+        FROM post_links l JOIN posts p ON p.id = l.post_id
+        GROUP BY l.url
+        ORDER BY posts DESC, l.url;
+    CREATE VIEW reactions_with_comments AS
+        SELECT r.id AS reaction_id, r.url, r.title, r.author, r.site_name, r.published_at,
+               r.excerpt,
+               (SELECT count(*) FROM reaction_links k WHERE k.reaction_id = r.id)
+                   AS linked_from_posts,
+               c.id AS comment_id, c.author AS comment_author,
+               c.created_at AS comment_created_at, c.text AS comment_text, c.url AS comment_url
+        FROM reactions r LEFT JOIN comments c ON c.reaction_id = r.id
+        ORDER BY coalesce(r.published_at, r.first_seen_at), r.id, c.created_at, c.id
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+# Items per transaction in an import: big enough that commits are not the cost, small
+# enough that memory stays flat and a killed import loses at most one batch (issue 8).
+IMPORT_BATCH = 1000
 
 # How long a writer waits for SQLite's own lock before reporting "database is locked".
 BUSY_TIMEOUT_MS = 10_000
 
 T = TypeVar("T")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration into statements; a trigger body's ``;`` does not end a statement."""
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+    if pending.strip(" \n;"):
+        yield pending
 
 
 def _wrap(what: str, path: Path, fn: Callable[[], T]) -> T:
@@ -244,6 +346,8 @@ class ExportFilter:
     until: datetime | None = None
     tags: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ("post", "reaction", "comment")
+    # An FTS5 query (``--search``): only items whose text matches.
+    search: str | None = None
 
 
 EXPORT_COLUMNS: tuple[str, ...] = (
@@ -272,15 +376,158 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 )
 
 
+# Columns an export may ask for beyond EXPORT_COLUMNS (``--columns``, ``--raw``): the SQL
+# for a post, a reaction and a comment. Read only when asked: ``raw`` is most of a row's bytes.
+EXTRA_COLUMNS: dict[str, tuple[str, str, str]] = {
+    "username": ("ltrim(a.handle, '@')", "r.author", "c.author"),  # handle without leading @
+    "language": ("p.language", "r.language", "NULL"),
+    "first_seen_at": ("p.first_seen_at", "r.first_seen_at", "c.fetched_at"),
+    "raw": ("p.raw", "r.raw", "c.raw"),
+}
+ARCHIVE_COLUMNS: tuple[str, ...] = EXPORT_COLUMNS + tuple(EXTRA_COLUMNS)
+
 # Columns that hold remote text (everything but kind, id, counts and our own stamps).
-_TEXT_COLUMNS = frozenset(EXPORT_COLUMNS) - {
+_TEXT_COLUMNS = frozenset(ARCHIVE_COLUMNS) - {
     "kind", "id", "boosts", "replies", "favourites", "created_at", "edited_at", "deleted_at",
-    "fetched_at", "version",
+    "fetched_at", "version", "first_seen_at",
 }  # fmt: skip
+# A sighting whose source is a URL came from a feed or outbox, not from an instance.
+_INSTANCE_SOURCE = "s.source NOT LIKE '%://%'"
 _SAFE_CELL = (
     "CASE WHEN substr({ref}, 1, 1) IN ('=', '+', '-', '@', char(9), char(13))"
     " THEN '''' || {ref} ELSE {ref} END"
 )
+
+
+class ArchivedPost(NamedTuple):
+    """A post as the digest and Atom exports read it (boosts: the larger of the server's
+    count and the boosts we recorded)."""
+
+    uri: str
+    url: str | None
+    created_at: datetime
+    author: str
+    author_name: str
+    content_html: str
+    text: str
+    tags: tuple[str, ...]
+    links: tuple[str, ...]
+    in_reply_to: str | None
+    boosts: int
+    replies: int
+    favourites: int
+    seen_on: tuple[str, ...]
+    deleted: bool
+    edited: bool
+    spoiler_text: str
+    language: str | None
+
+
+class ArchivedReaction(NamedTuple):
+    """A reaction with its comment count and how many posts linked to it."""
+
+    url: str
+    title: str
+    author: str
+    site_name: str
+    published_at: datetime | None
+    excerpt: str
+    comment_count: int
+    linked_from_count: int
+    tags: tuple[str, ...]
+    seen_at: datetime  # published_at, else when we first saw it (the export's order)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveCounts:
+    """Headline numbers for the items a filter selects."""
+
+    posts: int = 0
+    people: int = 0
+    instances: int = 0
+    reactions: int = 0
+    comments: int = 0
+    boosts: int = 0
+
+
+def _window(column: str, flt: ExportFilter, params: list[Any]) -> str:
+    """`` AND column >= since AND column < until`` for the filter's window."""
+    clause = ""
+    if flt.since is not None:
+        clause += f" AND {column} >= ?"
+        params.append(iso(flt.since))
+    if flt.until is not None:
+        clause += f" AND {column} < ?"
+        params.append(iso(flt.until))
+    return clause
+
+
+def _post_filter(flt: ExportFilter, params: list[Any]) -> str:
+    """WHERE-clause tail selecting the posts (alias ``p``) a filter keeps."""
+    if "post" not in flt.kinds:
+        return " AND 0"
+    clause = _window("p.created_at", flt, params)
+    if flt.tags:
+        clause += (
+            " AND p.id IN (SELECT post_id FROM post_tags WHERE tag IN ("
+            + ",".join("?" * len(flt.tags))
+            + "))"
+        )
+        params.extend(flt.tags)
+    return clause + _match("p.id", "posts_fts", flt, params)
+
+
+def _match(id_column: str, fts: str, flt: ExportFilter, params: list[Any]) -> str:
+    """`` AND id IN (rows matching the filter's search)`` when it has one."""
+    if not flt.search:
+        return ""
+    params.append(flt.search)
+    return f" AND {id_column} IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"
+
+
+_BOOSTS = "max(coalesce(p.boosts, 0), (SELECT count(*) FROM boosts b WHERE b.post_uri = p.uri))"
+_REACTION_TIME = "coalesce(r.published_at, r.first_seen_at)"
+# Mastodon gives a reply's parent only as an id local to the instance that served it: find
+# the post seen under that id on an instance where the reply was seen too.
+_PARENT = """coalesce(p.in_reply_to_uri, (
+    SELECT p2.uri FROM sightings s2 JOIN posts p2 ON p2.id = s2.post_id
+    WHERE p.in_reply_to_local_id IS NOT NULL AND s2.local_id = p.in_reply_to_local_id
+      AND s2.source IN (SELECT s3.source FROM sightings s3 WHERE s3.post_id = p.id)
+    ORDER BY p2.uri LIMIT 1))"""
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class SearchHit(NamedTuple):
+    """One full-text match: what it is, when, who, where, and the matching words in
+    ``[brackets]``; a lower ``rank`` (FTS5 bm25) is a better match."""
+
+    kind: str
+    id: int
+    created_at: str | None
+    author: str
+    url: str | None
+    snippet: str
+    rank: float
+
+
+@dataclass(frozen=True, slots=True)
+class NearDuplicates:
+    """Near-duplicate clusters for the digest: each cluster's first post uri -> the other
+    authors who posted the same text, and the uris of the later copies to show once."""
+
+    also_posted_by: dict[str, tuple[str, ...]]
+    hidden: frozenset[str]
+
+
+def _is_query_error(e: sqlite3.OperationalError) -> bool:
+    """True when SQLite rejected the FTS5 query text rather than failed itself."""
+    text = str(e)
+    return text.startswith(
+        ("fts5:", "no such column", "unknown special query", "unterminated")
+    ) or ("syntax error" in text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +535,18 @@ class RefreshTarget:
     uri: str
     source: str
     local_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReaction:
+    """A stored reaction as the reaction pass needs it: identity, provenance, linkers."""
+
+    url: str
+    original_url: str | None
+    fetched_at: datetime
+    fetched_from: str
+    comments_feed: str | None
+    linked_from: tuple[str, ...]
 
 
 @dataclass
@@ -453,9 +712,8 @@ class Store:
         with self.transaction() as db:
             for index in range(version, SCHEMA_VERSION):
                 with _errors(f"migration {index + 1}", self.path):
-                    for statement in MIGRATIONS[index].split(";"):
-                        if statement.strip():
-                            db.execute(statement)
+                    for statement in _statements(MIGRATIONS[index]):
+                        db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
@@ -619,7 +877,9 @@ class Store:
         return author_id
 
     def _find_post(self, post: Post) -> tuple[Any, ...] | None:
-        """The stored row for ``post``: by uri, else by a url another source recorded."""
+        """The stored row for ``post``: by uri (one indexed lookup, the common case), else by
+        any spelling of its identity another source recorded (``dedupe.identity_candidates``:
+        the API url, the tag RSS link/guid, the ActivityPub id, derived Mastodon forms)."""
         columns = (
             "id, uri, content_html, spoiler_text, edited_at, deleted_at, seen_on, source, "
             "boosts, replies, favourites, raw, text, tags, links"
@@ -627,11 +887,17 @@ class Store:
         row: tuple[Any, ...] | None = self.db.execute(
             f"SELECT {columns} FROM posts WHERE uri = ?", (post.uri,)
         ).fetchone()
-        if row is None and post.url:
-            row = self.db.execute(
-                f"SELECT {columns} FROM posts WHERE uri = ? OR url = ? LIMIT 1",
-                (post.url, post.url),
-            ).fetchone()
+        if row is not None:
+            return row
+        raw = (post.uri, post.url) if post.url else (post.uri,)
+        names = list(dict.fromkeys((*raw, *identity_candidates(post))))
+        marks = ", ".join("?" * len(names))
+        # uri first: a row whose identity matches beats one that only shares an HTML url.
+        row = self.db.execute(
+            f"SELECT {columns} FROM posts WHERE uri IN ({marks}) "
+            f"UNION ALL SELECT {columns} FROM posts WHERE url IN ({marks}) LIMIT 1",
+            (*names, *names),
+        ).fetchone()
         return row
 
     def _upsert_post(self, post: Post, now: datetime) -> tuple[int, int]:
@@ -926,6 +1192,33 @@ class Store:
         )
         return 1, 0
 
+    def resolve_replies(self) -> int:
+        """Fill ``in_reply_to_uri`` from the parent's local id where the parent is archived.
+
+        The Mastodon API names a reply's parent only by its id on the viewing instance
+        (PROTOCOL.md §1), so the id is matched against sightings on that same instance: the
+        post's first ``seen_on`` source. Runs after each fetch, so either order of arrival
+        (reply before parent or after) ends resolved.
+        """
+        with self.transaction() as db, _errors("resolve replies", self.path):
+            cur = db.execute(
+                """
+                UPDATE posts SET in_reply_to_uri = (
+                    SELECT parent.uri FROM sightings s JOIN posts parent ON parent.id = s.post_id
+                    WHERE s.local_id = posts.in_reply_to_local_id
+                      AND s.source = substr(posts.seen_on || ' ', 1,
+                                            instr(posts.seen_on || ' ', ' ') - 1)
+                    LIMIT 1)
+                WHERE in_reply_to_uri IS NULL AND in_reply_to_local_id IS NOT NULL
+                  AND EXISTS (
+                    SELECT 1 FROM sightings s
+                    WHERE s.local_id = posts.in_reply_to_local_id
+                      AND s.source = substr(posts.seen_on || ' ', 1,
+                                            instr(posts.seen_on || ' ', ' ') - 1))
+                """
+            )
+            return int(cur.rowcount)
+
     # -- reads ------------------------------------------------------------------------------
 
     def refresh_targets(self, source: str, since: datetime) -> list[RefreshTarget]:
@@ -942,15 +1235,68 @@ class Store:
             ).fetchall()
         return [RefreshTarget(*row) for row in rows]
 
+    def post_links(self, after_id: int = 0) -> list[tuple[int, str, str]]:
+        """``(post row id, post uri, link url)`` for every link in an undeleted post stored
+        after row ``after_id``, oldest post first: the candidates for the reaction pass."""
+        with _errors("read post links", self.path):
+            rows = self.db.execute(
+                """
+                SELECT p.id, p.uri, l.url FROM post_links l JOIN posts p ON p.id = l.post_id
+                WHERE p.id > ? AND p.deleted_at IS NULL
+                ORDER BY p.created_at, p.id, l.position
+                """,
+                (after_id,),
+            ).fetchall()
+        return [(int(pid), str(uri), str(url)) for pid, uri, url in rows]
+
+    def stored_reactions(self) -> list[StoredReaction]:
+        """Every stored reaction with the posts that linked it."""
+        with _errors("read reactions", self.path):
+            rows = self.db.execute(
+                """
+                SELECT r.url, r.original_url, r.fetched_at, r.fetched_from, r.comments_feed,
+                       (SELECT group_concat(post_uri, ' ') FROM reaction_links l
+                        WHERE l.reaction_id = r.id)
+                FROM reactions r ORDER BY r.id
+                """
+            ).fetchall()
+        return [
+            StoredReaction(
+                url=row[0],
+                original_url=row[1],
+                fetched_at=datetime.fromisoformat(row[2].replace("Z", "+00:00")),
+                fetched_from=row[3],
+                comments_feed=row[4],
+                linked_from=tuple((row[5] or "").split()),
+            )
+            for row in rows
+        ]
+
     def iter_export_rows(
-        self, flt: ExportFilter, *, safe_cells: bool = False
+        self,
+        flt: ExportFilter,
+        *,
+        safe_cells: bool = False,
+        columns: Sequence[str] = EXPORT_COLUMNS,
     ) -> Iterator[tuple[Any, ...]]:
-        """Rows in EXPORT_COLUMNS order, oldest first, streamed from one read snapshot.
+        """Rows with ``columns`` (names from ARCHIVE_COLUMNS, default EXPORT_COLUMNS), oldest
+        first, streamed from one read snapshot.
 
         ``safe_cells`` neutralises text cells a spreadsheet would run as a formula (leading
         ``= + - @``, tab or CR get a ``'`` prefix, OWASP CSV injection), inside SQLite so a
         million-row export does not pay a Python loop per cell.
+
+        Raises:
+            ValueError: a column is not in ARCHIVE_COLUMNS (callers validate user input).
         """
+        unknown = [c for c in columns if c not in ARCHIVE_COLUMNS]
+        if unknown:
+            raise ValueError(f"unknown export column {unknown[0]!r}")
+        self.check_search(flt.search)
+        extras = [c for c in EXTRA_COLUMNS if c in columns]
+        post_x, reaction_x, comment_x = (
+            "".join(f", {EXTRA_COLUMNS[c][i]}" for c in extras) for i in range(3)
+        )
         selects: list[str] = []
         params: list[Any] = []
         since, until = iso(flt.since), iso(flt.until)
@@ -966,12 +1312,12 @@ class Store:
             return clause
 
         if "post" in flt.kinds:
-            sql = """
+            sql = f"""
                 SELECT 'post', p.id, p.uri, p.url, p.created_at, a.handle, a.name, p.text,
                        p.tags, p.links, p.in_reply_to_uri,
                        p.boosts, p.replies, p.favourites,
                        p.source, p.seen_on, NULL, p.edited_at, p.deleted_at, p.fetched_at,
-                       p.fetched_from, p.version, 0 AS k
+                       p.fetched_from, p.version{post_x}, 0 AS k
                 FROM posts p JOIN authors a ON a.id = p.author_id WHERE 1=1"""
             sql += window("p.created_at")
             if flt.tags:
@@ -981,51 +1327,196 @@ class Store:
                     + "))"
                 )
                 params.extend(flt.tags)
+            sql += _match("p.id", "posts_fts", flt, params)
             selects.append(sql)
         if "reaction" in flt.kinds:
-            sql = """
+            sql = f"""
                 SELECT 'reaction', r.id, r.url, r.url,
                        coalesce(r.published_at, r.first_seen_at), r.author, r.author,
                        r.title || CASE WHEN r.excerpt != '' THEN char(10) || r.excerpt ELSE '' END,
                        r.tags, r.comments_feed, NULL, NULL, NULL, NULL, 'blog', r.site_name,
                        (SELECT group_concat(post_uri, ' ') FROM reaction_links l
                         WHERE l.reaction_id = r.id),
-                       NULL, NULL, r.fetched_at, r.fetched_from, r.version, 1 AS k
+                       NULL, NULL, r.fetched_at, r.fetched_from, r.version{reaction_x}, 1 AS k
                 FROM reactions r WHERE 1=1"""
             sql += window("coalesce(r.published_at, r.first_seen_at)")
+            sql += _match("r.id", "reactions_fts", flt, params)
             selects.append(sql)
         if "comment" in flt.kinds:
-            sql = """
+            sql = f"""
                 SELECT 'comment', c.id, c.uri, c.url, coalesce(c.created_at, c.fetched_at),
                        c.author, c.author, c.text, '', NULL, c.in_reply_to, NULL, NULL, NULL,
                        'blog', NULL, r.url, NULL, NULL, c.fetched_at, c.fetched_from,
-                       c.version, 2 AS k
+                       c.version{comment_x}, 2 AS k
                 FROM comments c JOIN reactions r ON r.id = c.reaction_id WHERE 1=1"""
             sql += window("coalesce(c.created_at, c.fetched_at)")
+            sql += _match("c.id", "comments_fts", flt, params)
             selects.append(sql)
         if not selects:
             return
-        names = ", ".join(f"c{i}" for i in range(len(EXPORT_COLUMNS)))
+        inner = (*EXPORT_COLUMNS, *extras)
+        names = ", ".join(f"c{i}" for i in range(len(inner)))
         outer = [
-            _SAFE_CELL.format(ref=f"c{i}") if safe_cells and column in _TEXT_COLUMNS else f"c{i}"
-            for i, column in enumerate(EXPORT_COLUMNS)
+            _SAFE_CELL.format(ref=f"c{inner.index(column)}")
+            if safe_cells and column in _TEXT_COLUMNS
+            else f"c{inner.index(column)}"
+            for column in columns
         ]
         sql = (
             f"WITH t({names}, k) AS ({' UNION ALL '.join(selects)}) "
             f"SELECT {', '.join(outer)}, k FROM t ORDER BY c4, k, c1"
         )
-        with _errors("export", self.path):
+        with _errors("export", self.path), self.snapshot():
+            cursor = self.db.execute(sql, params)
+            while True:
+                rows = cursor.fetchmany(1000)
+                if not rows:
+                    break
+                for row in rows:
+                    yield row[:-1]
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Read everything inside from one consistent snapshot (a read transaction).
+
+        Nests: inside another snapshot (or transaction) it reuses the open one.
+        """
+        if self.db.in_transaction:
+            yield
+            return
+        with _errors("begin read", self.path):
             self.db.execute("BEGIN")
-            try:
-                cursor = self.db.execute(sql, params)
-                while True:
-                    rows = cursor.fetchmany(1000)
-                    if not rows:
-                        break
-                    for row in rows:
-                        yield row[:-1]
-            finally:
+        try:
+            yield
+        finally:
+            with _errors("end read", self.path):
                 self.db.execute("COMMIT")
+
+    def iter_archived_posts(self, flt: ExportFilter) -> Iterator[ArchivedPost]:
+        """Posts the filter keeps, oldest first (then by uri), streamed; ``in_reply_to`` is
+        the parent's uri, resolved from a Mastodon local id when that is all we have."""
+        params: list[Any] = []
+        sql = f"""
+            SELECT p.uri, p.url, p.created_at, a.handle, a.name, p.content_html, p.text,
+                   p.tags, p.links, {_PARENT}, {_BOOSTS}, coalesce(p.replies, 0),
+                   coalesce(p.favourites, 0), p.seen_on, p.deleted_at IS NOT NULL,
+                   p.edited_at IS NOT NULL, p.spoiler_text, p.language
+            FROM posts p JOIN authors a ON a.id = p.author_id
+            WHERE 1=1 {_post_filter(flt, params)}
+            ORDER BY p.created_at, p.uri
+        """
+        with _errors("read posts", self.path), self.snapshot():
+            cursor = self.db.execute(sql, params)
+            while rows := cursor.fetchmany(1000):
+                for r in rows:
+                    yield ArchivedPost(
+                        r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4], r[5], r[6],
+                        tuple(r[7].split()), tuple(r[8].split()), r[9], r[10], r[11], r[12],
+                        tuple(r[13].split()), bool(r[14]), bool(r[15]), r[16], r[17],
+                    )  # fmt: skip
+
+    def iter_archived_reactions(self, flt: ExportFilter) -> Iterator[ArchivedReaction]:
+        """Reactions the filter keeps (by published time, else first seen), oldest first.
+
+        Like ``iter_export_rows``, ``--tag`` selects posts only: reactions are kept by time.
+        """
+        if "reaction" not in flt.kinds:
+            return
+        params: list[Any] = []
+        sql = f"""
+            SELECT r.url, r.title, r.author, r.site_name, r.published_at, r.excerpt,
+                   (SELECT count(*) FROM comments c WHERE c.reaction_id = r.id),
+                   (SELECT count(*) FROM reaction_links l WHERE l.reaction_id = r.id),
+                   r.tags, {_REACTION_TIME} AS t
+            FROM reactions r WHERE 1=1 {_window(_REACTION_TIME, flt, params)}
+                {_match("r.id", "reactions_fts", flt, params)}
+            ORDER BY t, r.url
+        """
+        with _errors("read reactions", self.path), self.snapshot():
+            cursor = self.db.execute(sql, params)
+            while rows := cursor.fetchmany(1000):
+                for r in rows:
+                    yield ArchivedReaction(
+                        r[0], r[1], r[2], r[3], _when(r[4]), r[5], r[6], r[7],
+                        tuple(r[8].split()), datetime.fromisoformat(r[9]),
+                    )  # fmt: skip
+
+    def archive_counts(self, flt: ExportFilter) -> ArchiveCounts:
+        """Posts, people, instances (sightings that are not feeds), reactions, comments and
+        boosts for the items the filter keeps."""
+        q = self.db.execute
+        with _errors("read counts", self.path), self.snapshot():
+            params: list[Any] = []
+            posts, people, boosts = q(
+                f"SELECT count(*), count(DISTINCT p.author_id), coalesce(sum({_BOOSTS}), 0)"
+                f" FROM posts p WHERE 1=1 {_post_filter(flt, params)}",
+                params,
+            ).fetchone()
+            params = []
+            instances = q(
+                f"SELECT count(DISTINCT s.source) FROM sightings s WHERE {_INSTANCE_SOURCE}"
+                f" AND s.post_id IN (SELECT p.id FROM posts p WHERE 1=1"
+                f" {_post_filter(flt, params)})",
+                params,
+            ).fetchone()[0]
+            reactions = comments = 0
+            if "reaction" in flt.kinds:
+                params = []
+                reactions = q(
+                    "SELECT count(*) FROM reactions r WHERE 1=1"
+                    + _window(_REACTION_TIME, flt, params)
+                    + _match("r.id", "reactions_fts", flt, params),
+                    params,
+                ).fetchone()[0]
+            if "comment" in flt.kinds:
+                params = []
+                comments = q(
+                    "SELECT count(*) FROM comments c WHERE 1=1"
+                    + _window("coalesce(c.created_at, c.fetched_at)", flt, params)
+                    + _match("c.id", "comments_fts", flt, params),
+                    params,
+                ).fetchone()[0]
+        return ArchiveCounts(posts, people, instances, reactions, comments, boosts)
+
+    def top_voices(self, flt: ExportFilter, *, top: int = 10) -> list[tuple[str, str, int]]:
+        """(handle, name, posts) for the most active authors, busiest first."""
+        params: list[Any] = []
+        sql = (
+            "SELECT a.handle, a.name, count(*) AS n FROM posts p JOIN authors a"
+            f" ON a.id = p.author_id WHERE 1=1 {_post_filter(flt, params)}"
+            " GROUP BY a.id ORDER BY n DESC, a.handle LIMIT ?"
+        )
+        with _errors("read top voices", self.path):
+            return [tuple(row) for row in self.db.execute(sql, (*params, top)).fetchall()]
+
+    def top_links(self, flt: ExportFilter, *, top: int = 10) -> list[tuple[str, int]]:
+        """(url, posts sharing it) for the most shared links, most shared first."""
+        params: list[Any] = []
+        sql = (
+            "SELECT l.url, count(*) AS n FROM post_links l WHERE l.post_id IN"
+            f" (SELECT p.id FROM posts p WHERE 1=1 {_post_filter(flt, params)})"
+            " GROUP BY l.url ORDER BY n DESC, l.url LIMIT ?"
+        )
+        with _errors("read top links", self.path):
+            return [tuple(row) for row in self.db.execute(sql, (*params, top)).fetchall()]
+
+    def latest_time(self, flt: ExportFilter) -> datetime | None:
+        """The newest post or reaction time the filter keeps (an Atom feed's ``updated``)."""
+        params: list[Any] = []
+        post_sql = f"SELECT max(p.created_at) FROM posts p WHERE 1=1 {_post_filter(flt, params)}"
+        with _errors("read latest", self.path), self.snapshot():
+            latest = [self.db.execute(post_sql, params).fetchone()[0]]
+            if "reaction" in flt.kinds:
+                params = []
+                latest.append(
+                    self.db.execute(
+                        f"SELECT max({_REACTION_TIME}) FROM reactions r WHERE 1=1"
+                        + _window(_REACTION_TIME, flt, params),
+                        params,
+                    ).fetchone()[0]
+                )
+        values = [v for v in latest if v]
+        return datetime.fromisoformat(max(values)) if values else None
 
     def boost_counts(self) -> dict[str, int]:
         with _errors("read boosts", self.path):
@@ -1085,6 +1576,397 @@ class Store:
             names = [d[0] for d in cursor.description]
             s.sources = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         return s
+
+    # -- full-text search (issue 8) ---------------------------------------------------------
+
+    def check_search(self, query: str | None) -> None:
+        """Raise ConfigError when ``query`` is not valid FTS5 syntax (None passes)."""
+        if query is None:
+            return
+        if not query.strip():
+            raise ConfigError("search", "the query is empty")
+        try:
+            self.db.execute(
+                "SELECT rowid FROM posts_fts WHERE posts_fts MATCH ? LIMIT 1", (query,)
+            ).fetchall()
+        except sqlite3.OperationalError as e:
+            if _is_query_error(e):
+                raise ConfigError(
+                    "search", f"{e}", hint='see FTS5 query syntax; quote phrases with "..."'
+                ) from None
+            raise StoreError(str(self.path), f"search failed: {e}") from e
+
+    def search(
+        self,
+        query: str,
+        *,
+        kinds: Sequence[str] = ("post", "reaction", "comment"),
+        limit: int = 20,
+    ) -> list[SearchHit]:
+        """Posts, reactions and comments whose text matches the FTS5 ``query``, best first
+        (FTS5 ``bm25`` rank), at most ``limit``.
+
+        Raises:
+            ConfigError: the query is not valid FTS5 syntax.
+        """
+        self.check_search(query)
+        selects: list[str] = []
+        params: list[Any] = []
+        snippet = "snippet({t}, -1, '[', ']', '…', 12)"
+        if "post" in kinds:
+            selects.append(
+                f"SELECT * FROM (SELECT 'post', p.id, p.created_at, a.handle, p.url,"
+                f" {snippet.format(t='posts_fts')}, bm25(posts_fts) AS rank"
+                " FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid"
+                " JOIN authors a ON a.id = p.author_id"
+                " WHERE posts_fts MATCH ? ORDER BY rank LIMIT ?)"
+            )
+            params += [query, limit]
+        if "reaction" in kinds:
+            selects.append(
+                f"SELECT * FROM (SELECT 'reaction', r.id, {_REACTION_TIME}, r.author, r.url,"
+                f" {snippet.format(t='reactions_fts')}, bm25(reactions_fts) AS rank"
+                " FROM reactions_fts JOIN reactions r ON r.id = reactions_fts.rowid"
+                " WHERE reactions_fts MATCH ? ORDER BY rank LIMIT ?)"
+            )
+            params += [query, limit]
+        if "comment" in kinds:
+            selects.append(
+                "SELECT * FROM (SELECT 'comment', c.id, coalesce(c.created_at, c.fetched_at),"
+                f" c.author, c.url, {snippet.format(t='comments_fts')},"
+                " bm25(comments_fts) AS rank"
+                " FROM comments_fts JOIN comments c ON c.id = comments_fts.rowid"
+                " WHERE comments_fts MATCH ? ORDER BY rank LIMIT ?)"
+            )
+            params += [query, limit]
+        if not selects:
+            return []
+        sql = " UNION ALL ".join(selects) + " ORDER BY 7, 3 LIMIT ?"
+        with _errors("search", self.path):
+            rows = self.db.execute(sql, (*params, limit)).fetchall()
+        return [SearchHit(*row) for row in rows]
+
+    # -- imports (issue 8) ----------------------------------------------------------------
+
+    def import_items(
+        self, items: Iterable[Item], now: datetime, *, batch: int = IMPORT_BATCH
+    ) -> SaveResult:
+        """Store a stream of items (a twarc or TAGS import), ``batch`` per transaction.
+
+        Gives the same rows as ``save_items`` on each batch, faster: posts not yet stored
+        are inserted with ``executemany`` (their tags, links and sightings too); a post
+        already stored, or met twice in one batch, goes through the usual upsert.
+        """
+        new = updated = 0
+        chunk: list[Item] = []
+        for item in items:
+            chunk.append(item)
+            if len(chunk) >= batch:
+                result = self._import_batch(chunk, now)
+                new, updated, chunk = new + result.new, updated + result.updated, []
+        if chunk:
+            result = self._import_batch(chunk, now)
+            new, updated = new + result.new, updated + result.updated
+        return SaveResult(new, updated)
+
+    def _import_batch(self, items: Sequence[Item], now: datetime) -> SaveResult:
+        stamp = iso(now)
+        new = updated = 0
+        with self.transaction(), _errors("import items", self.path):
+            posts = [i for i in items if isinstance(i, Post)]
+            known = self._known_identities(posts)
+            fresh: list[Post] = []
+            later: list[Item] = []
+            for item in items:
+                if isinstance(item, Post) and not (
+                    item.uri in known or (item.url is not None and item.url in known)
+                ):
+                    fresh.append(item)
+                    known.add(item.uri)
+                    if item.url:
+                        known.add(item.url)
+                elif isinstance(item, Post | Boost):
+                    later.append(item)
+                else:
+                    n, u = self._save_item(item, now)
+                    new, updated = new + n, updated + u
+            boosts = [b for b in later if isinstance(b, Boost)]
+            authors = self._author_ids_for([p.author for p in fresh] + [b.booster for b in boosts])
+            new += self._insert_posts(fresh, authors, stamp)
+            new += self._insert_boosts(boosts, authors)
+            for item in later:
+                if isinstance(item, Post):
+                    n, u = self._upsert_post(item, now)
+                    new, updated = new + n, updated + u
+        return SaveResult(new, updated)
+
+    def _known_identities(self, posts: Sequence[Post]) -> set[str]:
+        """The uris and urls among ``posts``' identities that a stored post already has."""
+        keys = list(dict.fromkeys([p.uri for p in posts] + [p.url for p in posts if p.url]))
+        known: set[str] = set()
+        for start in range(0, len(keys), 400):
+            part = keys[start : start + 400]
+            marks = ",".join("?" * len(part))
+            rows = self.db.execute(
+                f"SELECT uri, url FROM posts WHERE uri IN ({marks}) OR url IN ({marks})",
+                (*part, *part),
+            ).fetchall()
+            for uri, url in rows:
+                known.add(uri)
+                if url:
+                    known.add(url)
+        return known
+
+    def _author_ids_for(self, authors: Sequence[Author]) -> dict[str, int]:
+        """Upsert authors in order (as ``_author_id`` would, one by one) and return ids."""
+        last: dict[str, Author] = {}
+        changes: list[tuple[Any, ...]] = []
+        for a in authors:
+            if last.get(a.handle) != a:
+                last[a.handle] = a
+                changes.append((a.handle, a.name, a.url, a.uri, a.bio, int(a.bot)))
+        self.db.executemany(
+            """
+            INSERT INTO authors (handle, name, url, uri, bio, bot) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT(handle) DO UPDATE SET
+                name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END,
+                url = coalesce(excluded.url, url), uri = coalesce(excluded.uri, uri),
+                bio = CASE WHEN excluded.bio != '' THEN excluded.bio ELSE bio END,
+                bot = excluded.bot
+            """,
+            changes,
+        )
+        ids: dict[str, int] = {}
+        handles = list(last)
+        for start in range(0, len(handles), 500):
+            part = handles[start : start + 500]
+            ids.update(
+                self.db.execute(
+                    f"SELECT handle, id FROM authors WHERE handle IN ({','.join('?' * len(part))})",
+                    part,
+                ).fetchall()
+            )
+        self._author_ids.update(ids)
+        return ids
+
+    def _insert_posts(
+        self, posts: Sequence[Post], authors: dict[str, int], stamp: str | None
+    ) -> int:
+        """Insert posts known to be new (the INSERT of ``_upsert_post``, batched)."""
+        if not posts:
+            return 0
+        self.db.executemany(
+            """
+            INSERT INTO posts (uri, url, created_at, author_id, content_html, text,
+                spoiler_text, language, visibility, sensitive, in_reply_to_uri,
+                in_reply_to_local_id, quote_uri, tags, links, media, boosts, replies,
+                favourites, edited_at, source, seen_on, flags, raw, fetched_at,
+                fetched_from, version, first_seen_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                    ?, ?, ?, ?, ?)
+            """,
+            [
+                (
+                    p.uri, p.url, iso(p.created_at), authors[p.author.handle], p.content_html,
+                    p.text, p.spoiler_text, p.language, p.visibility, int(p.sensitive),
+                    p.in_reply_to_uri, p.in_reply_to_local_id, p.quote_uri, _join(p.tags),
+                    _join(p.links), _join(p.media), p.boosts, p.replies, p.favourites,
+                    iso(p.edited_at), p.source, p.sighting.source, _join(p.flags), p.raw,
+                    iso(p.sighting.fetched_at), p.sighting.fetched_from, __version__, stamp,
+                    stamp,
+                )
+                for p in posts
+            ],
+        )  # fmt: skip
+        ids: dict[str, int] = {}
+        uris = [p.uri for p in posts]
+        for start in range(0, len(uris), 500):
+            part = uris[start : start + 500]
+            ids.update(
+                self.db.execute(
+                    f"SELECT uri, id FROM posts WHERE uri IN ({','.join('?' * len(part))})", part
+                ).fetchall()
+            )
+        self.db.executemany(
+            "INSERT OR IGNORE INTO post_tags (tag, post_id) VALUES (?, ?)",
+            [(tag, ids[p.uri]) for p in posts for tag in dict.fromkeys(p.tags)],
+        )
+        self.db.executemany(
+            "INSERT OR IGNORE INTO post_links (post_id, url, position) VALUES (?, ?, ?)",
+            [(ids[p.uri], url, i) for p in posts for i, url in enumerate(dict.fromkeys(p.links))],
+        )
+        self.db.executemany(
+            """
+            INSERT INTO sightings (post_id, source, local_id, url, fetched_from,
+                                   first_seen_at, last_seen_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(post_id, source, local_id)
+                DO UPDATE SET last_seen_at = excluded.last_seen_at
+            """,
+            [
+                (
+                    ids[p.uri], p.sighting.source, p.sighting.local_id or "", p.sighting.url,
+                    p.sighting.fetched_from, stamp, stamp,
+                )
+                for p in posts
+            ],
+        )  # fmt: skip
+        return len(posts)
+
+    def _insert_boosts(self, boosts: Sequence[Boost], authors: dict[str, int]) -> int:
+        """Insert boosts not yet stored (the INSERT OR IGNORE of ``_insert_boost``, batched)."""
+        before = self.db.total_changes
+        self.db.executemany(
+            """
+            INSERT OR IGNORE INTO boosts (uri, post_uri, booster_id, created_at, source, raw,
+                                          fetched_at, fetched_from, version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                (
+                    b.uri, b.post_uri, authors[b.booster.handle], iso(b.created_at),
+                    b.sighting.source, b.raw, iso(b.sighting.fetched_at), b.sighting.fetched_from,
+                    __version__,
+                )
+                for b in boosts
+            ],
+        )  # fmt: skip
+        return self.db.total_changes - before
+
+    # -- near-duplicates (issue 8) --------------------------------------------------------
+
+    def near_duplicates(
+        self, flt: ExportFilter, *, threshold: float = NEAR_DUPLICATE_THRESHOLD
+    ) -> NearDuplicates:
+        """Clusters of near-duplicate posts among those the filter keeps (dedupe rules).
+
+        Nothing is deleted: the digest shows each cluster's first post with "also posted by"
+        the other authors, and hides the rest.
+        """
+        params: list[Any] = []
+        sql = (
+            "SELECT p.uri, a.handle, p.text FROM posts p JOIN authors a ON a.id = p.author_id"
+            f" WHERE p.deleted_at IS NULL {_post_filter(flt, params)}"
+            " ORDER BY p.created_at, p.uri"
+        )
+        with _errors("read posts", self.path):
+            rows: list[tuple[str, str, str]] = self.db.execute(sql, params).fetchall()
+        handles = {uri: handle for uri, handle, _ in rows}
+        also: dict[str, tuple[str, ...]] = {}
+        hidden: set[str] = set()
+        for cluster in cluster_near_duplicates(rows, threshold=threshold):
+            first, rest = cluster[0], cluster[1:]
+            others = [handles[u] for u in rest if handles[u] != handles[first]]
+            if others:
+                also[first] = tuple(dict.fromkeys(others))
+            hidden.update(rest)
+        return NearDuplicates(also, frozenset(hidden))
+
+
+def datasette_metadata(database: str, title: str) -> dict[str, Any]:
+    """A Datasette ``metadata.json`` document for an archive named ``database`` (the file
+    name without ``.db``): descriptions of tables, views and columns, facets, sort orders.
+
+    Pure: describes the schema this module creates (migrations 1-2); reads no database.
+    """
+    posts_columns = {
+        "uri": "The post's global identity (ActivityPub id; a tweet's permalink).",
+        "url": "Human-readable link to the post.",
+        "created_at": "When it was posted (ISO 8601 UTC).",
+        "author_id": "The author (authors.id).",
+        "text": "Plain text (links expanded, HTML removed).",
+        "content_html": "Sanitised HTML as published.",
+        "tags": "Hashtags, lower case, space separated.",
+        "links": "Links in the post, space separated.",
+        "boosts": "Boost/retweet count as last reported.",
+        "replies": "Reply count as last reported.",
+        "favourites": "Favourite/like count as last reported.",
+        "source": "Where it came from: mastodon, activitypub, rss, twitter.",
+        "seen_on": "Instances and feeds it was seen on, space separated.",
+        "deleted_at": "When we noticed it was deleted (kept in the archive).",
+        "edited_at": "When it was last edited.",
+        "raw": "The source payload as fetched (JSON or XML text).",
+    }
+    tables: dict[str, Any] = {
+        "posts": {
+            "description": "Every archived post, one row per post however many places it was seen.",
+            "columns": posts_columns,
+            "facets": ["source", "seen_on", "language"],
+            "sortable_columns": ["created_at", "boosts", "replies", "favourites"],
+            "sort": "created_at",
+            "fts_table": "posts_fts",
+            "fts_pk": "id",
+        },
+        "authors": {
+            "description": "People and accounts who posted or boosted.",
+            "label_column": "handle",
+            "columns": {"handle": "@user@host, or @username for Twitter."},
+        },
+        "post_tags": {
+            "description": "One row per (tag, post): facet on tag to browse by hashtag.",
+            "facets": ["tag"],
+        },
+        "post_links": {"description": "One row per link in a post, in order."},
+        "sightings": {
+            "description": "Where and when each post was seen (one row per source).",
+            "facets": ["source"],
+        },
+        "boosts": {
+            "description": "Boosts/retweets: who shared which post when.",
+            "sortable_columns": ["created_at"],
+            "facets": ["source"],
+        },
+        "reactions": {
+            "description": "Blog posts and articles that posts linked to.",
+            "sortable_columns": ["published_at", "first_seen_at"],
+            "facets": ["site_name", "language"],
+            "fts_table": "reactions_fts",
+            "fts_pk": "id",
+        },
+        "comments": {
+            "description": "Comments on reactions, from their comment feeds.",
+            "sortable_columns": ["created_at"],
+            "fts_table": "comments_fts",
+            "fts_pk": "id",
+        },
+        "timeline": {
+            "description": "View: posts with their authors, oldest first.",
+            "columns": {k: v for k, v in posts_columns.items() if k in _TIMELINE_COLUMNS},
+            "facets": ["source", "author", "seen_on"],
+            "sortable_columns": ["created_at", "boosts", "replies", "favourites"],
+        },
+        "top_links": {
+            "description": "View: links by how many posts shared them.",
+            "columns": {
+                "posts": "Posts that shared the link.",
+                "people": "Distinct authors who shared it.",
+            },
+            "sortable_columns": ["posts", "people", "first_shared_at"],
+        },
+        "reactions_with_comments": {
+            "description": "View: each reaction with its comments, one row per comment "
+            "(a reaction without comments appears once).",
+            "facets": ["site_name"],
+            "sortable_columns": ["published_at", "comment_created_at"],
+        },
+        "sources": {"description": "Each source's cursor and health."},
+        "runs": {"description": "One row per fetch run."},
+        "meta": {"hidden": True},
+        "post_versions": {"description": "Earlier versions of edited posts."},
+    }
+    return {
+        "title": title,
+        "description": "An event's conversation archived by bsarchive: posts, boosts, "
+        "linked blog posts (reactions) and their comments. Full-text search is on posts, "
+        "reactions and comments.",
+        "databases": {database: {"tables": tables}},
+    }
+
+
+_TIMELINE_COLUMNS = frozenset(
+    {"created_at", "text", "url", "tags", "links", "boosts", "replies", "favourites",
+     "source", "seen_on", "edited_at", "deleted_at", "uri"}
+)  # fmt: skip
 
 
 def utcnow() -> datetime:

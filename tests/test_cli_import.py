@@ -1,0 +1,169 @@
+"""End to end: `bsarchive import twarc|tags` through the real CLI into a real archive."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from bsarchive.store import ArchiveLock
+
+from .conftest import Cli
+
+TWARC = {
+    "url": "https://api.twitter.com/2/tweets/search/recent",
+    "retrieved_at": "2021-03-15T10:20:30+00:00",
+}  # noqa: E501
+USERS = [
+    {"id": "1001", "username": "ada_l", "name": "Ada"},
+    {"id": "1002", "username": "bob_k", "name": "Bob"},
+]
+
+
+def tweet(tweet_id: str, author_id: str, text: str, **extra: object) -> dict[str, object]:
+    return {
+        "id": tweet_id,
+        "author_id": author_id,
+        "created_at": f"2010-06-29T18:{int(tweet_id[-2:]):02d}:00.000Z",
+        "text": text,
+        **extra,
+    }
+
+
+ORIGINAL = tweet(
+    "17350000010",
+    "1001",
+    "Slides from the open night are up https://t.co/abc #bsnopen",
+    entities={
+        "hashtags": [{"start": 51, "end": 59, "tag": "bsnopen"}],
+        "urls": [
+            {
+                "start": 34,
+                "end": 50,
+                "url": "https://t.co/abc",
+                "expanded_url": "https://blog.example.org/slides",
+            }
+        ],
+    },
+)
+RETWEET = tweet(
+    "17350000011",
+    "1002",
+    "RT @ada_l: Slides from the open night are up https://t.co/abc #bsnopen",
+    referenced_tweets=[{"type": "retweeted", "id": "17350000010"}],
+)
+OTHER = tweet("17350000012", "1002", "Tea and a wall of sticky notes at #bsnopen")
+
+
+def twarc2_lines() -> list[bytes]:
+    first = {"data": [ORIGINAL, OTHER], "includes": {"users": USERS}, "__twarc": TWARC}
+    second = {
+        "data": [RETWEET],
+        "includes": {"users": USERS, "tweets": [ORIGINAL]},
+        "__twarc": TWARC,
+    }
+    return [json.dumps(first).encode(), json.dumps(second).encode()]
+
+
+def write(path: Path, lines: list[bytes]) -> Path:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def counts(cli: Cli) -> tuple[tuple[int, int, int, int], ...]:
+    return tuple(
+        cli.rows(
+            "SELECT (SELECT count(*) FROM posts), (SELECT count(*) FROM boosts),"
+            " (SELECT count(*) FROM post_links), (SELECT count(*) FROM authors)"
+        )
+    )
+
+
+def test_twarc2_response_with_includes_and_retweet(cli: Cli, tmp_path: Path) -> None:
+    path = write(tmp_path / "tweets.jsonl", twarc2_lines())
+    result = cli("import", "twarc", str(path), "--db", str(cli.db))
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"bsarchive: imported 4 tweets (3 new) from {path}\n"
+    assert cli.rows("SELECT uri, source, text FROM posts ORDER BY created_at") == [
+        (
+            "https://twitter.com/ada_l/status/17350000010",
+            "twitter",
+            "Slides from the open night are up https://blog.example.org/slides #bsnopen",
+        ),
+        (
+            "https://twitter.com/bob_k/status/17350000012",
+            "twitter",
+            "Tea and a wall of sticky notes at #bsnopen",
+        ),
+    ]
+    assert cli.rows("SELECT b.uri, b.post_uri, a.handle FROM boosts b JOIN authors a"
+                    " ON a.id = b.booster_id") == [
+        (
+            "https://twitter.com/bob_k/status/17350000011",
+            "https://twitter.com/ada_l/status/17350000010",
+            "@bob_k",
+        )
+    ]  # fmt: skip
+    # The link reaches post_links, where the reactions pass reads it.
+    assert cli.rows("SELECT url FROM post_links") == [("https://blog.example.org/slides",)]
+    assert cli.rows("SELECT tag, count(*) FROM post_tags GROUP BY tag") == [("bsnopen", 2)]
+
+
+def test_importing_twice_changes_nothing(cli: Cli, tmp_path: Path) -> None:
+    path = write(tmp_path / "tweets.jsonl", twarc2_lines())
+    assert cli("import", "twarc", str(path), "--db", str(cli.db)).exit_code == 0
+    before = counts(cli)
+    again = cli("import", "twarc", str(path), "--db", str(cli.db))
+    assert again.exit_code == 0
+    assert again.stderr == f"bsarchive: imported 4 tweets (0 new) from {path}\n"
+    assert counts(cli) == before == ((2, 1, 1, 2),)
+    assert cli.rows("SELECT count(*) FROM sightings") == [(2,)]
+
+
+def test_gzip_and_malformed_line(cli: Cli, tmp_path: Path) -> None:
+    lines = twarc2_lines()
+    lines.insert(1, b'{"data": [{"id": "17350000099"')  # cut off mid-object: line 2
+    path = tmp_path / "tweets.jsonl.gz"
+    path.write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+    result = cli("import", "twarc", str(path), "--db", str(cli.db))
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"bsarchive: error: {path}:2: ")
+    assert counts(cli) == ((2, 1, 1, 2),)
+
+
+def test_many_malformed_lines_are_capped(cli: Cli, tmp_path: Path) -> None:
+    path = write(tmp_path / "bad.jsonl", [b"not json"] * 25 + twarc2_lines())
+    result = cli("import", "twarc", str(path), "--db", str(cli.db))
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"bsarchive: error: {path}:1: ")
+    assert lines[20] == f"bsarchive: error: {path}: 5 more malformed lines"
+    assert lines[21] == f"bsarchive: imported 4 tweets (3 new) from {path}"
+
+
+def test_tags_csv(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "tags.csv"
+    path.write_text(
+        "id_str,from_user,text,created_at,time,status_url\n"
+        "17350000020,ada_l,Great turnout tonight #bsnopen,"
+        "Tue Jun 29 18:20:00 +0000 2010,29/06/2010 18:20:00,"
+        "https://twitter.com/ada_l/status/17350000020\n",
+        encoding="utf-8",
+    )
+    result = cli("import", "tags", str(path), "--db", str(cli.db))
+    assert result.exit_code == 0, result.output
+    assert cli.rows("SELECT p.uri, a.handle, p.source FROM posts p JOIN authors a"
+                    " ON a.id = p.author_id") == [
+        ("https://twitter.com/ada_l/status/17350000020", "@ada_l", "twitter")
+    ]  # fmt: skip
+
+
+def test_import_waits_for_no_one(cli: Cli, tmp_path: Path) -> None:
+    path = write(tmp_path / "tweets.jsonl", twarc2_lines())
+    with ArchiveLock(cli.db) as lock:
+        lock.acquire()
+        result = cli("import", "twarc", str(path), "--db", str(cli.db))
+    assert result.exit_code == 75
+    assert "another bsarchive run is using this archive" in result.stderr

@@ -1,0 +1,60 @@
+"""Full-text search: the FTS5 index, `bsarchive search`, and --search on exports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .conftest import Cli
+from .test_cli_import import twarc2_lines, write
+
+
+def imported(cli: Cli, tmp_path: Path) -> Cli:
+    path = write(tmp_path / "tweets.jsonl", twarc2_lines())
+    assert cli("import", "twarc", str(path), "--db", str(cli.db)).exit_code == 0
+    return cli
+
+
+def test_search_hits_and_misses(cli: Cli, tmp_path: Path) -> None:
+    imported(cli, tmp_path)
+    hit = cli("search", "sticky notes", "--json", "--db", str(cli.db))
+    assert hit.exit_code == 0, hit.output
+    rows = [json.loads(line) for line in hit.stdout.splitlines()]
+    assert [(r["kind"], r["author"], r["snippet"]) for r in rows] == [
+        ("post", "@bob_k", "Tea and a wall of [sticky] [notes] at #bsnopen")
+    ]
+    miss = cli("search", "lanyard", "--json", "--db", str(cli.db))
+    assert (miss.exit_code, miss.stdout) == (0, "")
+    table = cli("search", "slid*", "--db", str(cli.db))
+    assert table.exit_code == 0
+    assert "@ada_l" in table.stdout and "1 matches" in table.stdout
+
+
+def test_bad_query_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
+    imported(cli, tmp_path)
+    result = cli("search", '"unclosed', "--db", str(cli.db))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("bsarchive: error: search: ")
+    export = cli("export", "jsonl", "--search", "AND OR", "--db", str(cli.db))
+    assert export.exit_code == 2
+    assert export.stderr.startswith("bsarchive: error: search: ")
+
+
+def test_export_search_filter(cli: Cli, tmp_path: Path) -> None:
+    imported(cli, tmp_path)
+    result = cli("export", "jsonl", "--search", "slides", "--db", str(cli.db))
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["uri"] for line in result.stdout.splitlines()] == [
+        "https://twitter.com/ada_l/status/17350000010"
+    ]
+    csv_out = cli("export", "csv", "--search", "tea", "--db", str(cli.db))
+    assert csv_out.stdout.count("\n") == 2  # header and one row
+    assert "17350000012" in csv_out.stdout
+
+
+def test_index_follows_updates(cli: Cli, tmp_path: Path) -> None:
+    imported(cli, tmp_path)
+    with __import__("sqlite3").connect(cli.db) as db:
+        db.execute("UPDATE posts SET text = 'Biscuits only' WHERE uri LIKE '%17350000012'")
+    assert cli("search", "sticky", "--json", "--db", str(cli.db)).stdout == ""
+    assert "Biscuits" in cli("search", "biscuits", "--json", "--db", str(cli.db)).stdout
