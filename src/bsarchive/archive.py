@@ -25,9 +25,22 @@ from bsarchive.http import Http, HttpSettings
 from bsarchive.models import Cursor, Page, SourceResult, SourceSpec
 from bsarchive.sources import FetchContext
 from bsarchive.sources.mastodon import fetch_tag_timeline, refresh_statuses
+from bsarchive.sources.reactions import (
+    COMMENTS_KEY_PREFIX,
+    KnownReaction,
+    ReactionResult,
+    Robots,
+    fetch_comment_updates,
+    fetch_reactions,
+    plan_links,
+)
 from bsarchive.store import Store
+from bsarchive.urls import article_key
 
 log = logging.getLogger(__name__)
+
+# The sources row remembering the newest post whose links the reaction pass has read.
+LINKS_KEY = "reactions:links"
 
 # Pages buffered between fetchers and the writer: bounds memory while keeping every
 # instance's next request in flight while the previous page is stored.
@@ -128,6 +141,8 @@ def run_fetch(
                 key = f"refresh:{inst.url}"
                 refresh_jobs.append((key, _bind_refresh(http, inst.url, targets, ctx, key)))
             _drain(refresh_jobs, store, http, ctx, result, progress, now, settings)
+        if settings.reactions and not ctx.stop.is_set():
+            _follow_reactions(settings, store, http, ctx, result, now)
     except BaseException:
         ctx.stop.set()
         raise
@@ -136,6 +151,85 @@ def run_fetch(
         if own_client:
             http.close()
     return result
+
+
+def _follow_reactions(
+    settings: Settings,
+    store: Store,
+    http: Http,
+    ctx: FetchContext,
+    result: RunResult,
+    now: Callable[[], datetime],
+) -> None:
+    """The reaction pass: links in stored posts -> articles and comments (issue 5).
+
+    Best effort: every refusal or failure is logged by ``sources.reactions`` and skipped;
+    nothing here can fail the run. Comment feeds of known reactions are re-read with
+    conditional GET, their ETag/Last-Modified kept under ``comments:<feed url>``.
+    """
+    stored = store.stored_reactions()
+    known: dict[str, KnownReaction] = {}
+    for r in stored:
+        seen = KnownReaction(r.url, r.fetched_at, r.fetched_from, frozenset(r.linked_from))
+        for url in (r.url, r.original_url):
+            if url:
+                known.setdefault(article_key(url), seen)
+    # Links are read once: only posts stored since the last complete pass (their row ids
+    # grow), so skipped links and shortener variants are not fetched again every run.
+    mark = store.get_cursor(LINKS_KEY)
+    links = store.post_links(int(mark.newest or 0))
+    plan = plan_links(
+        [(uri, url) for _, uri, url in links],
+        skip_hosts=[i.url for i in settings.instances],
+        known=known,
+    )
+    if plan.relink:
+        store.save_items(plan.relink, now())
+    robots = Robots(http)
+    fetched = fetch_reactions(
+        http,
+        plan.fetch,
+        known={key: k.url for key, k in known.items()},
+        now=now,
+        max_new=settings.max_reactions,
+        concurrency=settings.concurrency,
+        include_opted_out=settings.include_opted_out,
+        robots=robots,
+        stop=ctx.stop,
+    )
+    feeds = [
+        (r.url, r.comments_feed, store.get_cursor(COMMENTS_KEY_PREFIX + r.comments_feed))
+        for r in stored
+        if r.comments_feed
+    ]
+    updates = fetch_comment_updates(
+        http, feeds, now=now, concurrency=settings.concurrency, robots=robots, stop=ctx.stop
+    )
+    tried = requests = 0
+    for outcome in fetched:
+        tried += 1
+        requests += outcome.requests
+        _store_reaction(store, outcome, result, now)
+    for outcome in updates:
+        _store_reaction(store, outcome, result, now)
+    # Move the mark only when every planned article was tried: when --max-reactions (or a
+    # stop) left some, the next run plans the same posts again.
+    if links and tried == len(plan.fetch) and not ctx.stop.is_set():
+        newest = str(max(pid for pid, _, _ in links))
+        store.save_page(Page(LINKS_KEY, (), Cursor(newest=newest), requests=requests), now())
+
+
+def _store_reaction(
+    store: Store, outcome: ReactionResult, result: RunResult, now: Callable[[], datetime]
+) -> None:
+    if outcome.reaction is not None:
+        store.save_items([outcome.reaction], now())
+        if outcome.outcome == "new":
+            result.reactions += 1
+    elif outcome.outcome == "skipped":
+        result.skipped += 1
+    if outcome.comments is not None:
+        store.save_page(outcome.comments, now())
 
 
 def _bind(
