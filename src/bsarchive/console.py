@@ -6,6 +6,7 @@ tables a command was asked for (``stats``), which go to stdout.
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.handlers
 import sys
@@ -124,11 +125,16 @@ def stats_tables(s: Stats) -> None:
     _table("Instances", ("seen on", "posts", "only there"), s.per_instance)
     _table(
         "Sources",
-        ("source", "last success", "last error", "items", "requests", "waited s"),
+        (
+            "source", "health", "last success", "last error at", "last error", "items",
+            "requests", "waited s",
+        ),
         [
             (
                 src["key"],
+                _health(src),
                 src["last_success_at"] or "-",
+                src["last_error_at"] or "-",
                 (src["last_error"] or "")[:80],
                 src["items"],
                 src["requests"],
@@ -136,7 +142,63 @@ def stats_tables(s: Stats) -> None:
             )
             for src in s.sources
         ],
-    )
+    )  # fmt: skip
+
+
+def _health(src: dict[str, Any]) -> str:
+    """``ok``, ``failing`` (the last attempt failed), ``gone`` (410) or ``never ran``."""
+    if src["gone"]:
+        return "gone"
+    error_at, success_at = src["last_error_at"], src["last_success_at"]
+    if error_at and (not success_at or error_at >= success_at):
+        return "failing"
+    return "ok" if success_at else "never ran"
+
+
+def stats_document(s: Stats) -> dict[str, Any]:
+    """``stats --json``: a stable document (fixed key order, lists of objects, no
+    dataclass internals); adding keys is compatible, renaming them is not."""
+    return {
+        "schema_version": s.schema_version,
+        "counts": {
+            "posts": s.posts,
+            "boosts": s.boosts,
+            "people": s.authors,
+            "reactions": s.reactions,
+            "comments": s.comments,
+            "edited": s.edited,
+            "deleted": s.deleted,
+        },
+        "first_post_at": s.first,
+        "last_post_at": s.last,
+        "top_authors": [{"author": a, "name": name, "posts": n} for a, name, n in s.top_authors],
+        "top_links": [{"url": url, "posts": n} for url, n in s.top_links],
+        "top_tags": [{"tag": tag, "posts": n} for tag, n in s.top_tags],
+        "per_hour": [{"hour": hour, "posts": n} for hour, n in s.per_hour],
+        "per_instance": [
+            {"source": source, "posts": n, "only_here": only or 0}
+            for source, n, only in s.per_instance
+        ],
+        "sources": [
+            {
+                "key": src["key"],
+                "health": _health(src),
+                "last_success_at": src["last_success_at"],
+                "last_error_at": src["last_error_at"],
+                "last_error": src["last_error"],
+                "items": src["items"],
+                "requests": src["requests"],
+                "waited_seconds": round(float(src["waited"]), 3),
+                "gone": bool(src["gone"]),
+                "backfill_done": bool(src["backfill_done"]),
+            }
+            for src in s.sources
+        ],
+    }
+
+
+def stats_json(s: Stats) -> str:
+    return json.dumps(stats_document(s), indent=2, ensure_ascii=False)
 
 
 def _table(title: str, columns: tuple[str, ...], rows: Any) -> None:

@@ -7,6 +7,7 @@ the tests and the benchmarks share. It binds to loopback only and is always stop
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
 import time
@@ -20,6 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from bsarchive.archive import run_fetch
 from bsarchive.config import Instance, Settings
+from bsarchive.export.build import DigestFormat, write_digest
 from bsarchive.export.csv import write_csv
 from bsarchive.export.jsonl import write_jsonl
 from bsarchive.store import ArchiveLock, ExportFilter, Store
@@ -55,9 +57,7 @@ class FixtureMastodon:
         hook: Callable[[BaseHTTPRequestHandler, str, dict[str, list[str]]], bool] | None = None,
         extra_headers: Callable[[], dict[str, str]] | None = None,
     ) -> None:
-        self.statuses = sorted(statuses, key=lambda s: _id_key(str(s["id"])), reverse=True)
-        self.by_id = {str(s["id"]): s for s in self.statuses}
-        self._encoded = {str(s["id"]): json.dumps(s).encode() for s in self.statuses}
+        self.set_statuses(statuses)
         self.latency = latency
         self.hook = hook
         self.extra_headers = extra_headers
@@ -89,23 +89,41 @@ class FixtureMastodon:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def set_statuses(self, statuses: Sequence[dict[str, Any]]) -> None:
+        """Replace what the server holds (tests add, edit and delete statuses this way)."""
+        self.statuses = sorted(statuses, key=lambda s: _id_key(str(s["id"])), reverse=True)
+        self.by_id = {str(s["id"]): s for s in self.statuses}
+        self._encoded = {str(s["id"]): json.dumps(s).encode() for s in self.statuses}
+        self._by_tag: dict[str, tuple[list[dict[str, Any]], list[tuple[int, str]]]] = {}
+
+    def _tagged(self, tag: str) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
+        """Statuses carrying ``tag``, oldest first, with their sort keys (cached)."""
+        tag = tag.lower()
+        if tag not in self._by_tag:
+            asc = [
+                s
+                for s in reversed(self.statuses)
+                if any(str(t.get("name", "")).lower() == tag for t in s.get("tags", []))
+            ]
+            self._by_tag[tag] = (asc, [_id_key(str(s["id"])) for s in asc])
+        return self._by_tag[tag]
+
     def timeline(self, tag: str, query: dict[str, list[str]]) -> list[dict[str, Any]]:
-        limit = min(int(query.get("limit", ["20"])[0]), 40)
-        tagged = [
-            s
-            for s in self.statuses
-            if any(t.get("name", "").lower() == tag.lower() for t in s.get("tags", []))
-        ]
+        """Mastodon's semantics: newest first; ``max_id`` older than, ``since_id`` newer
+        than (newest page), ``min_id`` the page immediately newer than the id."""
+        limit = max(1, min(int(query.get("limit", ["20"])[0]), 40))
+        asc, keys = self._tagged(tag)
+        lo, hi = 0, len(asc)
         if "max_id" in query:
-            top = _id_key(query["max_id"][0])
-            tagged = [s for s in tagged if _id_key(str(s["id"])) < top]
+            hi = bisect.bisect_left(keys, _id_key(query["max_id"][0]))
         for key in ("since_id", "min_id"):
             if key in query:
-                bottom = _id_key(query[key][0])
-                tagged = [s for s in tagged if _id_key(str(s["id"])) > bottom]
-        if "min_id" in query:  # the page immediately above min_id, still newest first
-            return tagged[-limit:] if len(tagged) > limit else tagged
-        return tagged[:limit]
+                lo = max(lo, bisect.bisect_right(keys, _id_key(query[key][0])))
+        if lo >= hi:
+            return []
+        if "min_id" in query:
+            return asc[lo : min(hi, lo + limit)][::-1]
+        return asc[max(lo, hi - limit) : hi][::-1]
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fixture = self
@@ -295,7 +313,17 @@ def run_demo(out: Path, report: Callable[[str], None] | None = None) -> int:
             write_csv(store, f, ExportFilter())
         with (out / "demo.jsonl").open("wb") as fb:
             write_jsonl(store, fb, ExportFilter())
+        digests: tuple[tuple[str, DigestFormat], ...] = (
+            ("demo-digest.html", "html"),
+            ("demo-digest.md", "markdown"),
+        )
+        for name, fmt in digests:
+            with (out / name).open("w", newline="", encoding="utf-8") as f:
+                write_digest(
+                    store, f, ExportFilter(), fmt=fmt, title=settings.title, tags=settings.tags
+                )
     say(f"archive: {stats.posts} posts by {stats.authors} people, {stats.first} to {stats.last}")
-    for name in ("demo.db", "demo.csv", "demo.jsonl"):
+    for name in ("demo.db", "demo.csv", "demo.jsonl", "demo-digest.md"):
         say(f"  {out / name}")
+    say(f"digest: {out / 'demo-digest.html'}")
     return result.exit_code

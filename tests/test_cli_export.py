@@ -1,0 +1,151 @@
+"""End to end: `export csv --columns`, `export jsonl --raw`, `export atom`, `stats --json`,
+all through the real CLI over an archive fetched from loopback servers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+
+from .cli_archive import REACTION_RAW, REACTION_URL, Archive, build_archive
+from .conftest import Cli
+
+
+@pytest.fixture
+def archive(cli: Cli, servers: Any, fast_config: Path) -> Archive:
+    return build_archive(cli, servers, fast_config)
+
+
+def _csv(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def test_csv_twarc_preset(cli: Cli, archive: Archive) -> None:
+    result = cli("export", "csv", "--db", str(cli.db), "--kind", "post", "--columns", "twarc")
+    assert result.exit_code == 0, result.output
+    rows = _csv(result.stdout)
+    assert rows[0] == [
+        "id", "created_at", "author.username", "author.name", "text", "lang",
+        "referenced_tweets.replied_to.id", "public_metrics.retweet_count",
+        "public_metrics.reply_count", "public_metrics.like_count", "fetched_at",
+        "fetched_from", "version",
+    ]  # fmt: skip
+    assert len(rows) == 1 + 8
+    first = dict(zip(rows[0], rows[1], strict=True))
+    assert first["id"] == "https://home0.example/users/user0/statuses/105000000000000000"
+    assert first["created_at"] == "2010-06-29T17:00:00.000Z"
+    assert first["author.username"] == "user0@home0.example"
+    assert first["author.name"] == "User 0"
+    assert first["text"] == "Post 0 from the Big Society Network open night #bsnopen"
+    assert first["lang"] == "en"
+    assert first["public_metrics.retweet_count"] == "0"
+    assert first["public_metrics.like_count"] == "0"
+    assert first["fetched_from"].endswith("/api/v1/timelines/tag/bsnopen?limit=40")
+    # Spreadsheet-style check: no cell may start a formula.
+    for row in rows[1:]:
+        assert all(not cell or cell[0] not in "=+-@\t\r" for cell in row)
+
+
+def test_csv_columns_choose_and_rename(cli: Cli, archive: Archive) -> None:
+    result = cli(
+        "export", "csv", "--db", str(cli.db), "--columns", "kind,uri:id,boosts:shares",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = _csv(result.stdout)
+    assert rows[0] == ["kind", "id", "shares"]
+    assert [r[0] for r in rows[1:]] == ["post"] * 8 + ["reaction", "comment"]
+    assert rows[2] == ["post", archive.uris[1], "1"]
+    assert rows[9] == ["reaction", REACTION_URL, ""]
+
+
+def test_csv_unknown_column_is_a_usage_error(cli: Cli, archive: Archive) -> None:
+    result = cli("export", "csv", "--db", str(cli.db), "--columns", "uri,x")
+    assert result.exit_code == 2
+    assert result.stderr == "bsarchive: error: --columns: unknown column 'x'\n"
+    assert result.stdout == ""
+
+
+def test_jsonl_raw_carries_the_source_payload(cli: Cli, archive: Archive) -> None:
+    result = cli("export", "jsonl", "--db", str(cli.db), "--raw")
+    assert result.exit_code == 0, result.output
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["kind"] for o in objects] == ["post"] * 8 + ["reaction", "comment"]
+    post = objects[0]
+    assert post["uri"] == archive.uris[0]
+    assert post["raw"]["uri"] == archive.uris[0]
+    assert post["raw"]["account"]["username"] == "user0"
+    assert objects[8]["raw"] == REACTION_RAW  # XML stays text
+    assert objects[9]["raw"] is None  # nothing stored
+    plain = cli("export", "jsonl", "--db", str(cli.db))
+    assert "raw" not in json.loads(plain.stdout.splitlines()[0])
+
+
+def test_atom_feed_parses_cleanly(cli: Cli, archive: Archive, tmp_path: Path) -> None:
+    out = tmp_path / "event.atom"
+    result = cli("export", "atom", "--db", str(cli.db), "-o", str(out), "--tag", "bsnopen")
+    assert result.exit_code == 0, result.output
+    feed = feedparser.parse(out.read_bytes())
+    assert feed.bozo == 0, feed.get("bozo_exception")
+    assert feed.feed.title == "#bsnopen"
+    assert feed.feed.updated == "2010-06-29T18:00:00.000Z"  # the reaction is newest
+    assert len(feed.entries) == 9
+    ids = [e.id for e in feed.entries]
+    # Oldest first: the eight posts (3 s apart from 17:00), then the 18:00 reaction.
+    assert ids == [*archive.uris, REACTION_URL]
+    hostile = feed.entries[6]
+    assert "<script" not in hostile.content[0].value
+    assert "javascript:" not in hostile.content[0].value
+    assert "onerror" not in hostile.content[0].value
+    assert feed.entries[8].title == "What I learnt at the open night"
+    only_reactions = cli("export", "atom", "--db", str(cli.db), "--kind", "reaction")
+    assert len(feedparser.parse(only_reactions.stdout).entries) == 1
+
+
+def test_exports_are_byte_identical_across_runs(cli: Cli, archive: Archive, tmp_path: Path) -> None:
+    for command in (
+        ("export", "csv"),
+        ("export", "csv", "--columns", "provenance"),
+        ("export", "jsonl", "--raw"),
+        ("export", "atom"),
+    ):
+        first, second = tmp_path / "first", tmp_path / "second"
+        for path in (first, second):
+            result = cli(*command, "--db", str(cli.db), "-o", str(path))
+            assert result.exit_code == 0, result.output
+        assert first.read_bytes() == second.read_bytes(), command
+        assert first.stat().st_size > 1000
+
+
+def test_stats_json_is_a_stable_document(cli: Cli, archive: Archive) -> None:
+    result = cli("stats", "--json", "--db", str(cli.db))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert list(doc) == [
+        "schema_version", "counts", "first_post_at", "last_post_at", "top_authors",
+        "top_links", "top_tags", "per_hour", "per_instance", "sources",
+    ]  # fmt: skip
+    assert doc["counts"] == {
+        "posts": 8, "boosts": 0, "people": 8, "reactions": 1, "comments": 1, "edited": 0,
+        "deleted": 0,
+    }  # fmt: skip
+    assert doc["first_post_at"] == "2010-06-29T17:00:00.000Z"
+    assert doc["top_tags"] == [{"tag": "bsnopen", "posts": 8}]
+    assert doc["per_hour"] == [{"hour": "2010-06-29T17:00Z", "posts": 8}]
+    # A serves posts 0-5, B posts 0-2, 6 and 7.
+    assert sorted((i["posts"], i["only_here"]) for i in doc["per_instance"]) == [(5, 2), (6, 3)]
+    assert len(doc["sources"]) == 2
+    for source in doc["sources"]:
+        assert source["health"] == "ok"
+        assert source["last_error"] is None
+        assert isinstance(source["items"], int)
+        assert source["requests"] == 2
+        assert source["gone"] is False
+        assert isinstance(source["waited_seconds"], float)
+    tables = cli("stats", "--db", str(cli.db))
+    assert tables.exit_code == 0
+    assert "health" in tables.stdout
