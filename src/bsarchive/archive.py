@@ -24,6 +24,8 @@ from bsarchive.errors import SourceError
 from bsarchive.http import Http, HttpSettings
 from bsarchive.models import Cursor, Page, SourceResult, SourceSpec
 from bsarchive.sources import FetchContext
+from bsarchive.sources.activitypub import fetch_outbox
+from bsarchive.sources.feeds import fetch_feed
 from bsarchive.sources.mastodon import fetch_tag_timeline, refresh_statuses
 from bsarchive.sources.reactions import (
     COMMENTS_KEY_PREFIX,
@@ -106,6 +108,10 @@ def fetch_context(s: Settings, now: Callable[[], datetime]) -> FetchContext:
 def _pages_for(client: Http, spec: SourceSpec, cursor: Cursor, ctx: FetchContext) -> Iterator[Page]:
     if spec.kind == "mastodon":
         return fetch_tag_timeline(client, spec, cursor, ctx)
+    if spec.kind == "feed":
+        return fetch_feed(client, spec, cursor, ctx)
+    if spec.kind == "outbox":
+        return fetch_outbox(client, spec, cursor, ctx)
     raise SourceError(spec.url, f"{spec.kind} sources are not supported yet")
 
 

@@ -213,3 +213,56 @@ def deeply_nested(server: FaultServer, conn: socket.socket, path: str) -> None:
 def link_to_other_host(server: FaultServer, conn: socket.socket, path: str) -> None:
     link = '<http://169.254.169.254/api/v1/timelines/tag/bsnopen?max_id=1>; rel="next"'
     respond(conn, "200 OK", page(2), Link=link)
+
+
+# -- feed scenarios (issue 4) ---------------------------------------------------------------
+
+RSS = "application/rss+xml; charset=utf-8"
+
+
+def _rss(items: str, prolog: str = "") -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>{prolog}<rss version="2.0"><channel>'
+        f"<title>Faulty</title><link>https://faulty.example/</link>{items}</channel></rss>"
+    ).encode()
+
+
+def _item(n: int, author: str = "Writer") -> str:
+    return (
+        f"<item><title>Open night {n}</title><link>https://faulty.example/{n}/</link>"
+        f"<author>{author}</author><category>bsnopen</category>"
+        "<pubDate>Tue, 29 Jun 2010 18:00:00 +0000</pubDate>"
+        "<description>#bsnopen</description></item>"
+    )
+
+
+def feed_billion_laughs(server: FaultServer, conn: socket.socket, path: str) -> None:
+    entities = '<!ENTITY lol "lol">' + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i else "&lol;" * 10}">'
+        for i in range(10)
+    )
+    body = _rss(_item(1, "&lol9;"), f"<!DOCTYPE rss [{entities}]>")
+    respond(conn, "200 OK", body, Content_Type=RSS)
+
+
+def feed_xxe(server: FaultServer, conn: socket.socket, path: str) -> None:
+    body = _rss(_item(1, "&xxe;"), '<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>')
+    respond(conn, "200 OK", body, Content_Type=RSS)
+
+
+def feed_regex_bait(server: FaultServer, conn: socket.socket, path: str) -> None:
+    # feedparser's e-mail regex is super-linear on long author text without an address.
+    bait = "a" * 200_000 + "@" + "a." * 50_000
+    respond(conn, "200 OK", _rss(_item(1, bait) + _item(2)), Content_Type=RSS)
+
+
+def feed_50_mb(server: FaultServer, conn: socket.socket, path: str) -> None:
+    item = _item(1).encode()
+    size = 50 * 1024 * 1024
+    conn.sendall(_head("200 OK", {"Content-Type": RSS, "Content-Length": str(size)}))
+    sent = 0
+    chunk = item * (65536 // len(item))
+    with contextlib.suppress(OSError):
+        while sent < size and not server.stopped():
+            conn.sendall(chunk)
+            sent += len(chunk)

@@ -7,6 +7,10 @@ It does no network access (dereferencing a boosted URI is the caller's job, sign
 passed in). Foreign JSON is validated at this edge; the only exception raised on a strange
 document is :class:`~bsarchive.errors.ParseError`.
 
+The thin fetching half, :func:`fetch_outbox`, walks an actor's outbox through the shared
+:class:`~bsarchive.http.Http` client and dereferences boosted URIs; it never touches the
+database.
+
 Shapes handled (PROTOCOL.md §3): ``Create``/``Update``/``Announce``/``Delete`` activities
 and bare objects; ``Note``, ``Article``, ``Page``, ``Question``, ``Video``; ``tag``,
 ``to``, ``cc``, ``url``, ``attachment`` as a single value or an array; ``first`` as a URL
@@ -16,15 +20,19 @@ or an embedded page; ``orderedItems`` or ``items``; ids that are ``tag:`` URIs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
 import orjson
 
-from bsarchive.errors import ParseError
-from bsarchive.models import Author, Boost, Deletion, Item, Post, Sighting
+from bsarchive.errors import AuthRequiredError, FetchError, GoneError, ParseError
+from bsarchive.http import Http, Response, raise_for_status
+from bsarchive.models import Author, Boost, Cursor, Deletion, Item, Page, Post, Sighting, SourceSpec
+from bsarchive.sources import FetchContext
+from bsarchive.sources.feeds import next_fetch_time, skip_reason
 from bsarchive.sources.mastodon_parse import (
     content_links,
     dump_json,
@@ -44,11 +52,14 @@ __all__ = [
     "JSONMapping",
     "JSONObject",
     "ParsedActivity",
+    "fetch_outbox",
     "find_outbox",
     "parse_activity",
     "parse_collection_page",
     "parse_json",
 ]
+
+log = logging.getLogger(__name__)
 
 JSONObject = dict[str, object]
 # What the parsers accept: any read-only mapping (dict is invariant, Mapping is not).
@@ -57,6 +68,16 @@ JSONMapping = Mapping[str, object]
 # W3C ActivityPub §3.2 requires the ld+json profile; servers treat activity+json as equal and
 # some proxies only route on activity+json, so both are offered (PROTOCOL.md §3).
 ACCEPT = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+# What to retry with when a server answers ACCEPT with HTML (PROTOCOL.md §3).
+ACCEPT_FALLBACK = "application/activity+json"
+# Outbox pages walked per run at most, whatever --max-pages says: older pages are history
+# the tag timelines and feeds cover; the next run resumes from the newest item.
+MAX_OUTBOX_PAGES = 50
+# Boosted URIs dereferenced per run at most (each is a request to some other server).
+MAX_DEREFERENCES = 200
+SIGNED_FETCH = (
+    "requires signed fetches (authorized fetch); use --mastodon or the tag RSS for this server"
+)
 # Deeper nesting than this is refused: real AP documents nest fewer than 10 levels, and
 # later recursive code (serialisers, sanitisers) must never see a recursion bomb.
 MAX_DEPTH = 100
@@ -641,3 +662,191 @@ def _date(value: object, context: _Context) -> tuple[datetime, str | None]:
     except ValueError:
         return context.fetched_at, "bad date"
     return parsed, "tz-less date" if tzless else None
+
+
+# --- fetching -------------------------------------------------------------------------------
+
+
+def _is_html(response: Response) -> bool:
+    return response.content_type in ("text/html", "application/xhtml+xml") or (
+        response.body.lstrip()[:1] == b"<"
+    )
+
+
+def _get(
+    client: Http,
+    url: str,
+    subject: str,
+    *,
+    cursor: Cursor | None = None,
+    untrusted: bool = False,
+) -> Response:
+    """GET an ActivityPub document; an HTML answer is retried once with the plain
+    ``application/activity+json`` some servers and proxies route on (PROTOCOL.md §3)."""
+    etag = cursor.etag if cursor else None
+    last_modified = cursor.last_modified if cursor else None
+    try:
+        response = client.get(
+            url, accept=ACCEPT, etag=etag, last_modified=last_modified, untrusted=untrusted
+        )
+        if response.status == 200 and _is_html(response):
+            retry = client.get(
+                url,
+                accept=ACCEPT_FALLBACK,
+                etag=etag,
+                last_modified=last_modified,
+                untrusted=untrusted,
+            )
+            response = replace(retry, requests=retry.requests + response.requests)
+    except FetchError as e:
+        raise e.with_subject(subject) from e
+    return response
+
+
+def _check(response: Response, subject: str) -> None:
+    if response.status in (401, 403):
+        raise AuthRequiredError(subject, f"HTTP {response.status}: {SIGNED_FETCH}")
+    raise_for_status(response, subject)
+
+
+def _item_id(item: JSONObject | str) -> str | None:
+    return item if isinstance(item, str) else _id_of(item)
+
+
+def fetch_outbox(
+    client: Http, spec: SourceSpec, cursor: Cursor, ctx: FetchContext
+) -> Iterator[Page]:
+    """Walk an actor's outbox (or an outbox URL) newest first, one Page per collection page.
+
+    The walk stops at the item id the last run saw first (``cursor.newest``), at the end of
+    the collection, or after :data:`MAX_OUTBOX_PAGES` / ``ctx.max_pages`` pages. An outbox
+    URL is fetched with conditional GET (an actor document's validators say nothing about
+    its outbox, so an actor is always read). Intermediate pages carry the old cursor; only
+    the last one carries the new ``newest`` and validators, so a run killed mid-walk
+    re-reads the walk instead of losing it.
+
+    Raises:
+        AuthRequiredError: 401/403 (the server requires signed fetches).
+        FetchError / GoneError / ParseError: the source failed (subject: ``spec.url``).
+    """
+    subject = spec.url
+    reason = skip_reason(cursor, ctx)
+    if reason is not None:
+        log.info("%s: %s", subject, reason)
+        return
+    response = _get(client, spec.url, subject, cursor=cursor)
+    requests = response.requests
+    waiting = replace(cursor, not_before=next_fetch_time(response, ctx.now()), gone=False)
+    if response.status == 304:
+        yield Page(spec.key, (), waiting, requests=requests)
+        return
+    if response.status == 410:
+        yield Page(spec.key, (), replace(waiting, gone=True), requests=requests)
+        raise GoneError(
+            subject, "HTTP 410 Gone", hint="marked gone; later runs skip it", status=410
+        )
+    _check(response, subject)
+    doc = parse_json(response.body, subject)
+    outbox = find_outbox(doc, response.url)
+    validators: tuple[str | None, str | None] = (None, None)
+    if outbox == response.url:
+        validators = (response.header("etag"), response.header("last-modified"))
+    else:  # an actor: read its outbox
+        response = _get(client, outbox, subject)
+        requests += response.requests
+        _check(response, subject)
+        doc = parse_json(response.body, subject)
+    page = parse_collection_page(doc, response.url)
+    page_url = response.url
+    if page.first is not None:
+        response = _get(client, page.first, subject)
+        requests += response.requests
+        _check(response, subject)
+        page_url = response.url
+        page = parse_collection_page(parse_json(response.body, subject), page_url)
+    final = replace(waiting, etag=validators[0], last_modified=validators[1])
+    limit = max(1, min(ctx.max_pages, MAX_OUTBOX_PAGES))
+    budget = [MAX_DEREFERENCES]
+    newest: str | None = None
+    malformed = 0
+    for walked in range(1, limit + 1):
+        if newest is None and page.items:
+            newest = _item_id(page.items[0])
+        items: list[Item] = []
+        skipped = 0
+        reached = False
+        for raw in page.items:
+            if cursor.newest is not None and _item_id(raw) == cursor.newest:
+                reached = True
+                break
+            try:
+                found, n = _activity_items(client, raw, spec, page_url, ctx, budget)
+            except ParseError as e:
+                log.warning("%s: skipping a malformed item: %s", subject, e.message)
+                malformed += 1
+                continue
+            items.extend(found)
+            skipped += n
+        last = reached or page.next is None or walked == limit or ctx.stop.is_set()
+        if last and walked == limit and page.next is not None and not reached:
+            log.info("%s: stopped after %d outbox pages (cap per run)", subject, walked)
+        page_cursor = replace(final, newest=newest or cursor.newest) if last else cursor
+        yield Page(spec.key, tuple(items), page_cursor, requests=requests, skipped=skipped)
+        requests = 0
+        if last or page.next is None:
+            break
+        response = _get(client, page.next, subject)
+        requests = response.requests
+        _check(response, subject)
+        page_url = response.url
+        page = parse_collection_page(parse_json(response.body, subject), page_url)
+    if malformed:
+        raise ParseError(subject, f"{malformed} malformed item(s) skipped; the rest were stored")
+
+
+def _activity_items(
+    client: Http,
+    raw: JSONObject | str,
+    spec: SourceSpec,
+    page_url: str,
+    ctx: FetchContext,
+    budget: list[int],
+) -> tuple[list[Item], int]:
+    """The models one outbox item yields, dereferencing a URI-only object; (items, skipped)."""
+    now = ctx.now()
+    parsed = parse_activity(
+        raw, tags=ctx.tags, source=spec.url, fetched_at=now, fetched_from=page_url
+    )
+    if parsed.needs_fetch is not None:
+        fetched = _dereference(client, parsed.needs_fetch, spec, ctx, budget)
+        if fetched is None or fetched.post is None:
+            return [], 1  # untagged, unreachable or refused: nothing to keep (nor its boost)
+        parsed = replace(fetched, boost=parsed.boost)
+    if parsed.post is not None and not ctx.in_window(parsed.post.created_at):
+        return [], 1
+    if not parsed.items:
+        return [], 1
+    return list(parsed.items), 0
+
+
+def _dereference(
+    client: Http, uri: str, spec: SourceSpec, ctx: FetchContext, budget: list[int]
+) -> ParsedActivity | None:
+    """GET a boosted/created object by its URI; None when it cannot be read (404/410, a
+    server requiring signed fetches, HTML, a transport failure) or the budget is spent."""
+    if budget[0] <= 0 or urlsplit(uri).scheme not in ("http", "https"):
+        return None
+    budget[0] -= 1
+    try:
+        response = _get(client, uri, uri, untrusted=True)
+        if response.status != 200:
+            log.info("%s: HTTP %d dereferencing a boosted object; skipped", uri, response.status)
+            return None
+        obj = parse_json(response.body, uri)
+        parsed = parse_activity(
+            obj, tags=ctx.tags, source=spec.url, fetched_at=ctx.now(), fetched_from=response.url
+        )
+    except (FetchError, ParseError) as e:
+        log.info("%s: skipped: %s", uri, e.message)
+        return None
+    return None if parsed.needs_fetch is not None else parsed

@@ -2,8 +2,8 @@
 
 This is the pure half of the feed source: bytes in, :class:`~bsarchive.models.Post`,
 :class:`~bsarchive.models.Reaction` and :class:`~bsarchive.models.Comment` values out.
-It does no network access, touches no database, reads no clock except to enforce the parse
-time budget, and never reads files: XML entity declarations are refused before any XML
+The parsers do no network access, touch no database, read no clock except to enforce the
+parse time budget, and never read files: XML entity declarations are refused before any XML
 parser sees the body (billion laughs, XXE), and feedparser is only ever handed bytes.
 
 What is kept (PROTOCOL.md §2, §5):
@@ -19,6 +19,10 @@ What is kept (PROTOCOL.md §2, §5):
 
 Foreign failures (feedparser, JSON, decoding) are translated once, at the edge, into
 :class:`~bsarchive.errors.ParseError`; dates never raise (doubtful ones are flagged).
+
+The thin fetching half, :func:`fetch_feed`, is one conditional GET per feed through the
+shared :class:`~bsarchive.http.Http` client (ETag/Last-Modified, ``Cache-Control: max-age``
+and ``Retry-After`` between runs, 410 Gone remembered); it never touches the database.
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ import codecs
 import hashlib
 import io
 import json
+import logging
 import re
+import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_tz
@@ -43,13 +49,28 @@ from xml.parsers import expat
 import feedparser
 import orjson
 
-from bsarchive.errors import ParseError
-from bsarchive.models import Author, Comment, Post, Reaction, Sighting, utc
+from bsarchive.errors import FetchError, GoneError, ParseError
+from bsarchive.http import Http, Response, parse_retry_after, raise_for_status
+from bsarchive.models import (
+    Author,
+    Comment,
+    Cursor,
+    Item,
+    Page,
+    Post,
+    Reaction,
+    Sighting,
+    SourceSpec,
+    utc,
+)
+from bsarchive.sources import FetchContext
 
 __all__ = [
     "ParsedFeed",
     "discover_comment_feed",
+    "fetch_feed",
     "is_tag_feed",
+    "next_fetch_time",
     "matches_tag",
     "parse_comments",
     "parse_feed",
@@ -78,6 +99,22 @@ FLAG_NO_DATE = "no date"  # the date is fetched_at: the entry had none
 FLAG_BAD_DATE = "bad date"  # the date is fetched_at: the entry's date could not be read
 
 FeedKind = Literal["rss", "atom", "json"]
+
+log = logging.getLogger(__name__)
+
+# Feed types first, then the generic XML/JSON ones servers also use for feeds.
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, "
+    "application/json;q=0.8, */*;q=0.1"
+)
+# A feed asking to be left alone (max-age / Retry-After) is honoured up to a day: a wrong
+# header must not hide a feed for the rest of an event.
+MAX_REVISIT_DELAY = timedelta(days=1)
+# Parsing is pure Python and holds the GIL: running several parses at once gains nothing
+# and starves the writer thread (measured in bench/bench_feeds.py), so one at a time.
+_PARSING = threading.Lock()
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1236,3 +1273,98 @@ def _is_own_feed(feed_url: str, page_url: str) -> bool:
     base = feed.path[: match.start()] + "/"
     page_path = page.path if page.path.endswith("/") else page.path + "/"
     return base not in _SITE_WIDE_FEEDS and page_path != "/" and base.startswith(page_path)
+
+
+# --- fetching -------------------------------------------------------------------------------
+
+
+def next_fetch_time(response: Response, now: datetime) -> datetime | None:
+    """When the server allows the next fetch: ``Retry-After`` or ``Cache-Control: max-age``
+    (RFC 9111 §5.2.2.1), capped at :data:`MAX_REVISIT_DELAY`; None when it may be at once."""
+    delay = parse_retry_after(response.header("retry-after"), now)
+    cache = (response.header("cache-control") or "").lower()
+    if delay is None and "no-cache" not in cache and "no-store" not in cache:
+        match = _MAX_AGE.search(cache)
+        if match:
+            delay = float(match.group(1))
+    if not delay or delay <= 0:
+        return None
+    return now + min(timedelta(seconds=delay), MAX_REVISIT_DELAY)
+
+
+def skip_reason(cursor: Cursor, ctx: FetchContext) -> str | None:
+    """Why this run leaves the source alone (gone, or asked to wait), or None to fetch."""
+    if ctx.refetch_gone:
+        return None
+    if cursor.gone:
+        return "marked gone (HTTP 410) by an earlier run; skipped"
+    if cursor.not_before is not None and ctx.now() < cursor.not_before:
+        return f"the server asked not to be fetched before {cursor.not_before.isoformat()}"
+    return None
+
+
+def fetch_feed(client: Http, spec: SourceSpec, cursor: Cursor, ctx: FetchContext) -> Iterator[Page]:
+    """Yield the one page of a feed: its tagged posts and reactions, with the new cursor.
+
+    A 304 Not Modified yields an empty page with the same validators; 410 Gone yields a page
+    marking the feed gone, then raises. Reactions carry their comment feed
+    (``Reaction.comments_feed``) for the reactions pass.
+
+    Raises:
+        FetchError: transport failure, redirect loop, body over 10 MiB, 404/410 and other
+            error statuses (subject: the feed URL).
+        ParseError: not a feed (HTML page, malformed XML, entity declarations, ...).
+    """
+    url = spec.url
+    reason = skip_reason(cursor, ctx)
+    if reason is not None:
+        log.info("%s: %s", url, reason)
+        return
+    try:
+        response = client.get(
+            url,
+            accept=FEED_ACCEPT,
+            etag=cursor.etag,
+            last_modified=cursor.last_modified,
+            max_bytes=MAX_BODY_BYTES,
+        )
+    except FetchError as e:
+        raise e.with_subject(url) from e
+    now = ctx.now()
+    waiting = replace(cursor, not_before=next_fetch_time(response, now), gone=False)
+    if response.status == 304:
+        yield Page(spec.key, (), waiting, requests=response.requests)
+        return
+    if response.status >= 400:
+        if response.status == 410:
+            yield Page(spec.key, (), replace(waiting, gone=True), requests=response.requests)
+            raise GoneError(
+                url, "HTTP 410 Gone", hint="marked gone; later runs skip this feed", status=410
+            )
+        if response.status in (429, 503) and waiting.not_before is not None:
+            yield Page(spec.key, (), waiting, requests=response.requests)
+        raise_for_status(response, url)
+    with _PARSING:
+        parsed = parse_feed(
+            response.body,
+            url=url,
+            tags=ctx.tags,
+            fetched_at=now,
+            content_type=response.header("content-type"),
+        )
+    items: list[Item] = []
+    skipped = parsed.skipped
+    for item in parsed.items:
+        # The window applies to posts; a reaction written after the event still reacts to it.
+        if isinstance(item, Post) and not ctx.in_window(item.created_at):
+            skipped += 1
+            continue
+        items.append(item)
+    if parsed.xml_error:
+        log.info("%s: recovered from malformed XML: %s", url, parsed.xml_error)
+    fresh = replace(
+        waiting,
+        etag=response.header("etag"),
+        last_modified=response.header("last-modified"),
+    )
+    yield Page(spec.key, tuple(items), fresh, requests=response.requests, skipped=skipped)

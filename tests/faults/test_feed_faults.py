@@ -1,0 +1,97 @@
+"""Hostile feeds: each ends its own source with one line, within bounds, while the other
+source's posts are stored. The real CLI runs in a subprocess, as in ``test_faults``."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bsarchive.demo import FixtureMastodon, synthetic_status
+
+from . import server as faults
+from .test_faults import CONFIG, RSS_LIMIT_MB, TIME_LIMIT, _child_maxrss_mb, error_lines
+
+
+@pytest.fixture
+def other() -> Iterator[FixtureMastodon]:
+    statuses = [
+        synthetic_status(100 + n, viewer="good.example", local_id=5000 + n) for n in range(5)
+    ]
+    with FixtureMastodon(statuses) as server:
+        yield server
+
+
+def run_feed(
+    scenario: faults.Scenario, other: FixtureMastodon, tmp_path: Path
+) -> tuple[int, str, float, float, int, int]:
+    """Fetch the fault server as a feed next to a good instance; return (exit code, stderr,
+    seconds, peak RSS MB, good posts stored, feed items stored)."""
+    fault = faults.FaultServer(scenario).start()
+    config = tmp_path / "faults.toml"
+    config.write_text(CONFIG)
+    db = tmp_path / "event.db"
+    cmd = [
+        sys.executable, "-m", "bsarchive", "fetch", "--tag", "bsnopen", "--db", str(db),
+        "--config", str(config), "--no-reactions", "--feed", fault.url + "/feed.xml",
+        "--mastodon", other.url,
+    ]  # fmt: skip
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            _, err = proc.communicate(timeout=TIME_LIMIT + 30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        elapsed = time.monotonic() - start
+        rss = _child_maxrss_mb()
+    finally:
+        fault.stop()
+    with sqlite3.connect(db) as conn:
+        good = conn.execute(
+            "SELECT count(*) FROM sightings WHERE source = ?", (other.url.removeprefix("http://"),)
+        ).fetchone()[0]
+        items = conn.execute("SELECT count(*) FROM reactions").fetchone()[0]
+    return proc.returncode, err.decode("utf-8", "replace"), elapsed, rss, good, items
+
+
+CASES: list[tuple[str, faults.Scenario, str]] = [
+    ("billion laughs", faults.feed_billion_laughs, "declares XML entities"),
+    ("XXE", faults.feed_xxe, "declares XML entities"),
+    ("50 MB feed", faults.feed_50_mb, "over the cap of"),
+]
+
+
+@pytest.mark.parametrize(("name", "scenario", "message"), CASES, ids=[c[0] for c in CASES])
+def test_hostile_feed_fails_alone(
+    name: str,
+    scenario: Callable[..., None],
+    message: str,
+    other: FixtureMastodon,
+    tmp_path: Path,
+) -> None:
+    rc, stderr, elapsed, rss, good, items = run_feed(scenario, other, tmp_path)
+    assert "Traceback" not in stderr, stderr
+    assert rc == 1, stderr
+    lines = error_lines(stderr)
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("bsarchive: error: http://127.0.0.1:"), lines[0]
+    assert message in lines[0], lines[0]
+    assert (good, items) == (5, 0)
+    assert elapsed < TIME_LIMIT, f"{name} took {elapsed:.1f}s"
+    assert rss < RSS_LIMIT_MB, f"{name} peaked at {rss:.0f} MB"
+
+
+def test_regex_bait_in_author_is_parsed_quickly(other: FixtureMastodon, tmp_path: Path) -> None:
+    # Not an error: the author field is cut before feedparser sees it, so both items are kept.
+    rc, stderr, elapsed, _, good, items = run_feed(faults.feed_regex_bait, other, tmp_path)
+    assert rc == 0, stderr
+    assert error_lines(stderr) == []
+    assert (good, items) == (5, 2)
+    assert elapsed < 20, f"took {elapsed:.1f}s"
