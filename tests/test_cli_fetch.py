@@ -47,8 +47,7 @@ def test_second_run_fetches_only_new_pages(cli: Cli, servers: Any, fast_config: 
     assert fetch(cli, fast_config, server.url).exit_code == 0
     first_requests = len(server.requests)
     assert first_requests == 4  # 40 + 40 + 5 + the empty page that ends the backfill
-    server.statuses = sorted(statuses, key=lambda s: int(s["id"]), reverse=True)
-    server._encoded = {s["id"]: json.dumps(s).encode() for s in statuses}
+    server.set_statuses(statuses)
     result = fetch(cli, fast_config, server.url)
     assert result.exit_code == 0, result.output
     new_requests = server.requests[first_requests:]
@@ -248,9 +247,7 @@ def test_refresh_records_edits_and_deletions(cli: Cli, servers: Any, fast_config
     edited = dict(
         statuses[0], content="<p>Edited text #bsnopen</p>", edited_at="1970-01-01T01:00:00.000Z"
     )
-    server.by_id = {}
-    server._encoded = {"100": json.dumps(edited).encode(), "102": json.dumps(statuses[2]).encode()}
-    server.statuses = [edited, statuses[2]]
+    server.set_statuses([edited, statuses[2]])
     # Everything from 1970 is "recent" with a window this wide.
     result = fetch(cli, fast_config, server.url, extra=("--refresh", "600000"))
     assert result.exit_code == 0, result.output

@@ -182,3 +182,26 @@ def test_export_rows_are_oldest_first_and_filtered(tmp_path: Path) -> None:
         safe = next(store.iter_export_rows(ExportFilter(), safe_cells=True))
         assert safe[7] == "'-1 is a number"
         assert safe[5] == "'@al@a.example"
+
+
+def test_reply_parent_is_resolved_from_local_ids_in_either_order(tmp_path: Path) -> None:
+    parent = post("https://a.example/users/al/statuses/1", local="11")
+    reply = post(
+        "https://b.example/users/bo/statuses/2", local="12", in_reply_to_local_id="11",
+        author=Author("@bo@b.example"),
+    )  # fmt: skip
+    elsewhere = post(
+        "https://b.example/users/bo/statuses/3", on="z.example", local="13",
+        in_reply_to_local_id="11", author=Author("@bo@b.example"),
+    )  # fmt: skip
+    with Store(tmp_path / "a.db") as store:
+        store.save_items([reply, elsewhere], NOW)
+        assert store.resolve_replies() == 0  # parent not archived yet
+        store.save_items([parent], NOW)
+        assert store.resolve_replies() == 1
+        assert rows(store, "SELECT uri, in_reply_to_uri FROM posts ORDER BY uri") == [
+            ("https://a.example/users/al/statuses/1", None),
+            ("https://b.example/users/bo/statuses/2", "https://a.example/users/al/statuses/1"),
+            # Local id 11 on z.example is not the same status as 11 on a.example.
+            ("https://b.example/users/bo/statuses/3", None),
+        ]

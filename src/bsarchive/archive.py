@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 from bsarchive.config import Settings
 from bsarchive.errors import SourceError
 from bsarchive.http import Http, HttpSettings
-from bsarchive.models import Cursor, Page, SourceResult, SourceSpec
+from bsarchive.models import Cursor, Page, SourceResult, SourceSpec, iso
+from bsarchive.policy import screen_page
 from bsarchive.sources import FetchContext
 from bsarchive.sources.activitypub import fetch_outbox
 from bsarchive.sources.feeds import fetch_feed
@@ -132,6 +133,9 @@ def run_fetch(
     ctx = fetch_context(settings, now)
     result = RunResult()
     run_id = store.start_run(now(), json.dumps(_run_options(settings), sort_keys=True))
+    if settings.include_opted_out:
+        # Researchers must be able to tell that an archive holds opted-out accounts.
+        store.set_meta("include_opted_out_used", iso(now()) or "")
     try:
         jobs: list[tuple[str, Callable[[], Iterator[Page]]]] = []
         for spec in settings.sources():
@@ -149,6 +153,7 @@ def run_fetch(
             _drain(refresh_jobs, store, http, ctx, result, progress, now, settings)
         if settings.reactions and not ctx.stop.is_set():
             _follow_reactions(settings, store, http, ctx, result, now)
+        store.resolve_replies()
     except BaseException:
         ctx.stop.set()
         raise
@@ -309,6 +314,7 @@ def _drain(
         while pending:
             key, payload = q.get()
             if isinstance(payload, Page):
+                payload = screen_page(payload, include_opted_out=settings.include_opted_out)
                 saved = store.save_page(payload, now())
                 counts[key][0] += saved.new
                 counts[key][1] += saved.updated

@@ -515,6 +515,52 @@ def export_parquet(
     _run(body)
 
 
+@app.command()
+def forget(
+    author: Annotated[
+        str | None, typer.Option("--author", help="Handle, e.g. @alice@example.social.")
+    ] = None,
+    post: Annotated[str | None, typer.Option("--post", help="Post uri or url.")] = None,
+    reason: Annotated[str, typer.Option(help="Why (kept with the takedown).")] = "",
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for another run's lock.")] = False,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Remove an author or a post from the archive and keep them out (takedowns)."""
+
+    def body() -> None:
+        if not author and not post:
+            raise ConfigError("forget", "give --author or --post")
+        s = _settings(config, db=db)
+        with ArchiveLock(s.db) as lock, Store(s.db) as store:
+            lock.acquire(wait=wait)
+            removed = store.forget(author=author, post=post, reason=reason, now=datetime.now(UTC))
+        if not quiet:
+            console.err.print(f"bsarchive: removed {removed} post(s); kept out from now on")
+
+    _run(body)
+
+
+@app.command()
+def doctor(
+    probe: Annotated[
+        bool, typer.Option("--probe/--no-probe", help="Check that each source answers.")
+    ] = True,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Check the config, the archive (integrity, schema, lock) and the sources."""
+    from bsarchive.doctor import run_doctor
+
+    def body() -> int:
+        checks = run_doctor(_settings(config, db=db), probe=probe)
+        console.doctor_table(checks)
+        return int(any(not c.ok for c in checks))
+
+    _run(body)
+
+
 def main() -> None:
     try:
         app()

@@ -211,3 +211,12 @@ def _table(title: str, columns: tuple[str, ...], rows: Any) -> None:
     for row in rows:
         t.add_row(*(str(v) if v is not None else "" for v in row))
     out.print(t)
+
+
+def doctor_table(checks: Any) -> None:
+    t = Table(title="bsarchive doctor")
+    for column in ("check", "", "detail", "what to do"):
+        t.add_column(column, overflow="fold")
+    for c in checks:
+        t.add_row(c.name, "ok" if c.ok else "FAIL", c.detail, c.fix)
+    out.print(t)

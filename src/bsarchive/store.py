@@ -291,15 +291,37 @@ MIGRATIONS: tuple[str, ...] = (
         FROM reactions r LEFT JOIN comments c ON c.reaction_id = r.id
         ORDER BY coalesce(r.published_at, r.first_seen_at), r.id, c.created_at, c.id
     """,
+    # 3: respect and reach (issue 9): takedowns that keep people out of the archive, and
+    # what instance discovery learnt about each server.
+    """
+    CREATE TABLE forgotten (
+        kind TEXT NOT NULL CHECK (kind IN ('author', 'post')),
+        value TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        forgotten_at TEXT NOT NULL,
+        PRIMARY KEY (kind, value)
+    ) WITHOUT ROWID;
+    CREATE TABLE instances (
+        host TEXT PRIMARY KEY,
+        base_url TEXT NOT NULL,
+        usable INTEGER NOT NULL,
+        software TEXT NOT NULL DEFAULT '',
+        version TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT '',
+        checked_at TEXT NOT NULL
+    )
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Items per transaction in an import: big enough that commits are not the cost, small
 # enough that memory stays flat and a killed import loses at most one batch (issue 8).
-IMPORT_BATCH = 1000
+IMPORT_BATCH = 5000
 
 # How long a writer waits for SQLite's own lock before reporting "database is locked".
 BUSY_TIMEOUT_MS = 10_000
+CACHE_KIB = 65_536
+WAL_CHECKPOINT_PAGES = 16_384
 
 T = TypeVar("T")
 
@@ -662,9 +684,14 @@ class Store:
             else:
                 self.db = sqlite3.connect(self.path, isolation_level=None)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # 64 MiB of page cache: indexes of a million-post archive stay in memory.
+            self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             if not readonly:
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute("PRAGMA synchronous = NORMAL")
+                # Checkpoint (and fsync) every 64 MiB of WAL rather than every 4 MiB: an
+                # import or a long backfill otherwise spends half its commits syncing.
+                self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
             self.db.execute("PRAGMA foreign_keys = ON")
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as e:
@@ -680,6 +707,7 @@ class Store:
                 raise StoreError(str(self.path), f"archive schema {version} needs migrating")
             self._migrate(version)
         self._author_ids: dict[str, int] = {}
+        self._forgotten: tuple[frozenset[str], frozenset[str]] | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -828,7 +856,7 @@ class Store:
         """Store a page of items and its source's cursor in one transaction."""
         new = updated = 0
         with self.transaction(), _errors("save page", self.path):
-            for item in page.items:
+            for item in self._remembered(page.items):
                 n, u = self._save_item(item, now)
                 new += n
                 updated += u
@@ -839,11 +867,115 @@ class Store:
         """Store items without a cursor (imports, reactions)."""
         new = updated = 0
         with self.transaction(), _errors("save items", self.path):
-            for item in items:
+            for item in self._remembered(items):
                 n, u = self._save_item(item, now)
                 new += n
                 updated += u
         return SaveResult(new, updated)
+
+    # -- takedowns (issue 9) ----------------------------------------------------------------
+
+    def _forgotten_sets(self) -> tuple[frozenset[str], frozenset[str]]:
+        if self._forgotten is None:
+            rows = self.db.execute("SELECT kind, value FROM forgotten").fetchall()
+            authors = frozenset(v for k, v in rows if k == "author")
+            posts = frozenset(v for k, v in rows if k == "post")
+            self._forgotten = (authors, posts)
+        return self._forgotten
+
+    def _remembered(self, items: Iterable[Item]) -> Iterator[Item]:
+        """Items not covered by a takedown (``forget``); the rest are dropped silently."""
+        authors, posts = self._forgotten_sets()
+        if not authors and not posts:
+            yield from items
+            return
+        for item in items:
+            if isinstance(item, Post):
+                kept_out = item.uri in posts or item.url in posts or item.author.handle in authors
+            elif isinstance(item, Boost):
+                kept_out = item.booster.handle in authors or item.post_uri in posts
+            else:
+                kept_out = False
+            if not kept_out:
+                yield item
+
+    def forget(self, *, author: str | None = None, post: str | None = None, reason: str,
+               now: datetime) -> int:  # fmt: skip
+        """Remove an author's posts and boosts, or one post, and keep them out from now on.
+
+        Returns the number of posts removed. Sightings, tags, links, versions and the
+        full-text index follow through foreign keys and triggers.
+        """
+        removed = 0
+        with self.transaction() as db, _errors("forget", self.path):
+            if author is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO forgotten (kind, value, reason, forgotten_at)"
+                    " VALUES ('author', ?, ?, ?)",
+                    (author, reason, iso(now)),
+                )
+                row = db.execute("SELECT id FROM authors WHERE handle = ?", (author,)).fetchone()
+                if row is not None:
+                    removed += db.execute("DELETE FROM posts WHERE author_id = ?", row).rowcount
+                    db.execute("DELETE FROM boosts WHERE booster_id = ?", row)
+                    db.execute(
+                        "DELETE FROM authors WHERE id = ? AND NOT EXISTS"
+                        " (SELECT 1 FROM posts WHERE author_id = authors.id)",
+                        row,
+                    )
+            if post is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO forgotten (kind, value, reason, forgotten_at)"
+                    " VALUES ('post', ?, ?, ?)",
+                    (post, reason, iso(now)),
+                )
+                removed += db.execute(
+                    "DELETE FROM posts WHERE uri = ? OR url = ?", (post, post)
+                ).rowcount
+                db.execute("DELETE FROM boosts WHERE post_uri = ?", (post,))
+            db.execute("DELETE FROM reaction_links WHERE post_uri NOT IN (SELECT uri FROM posts)")
+        self._forgotten = None
+        return removed
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db, _errors("write meta", self.path):
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- instances (issue 9 discovery) ------------------------------------------------------
+
+    def record_instance(self, host: str, base_url: str, usable: bool, software: str,
+                        version: str, reason: str, now: datetime) -> None:  # fmt: skip
+        with self.transaction() as db, _errors("record instance", self.path):
+            db.execute(
+                "INSERT OR REPLACE INTO instances (host, base_url, usable, software, version,"
+                " reason, checked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (host, base_url, int(usable), software, version, reason, iso(now)),
+            )
+
+    def known_instances(self) -> list[tuple[str, str, bool, str, datetime]]:
+        """(host, base url, usable, reason, checked at) for every probed server."""
+        with _errors("read instances", self.path):
+            rows = self.db.execute(
+                "SELECT host, base_url, usable, reason, checked_at FROM instances ORDER BY host"
+            ).fetchall()
+        return [
+            (h, b, bool(u), r, datetime.fromisoformat(c.replace("Z", "+00:00")))
+            for h, b, u, r, c in rows
+        ]
+
+    def discovery_accounts(self) -> list[tuple[str, str | None]]:
+        """(handle, profile url) of everyone who posted or boosted, most active first."""
+        with _errors("read accounts", self.path):
+            return self.db.execute(
+                """
+                SELECT a.handle, a.url FROM authors a
+                JOIN (SELECT author_id AS id, count(*) AS n FROM posts GROUP BY author_id
+                      UNION ALL
+                      SELECT booster_id, count(*) FROM boosts GROUP BY booster_id) c
+                  ON c.id = a.id
+                GROUP BY a.id ORDER BY sum(c.n) DESC, a.handle
+                """
+            ).fetchall()
 
     def _save_item(self, item: Item, now: datetime) -> tuple[int, int]:
         if isinstance(item, Post):
@@ -1659,7 +1791,7 @@ class Store:
         """
         new = updated = 0
         chunk: list[Item] = []
-        for item in items:
+        for item in self._remembered(items):
             chunk.append(item)
             if len(chunk) >= batch:
                 result = self._import_batch(chunk, now)

@@ -1,0 +1,75 @@
+"""Takedowns (`forget`), opt-outs end to end, and `doctor`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bsarchive.demo import synthetic_status
+
+from .conftest import Cli
+
+
+def _fetch(cli: Cli, config: Path, url: str, *extra: str) -> Any:
+    return cli(
+        "fetch", "--tag", "bsnopen", "--mastodon", url, "--db", str(cli.db),
+        "--config", str(config), *extra,
+    )  # fmt: skip
+
+
+def test_forget_removes_and_keeps_out(cli: Cli, servers: Any, fast_config: Path) -> None:
+    statuses = [synthetic_status(n, viewer="v.example", local_id=100 + n) for n in range(9)]
+    statuses[4]["account"] = statuses[7]["account"] = statuses[1]["account"]
+    server = servers(statuses)
+    assert _fetch(cli, fast_config, server.url).exit_code == 0
+    assert cli.rows("SELECT count(*) FROM posts") == [(9,)]
+    result = cli(
+        "forget", "--author", "@user1@home1.example", "--db", str(cli.db), "--reason", "takedown"
+    )
+    assert result.exit_code == 0, result.output
+    assert "removed 3 post(s)" in result.stderr  # posts 1, 4 and 7
+    one = statuses[0]["uri"]
+    assert cli("forget", "--post", one, "--db", str(cli.db)).exit_code == 0
+    assert cli.rows("SELECT count(*) FROM posts") == [(5,)]
+    assert cli.rows("SELECT count(*) FROM posts_fts") == [(5,)]
+    # A fresh archive pass (new cursor) sees them again and still does not store them.
+    cli.rows("DELETE FROM sources")
+    assert _fetch(cli, fast_config, server.url).exit_code == 0
+    assert cli.rows("SELECT count(*) FROM posts") == [(5,)]
+    assert cli.rows("SELECT kind, value, reason FROM forgotten ORDER BY kind") == [
+        ("author", "@user1@home1.example", "takedown"),
+        ("post", one, ""),
+    ]
+    assert cli("forget", "--db", str(cli.db)).exit_code == 2
+
+
+def test_opted_out_accounts_are_counted_not_stored(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    statuses = [synthetic_status(n, viewer="v.example", local_id=100 + n) for n in range(4)]
+    statuses[0]["account"] = dict(statuses[0]["account"], noindex=True)
+    statuses[1]["account"] = dict(statuses[1]["account"], indexable=False)
+    statuses[2]["account"] = dict(statuses[2]["account"], note="<p>Please, no archives. #NoBot</p>")
+    server = servers(statuses)
+    result = _fetch(cli, fast_config, server.url)
+    assert result.exit_code == 0
+    assert cli.rows("SELECT uri FROM posts") == [(statuses[3]["uri"],)]
+    assert "3 outside the window or opted out" in result.stderr
+    cli.rows("DELETE FROM sources")
+    assert _fetch(cli, fast_config, server.url, "--include-opted-out").exit_code == 0
+    assert cli.rows("SELECT count(*) FROM posts") == [(4,)]
+    assert cli.rows("SELECT count(*) FROM meta WHERE key = 'include_opted_out_used'") == [(1,)]
+
+
+def test_doctor_reports_what_to_fix(cli: Cli, servers: Any, fast_config: Path) -> None:
+    server = servers([synthetic_status(1, viewer="v.example", local_id=5)])
+    assert _fetch(cli, fast_config, server.url).exit_code == 0
+    ok = cli("doctor", "--db", str(cli.db), "--no-probe")
+    assert ok.exit_code == 0, ok.output
+    assert "integrity" in ok.stdout and "FAIL" not in ok.stdout
+    cli.db.with_suffix(".toml").write_text(
+        'tags = ["bsnopen"]\nfeeds = ["http://127.0.0.1:9/feed"]\n'
+    )
+    bad = cli("doctor", "--db", str(cli.db), "--config", str(cli.db.with_suffix(".toml")))
+    assert bad.exit_code == 1
+    assert "FAIL" in bad.stdout
