@@ -14,20 +14,23 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from bsarchive.config import Settings
+from bsarchive.discovery import candidate_hosts, discovery_base, host_of_handle
 from bsarchive.errors import SourceError
 from bsarchive.http import Http, HttpSettings
-from bsarchive.models import Cursor, Page, SourceResult, SourceSpec, iso
+from bsarchive.models import Cursor, Item, Page, SourceResult, SourceSpec, iso
 from bsarchive.policy import screen_page
 from bsarchive.sources import FetchContext
 from bsarchive.sources.activitypub import fetch_outbox
 from bsarchive.sources.feeds import fetch_feed
 from bsarchive.sources.mastodon import fetch_tag_timeline, refresh_statuses
+from bsarchive.sources.nodeinfo import probe_instance
 from bsarchive.sources.reactions import (
     COMMENTS_KEY_PREFIX,
     KnownReaction,
@@ -37,6 +40,7 @@ from bsarchive.sources.reactions import (
     fetch_reactions,
     plan_links,
 )
+from bsarchive.sources.twarc import TwarcLine
 from bsarchive.store import Store
 from bsarchive.urls import article_key
 
@@ -45,6 +49,8 @@ log = logging.getLogger(__name__)
 # The sources row remembering the newest post whose links the reaction pass has read.
 LINKS_KEY = "reactions:links"
 
+# Rounds of --discover: each reads the servers found by the previous one.
+MAX_DISCOVERY_ROUNDS = 5
 # Pages buffered between fetchers and the writer: bounds memory while keeping every
 # instance's next request in flight while the previous page is stored.
 QUEUE_PAGES = 16
@@ -57,6 +63,7 @@ class RunResult:
     updated: int = 0
     skipped: int = 0
     reactions: int = 0
+    discovered: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[SourceResult]:
@@ -142,6 +149,8 @@ def run_fetch(
             cursor = store.get_cursor(spec.key)
             jobs.append((spec.key, _bind(http, spec, cursor, ctx)))
         _drain(jobs, store, http, ctx, result, progress, now, settings)
+        if settings.discover and settings.tags and not ctx.stop.is_set():
+            _discover(settings, store, http, ctx, result, progress, now)
         if settings.refresh_hours:
             since = now() - timedelta(hours=settings.refresh_hours)
             refresh_jobs = []
@@ -162,6 +171,77 @@ def run_fetch(
         if own_client:
             http.close()
     return result
+
+
+def _discover(
+    settings: Settings,
+    store: Store,
+    http: Http,
+    ctx: FetchContext,
+    result: RunResult,
+    progress: ProgressCallback | None,
+    now: Callable[[], datetime],
+) -> None:
+    """``--discover``: read the tag on the servers where archived accounts live (issue 9).
+
+    Servers found usable on earlier runs are read again first; then new candidates from
+    the archive are probed (NodeInfo) and read, round after round, until none is new or
+    ``--max-instances`` is reached. Refusals are recorded with their reason and left
+    alone for a while (``discovery.RETRY_REFUSED_AFTER``). Discovered servers are
+    untrusted: their URLs pass the private-address guard, and their failures do not fail
+    the run.
+    """
+    configured = {urlsplit(i.url).netloc.lower() for i in settings.instances}
+    tried = set(configured)
+    refused: dict[str, datetime] = {}
+    usable: list[str] = []
+    for host, base, ok, _reason, checked in store.known_instances():
+        if ok and len(usable) < settings.max_instances and host not in configured:
+            usable.append(base)
+        elif not ok:
+            refused[host] = checked
+        tried.add(host)
+    for _round in range(MAX_DISCOVERY_ROUNDS):
+        if ctx.stop.is_set():
+            break
+        errors = _drain(
+            [job for base in usable for job in _tag_jobs(http, store, base, settings, ctx)],
+            store, http, ctx, result, progress, now, settings, best_effort=True,
+        )  # fmt: skip
+        for key, error in errors.items():
+            if "HTTP 401" in error or "HTTP 403" in error or "HTTP 422" in error:
+                host = urlsplit(_url_of(key)).netloc
+                store.record_instance(host, _url_of(key), False, "", "", error, now())
+        room = settings.max_instances - len(result.discovered)
+        accounts = store.discovery_accounts()
+        profiles = {host_of_handle(handle): url for handle, url in accounts}
+        hosts = candidate_hosts(
+            [handle for handle, _ in accounts], known=tried, refused=refused, now=now(), limit=room
+        )
+        usable = []
+        for host in hosts:
+            tried.add(host)
+            base = discovery_base(host, profiles.get(host))
+            info = probe_instance(http, base)
+            store.record_instance(host, base, info.usable, info.software, info.version,
+                                  info.reason, now())  # fmt: skip
+            if info.usable:
+                usable.append(base)
+                result.discovered.append(base)
+            else:
+                log.info("discovery: %s skipped: %s", host, info.reason)
+        if not usable:
+            break
+
+
+def _tag_jobs(
+    http: Http, store: Store, base: str, settings: Settings, ctx: FetchContext
+) -> list[tuple[str, Callable[[], Iterator[Page]]]]:
+    jobs = []
+    for tag in settings.tags:
+        spec = SourceSpec("mastodon", base, tag=tag, discovered=True)
+        jobs.append((spec.key, _bind(http, spec, store.get_cursor(spec.key), ctx)))
+    return jobs
 
 
 def _follow_reactions(
@@ -264,10 +344,16 @@ def _drain(
     progress: ProgressCallback | None,
     now: Callable[[], datetime],
     settings: Settings,
-) -> None:
-    """Run ``jobs`` in worker threads and store their pages here, one transaction each."""
+    *,
+    best_effort: bool = False,
+) -> dict[str, str]:
+    """Run ``jobs`` in worker threads and store their pages here, one transaction each.
+
+    Returns each failed source's error. With ``best_effort`` (discovered servers) an error
+    is logged and kept for ``stats`` but does not make the run a partial failure.
+    """
     if not jobs:
-        return
+        return {}
     q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=QUEUE_PAGES)
     pending = {key for key, _ in jobs}
     counts: dict[str, list[int]] = {key: [0, 0, 0] for key, _ in jobs}
@@ -341,6 +427,9 @@ def _drain(
                 finished_at=now(),
             )
             store.record_source_result(finished, now())
+            if best_effort and finished.error:
+                log.warning("discovered server skipped: %s", finished.error)
+                finished = replace(finished, error=None)
             result.results.append(finished)
             if progress:
                 progress(Progress(key, 0, 0, done=True, error=errors.get(key)))
@@ -351,6 +440,7 @@ def _drain(
             t.join(timeout=5)
     if bugs:
         raise bugs[0]
+    return errors
 
 
 def _url_of(key: str) -> str:
@@ -371,3 +461,43 @@ def _run_options(s: Settings) -> dict[str, object]:
         "include_opted_out": s.include_opted_out,
         "refresh_hours": s.refresh_hours,
     }
+
+
+@dataclass
+class ImportResult:
+    path: Path
+    items: int = 0
+    new: int = 0
+    bad: list[tuple[int, str]] = field(default_factory=list)
+    error: str | None = None
+
+
+def run_import(
+    store: Store,
+    files: Sequence[Path],
+    reader: Callable[..., Iterator[TwarcLine]],
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[ImportResult]:
+    """Import twarc/TAGS files: items stored in batches, malformed lines collected with
+    their line numbers (the rest still imported), an unreadable file reported, not raised.
+    """
+    results = []
+    for path in files:
+        result = ImportResult(path)
+        lines = reader(path, fetched_at=now())
+        try:
+            result.new = store.import_items(_good_items(lines, result), now()).new
+        except SourceError as e:
+            result.error = str(e)
+        results.append(result)
+    return results
+
+
+def _good_items(lines: Iterator[TwarcLine], result: ImportResult) -> Iterator[Item]:
+    for line in lines:
+        if line.error:
+            result.bad.append((line.line_no, line.error))
+        for item in line.items:
+            result.items += 1
+            yield item

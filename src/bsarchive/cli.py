@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -20,15 +20,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from bsarchive import __version__, console
-from bsarchive.archive import run_fetch
+from bsarchive.archive import run_fetch, run_import
 from bsarchive.config import Settings, load_settings, parse_tag, parse_when, require_sources
-from bsarchive.errors import EXIT_OK, BsarchiveError, ConfigError, SourceError
+from bsarchive.errors import EXIT_OK, BsarchiveError, ConfigError
 from bsarchive.export.build import default_title, digest_format, write_atom, write_digest
 from bsarchive.export.csv import DEFAULT_COLUMNS, parse_columns, write_csv
 from bsarchive.export.jsonl import write_jsonl
 from bsarchive.export.parquet import write_parquet
-from bsarchive.models import Boost, Post
-from bsarchive.sources.twarc import TwarcLine, iter_tags_csv, iter_twarc_file
+from bsarchive.sources.twarc import iter_tags_csv, iter_twarc_file
 from bsarchive.store import ArchiveLock, ExportFilter, Store, datasette_metadata
 
 app = typer.Typer(
@@ -144,6 +143,9 @@ def fetch(
         bool | None, typer.Option("--include-opted-out", help="Store opted-out accounts.")
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for another run's lock.")] = False,
+    refetch_gone: Annotated[
+        bool, typer.Option("--refetch-gone", help="Try feeds that answered 410 Gone again.")
+    ] = False,
     max_wait: Annotated[
         float | None, typer.Option(help="Longest rate-limit wait (s) before a source gives up.")
     ] = None,
@@ -165,7 +167,8 @@ def fetch(
             until=until, reactions=reactions, max_reactions=max_reactions,
             allow_private_networks=allow_private_networks, concurrency=concurrency,
             refresh=refresh, discover=discover, max_instances=max_instances,
-            include_opted_out=include_opted_out, wait=wait, max_wait=max_wait,
+            include_opted_out=include_opted_out, wait=wait, refetch_gone=refetch_gone or None,
+            max_wait=max_wait,
             read_timeout=timeout, retries=retries, max_pages=max_pages, db=db,
         )  # fmt: skip
         require_sources(s)
@@ -389,44 +392,24 @@ FilesArg = Annotated[list[Path], typer.Argument(help="Files to import (plain or 
 def _import(
     files: list[Path], db: Path | None, config: Path | None, quiet: bool, reader: Any
 ) -> int:
-    """Import each file through ``reader`` (a twarc line iterator); 1 if any line was bad."""
+    """Import each file through ``reader``; report bad lines; 1 if any line was bad."""
     s = _settings(config, db=db)
+    with ArchiveLock(s.db) as lock, Store(s.db) as store:
+        lock.acquire()
+        results = run_import(store, files, reader)
     code = EXIT_OK
-    with ExitStack() as stack:
-        stack.enter_context(ArchiveLock(s.db)).acquire()
-        store = stack.enter_context(Store(s.db))
-        for path in files:
-            bad: list[tuple[int, str]] = []
-            lines = reader(path, fetched_at=datetime.now(UTC))
-            items = (i for line in lines for i in _good(line, bad))
-            try:
-                result = store.import_items(_counted(items, counter := [0]), datetime.now(UTC))
-            except SourceError as e:
-                console.error_line(e)
-                code = 1
-                continue
-            for line_no, what in bad[:MAX_LINE_ERRORS]:
-                console.error_line(f"{path}:{line_no}: {what}")
-            if len(bad) > MAX_LINE_ERRORS:
-                console.error_line(f"{path}: {len(bad) - MAX_LINE_ERRORS} more malformed lines")
-            code = code or int(bool(bad))
-            if not quiet:
-                console.err.print(
-                    f"bsarchive: imported {counter[0]} tweets ({result.new} new) from {path}"
-                )
+    for r in results:
+        if r.error:
+            console.error_line(r.error)
+        for line_no, what in r.bad[:MAX_LINE_ERRORS]:
+            console.error_line(f"{r.path}:{line_no}: {what}")
+        if len(r.bad) > MAX_LINE_ERRORS:
+            console.error_line(f"{r.path}: {len(r.bad) - MAX_LINE_ERRORS} more malformed lines")
+        if r.error or r.bad:
+            code = 1
+        if not quiet and not r.error:
+            console.err.print(f"bsarchive: imported {r.items} tweets ({r.new} new) from {r.path}")
     return code
-
-
-def _good(line: TwarcLine, bad: list[tuple[int, str]]) -> tuple[Post | Boost, ...]:
-    if line.error:
-        bad.append((line.line_no, line.error))
-    return line.items
-
-
-def _counted(items: Iterator[T], counter: list[int]) -> Iterator[T]:
-    for item in items:
-        counter[0] += 1
-        yield item
 
 
 @import_app.command("twarc")

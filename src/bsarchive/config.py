@@ -189,7 +189,7 @@ _KNOWN_KEYS = {
     "title", "tags", "tag", "mastodon", "feeds", "outboxes", "since", "until", "db",
     "reactions", "max_reactions", "allow_private_networks", "concurrency", "refresh",
     "discover", "max_instances", "include_opted_out", "max_wait", "max_pages",
-    "connect_timeout", "read_timeout", "total_timeout", "retries", "backoff",
+    "connect_timeout", "read_timeout", "total_timeout", "retries", "backoff", "refetch_gone",
 }  # fmt: skip
 
 
@@ -313,6 +313,7 @@ def load_settings(
         ("total_timeout", (int, float)),
         ("retries", int),
         ("backoff", (int, float)),
+        ("refetch_gone", bool),
     ):
         value = cli.get(key, _typed(data, key, kind, where))
         if value is not None:

@@ -306,14 +306,28 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return common / (len(a) + len(b) - common)
 
 
+# Similarity checks per clustering run: about a second of work; enough for every real
+# event archive we have seen, and a bound for pathological (tiny-vocabulary) text.
+MAX_COMPARISONS = 300_000
+
+
 def cluster_near_duplicates(
-    items: Sequence[tuple[K, str, str]], threshold: float = NEAR_DUPLICATE_THRESHOLD
+    items: Sequence[tuple[K, str, str]],
+    threshold: float = NEAR_DUPLICATE_THRESHOLD,
+    *,
+    max_comparisons: int = MAX_COMPARISONS,
 ) -> list[list[K]]:
     """Group near-duplicate texts.
+
+    Exact matches (after normalising) are always grouped. Near matches are found by
+    prefix filtering; on text with a tiny vocabulary that can mean comparing almost every
+    pair, so the similarity checks stop after ``max_comparisons`` (a count, not a clock,
+    so the same archive always gives the same clusters).
 
     Args:
         items: ``(key, author, text)`` in display order (oldest first); keys are unique.
         threshold: the shingle Jaccard similarity at or above which two texts match.
+        max_comparisons: budget of set comparisons for the near-match phase.
 
     Returns:
         Clusters of two or more keys, each in input order, ordered by their first key's
@@ -352,7 +366,10 @@ def cluster_near_duplicates(
     # Smaller sets first, so each set only looks back at sets no larger than itself.
     sets.sort(key=lambda entry: (len(entry[1]), entry[0]))
     index_of: dict[str, list[int]] = defaultdict(list)
+    budget = max_comparisons
     for position, (index, shingles) in enumerate(sets):
+        if budget <= 0:
+            break
         ordered = sorted(shingles, key=lambda s: (frequency[s], s))
         size = len(ordered)
         prefix = size - math.ceil(threshold * size) + 1
@@ -362,6 +379,7 @@ def cluster_near_duplicates(
                 if other in seen:
                     continue
                 seen.add(other)
+                budget -= 1
                 other_index, other_set = sets[other]
                 if len(other_set) >= threshold * size and (
                     jaccard(shingles, other_set) >= threshold

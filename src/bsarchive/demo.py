@@ -56,7 +56,9 @@ class FixtureMastodon:
         latency: float = 0.0,
         hook: Callable[[BaseHTTPRequestHandler, str, dict[str, list[str]]], bool] | None = None,
         extra_headers: Callable[[], dict[str, str]] | None = None,
+        software: str = "mastodon",
     ) -> None:
+        self.software = software
         self.set_statuses(statuses)
         self.latency = latency
         self.hook = hook
@@ -162,6 +164,14 @@ class FixtureMastodon:
                         self.send(200, fixture._encoded[status_id])
                     else:
                         self.send(404, b'{"error":"Record not found"}')
+                elif path == "/.well-known/nodeinfo":
+                    href = f"{fixture.url}/nodeinfo/2.0"
+                    rel = "http://nodeinfo.diaspora.software/ns/schema/2.0"
+                    self.send(200, json.dumps({"links": [{"rel": rel, "href": href}]}).encode())
+                elif path == "/nodeinfo/2.0":
+                    software = {"name": fixture.software, "version": "4.3.2"}
+                    doc = {"version": "2.0", "protocols": ["activitypub"], "software": software}
+                    self.send(200, json.dumps(doc).encode())
                 else:
                     self.send(404, b'{"error":"Not Found"}')
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 # How long a refusing server (401, unknown software, unreachable) is left alone.
 RETRY_REFUSED_AFTER = timedelta(days=7)
@@ -52,5 +53,11 @@ def candidate_hosts(
     return [host for host, _ in ranked[:limit]]
 
 
-def base_url(host: str, scheme: str = "https") -> str:
-    return f"{scheme}://{host}"
+def discovery_base(host: str, profile_url: str | None) -> str:
+    """The base URL to probe: the scheme of the account's own profile URL when it is on
+    that host (a server reached over plain http says so there), else https."""
+    if profile_url:
+        parts = urlsplit(profile_url)
+        if parts.netloc.lower() == host and parts.scheme in ("http", "https"):
+            return f"{parts.scheme}://{host}"
+    return f"https://{host}"

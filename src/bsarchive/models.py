@@ -207,6 +207,8 @@ class SourceSpec:
     url: str  # base URL of the instance, or the feed/outbox URL
     tag: str | None = None  # for per-tag sources
     token: str | None = field(default=None, repr=False)
+    # Found by --discover rather than configured: its URLs are untrusted (address guard).
+    discovered: bool = False
 
     @property
     def key(self) -> str:

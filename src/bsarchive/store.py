@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import heapq
 import os
 import sqlite3
 import time
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from bsarchive import __version__
 from bsarchive.dedupe import (
@@ -518,6 +519,13 @@ _PARENT = """coalesce(p.in_reply_to_uri, (
     ORDER BY p2.uri LIMIT 1))"""
 
 
+def _rows(first: tuple[Any, ...], cursor: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
+    """A cursor's rows, its first one already fetched, read in batches."""
+    yield first
+    while rows := cursor.fetchmany(1000):
+        yield from rows
+
+
 def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -684,8 +692,10 @@ class Store:
             else:
                 self.db = sqlite3.connect(self.path, isolation_level=None)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            # 64 MiB of page cache: indexes of a million-post archive stay in memory.
-            self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            if not readonly:
+                # 64 MiB of page cache for writers: indexes of a million-post archive stay
+                # in memory. Readers scan in order and keep SQLite's small default.
+                self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             if not readonly:
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute("PRAGMA synchronous = NORMAL")
@@ -1421,19 +1431,97 @@ class Store:
         Raises:
             ValueError: a column is not in ARCHIVE_COLUMNS (callers validate user input).
         """
+        yield from self._export(flt, columns, safe_cells=safe_cells)
+
+    def iter_export_json(
+        self, flt: ExportFilter, *, columns: Sequence[str] = EXPORT_COLUMNS
+    ) -> Iterator[str]:
+        """The same items as :meth:`iter_export_rows`, each one compact JSON object (keys in
+        ``columns`` order) built by SQLite's ``json_object``: twice as fast as building
+        dicts and serialising them in Python."""
+        for row in self._export(flt, columns, safe_cells=False, shape="json"):
+            yield row[0]
+
+    def iter_export_csv(
+        self, flt: ExportFilter, *, safe_cells: bool = True, columns: Sequence[str] = EXPORT_COLUMNS
+    ) -> Iterator[str]:
+        """The same items as :meth:`iter_export_rows`, each one RFC 4180 CSV line (without
+        its CRLF) built by SQLite's ``format()``: text fields always quoted, embedded
+        quotes doubled (``%w``), numbers bare, NULL empty. Python's csv module costs more
+        than the query; this keeps a million-row export near ``sqlite3 -csv``.
+        """
+        for row in self._export(flt, columns, safe_cells=safe_cells, shape="csv"):
+            yield row[0]
+
+    def _export(
+        self,
+        flt: ExportFilter,
+        columns: Sequence[str],
+        *,
+        safe_cells: bool,
+        shape: Literal["rows", "json", "csv"] = "rows",
+    ) -> Iterator[tuple[Any, ...]]:
         unknown = [c for c in columns if c not in ARCHIVE_COLUMNS]
         if unknown:
             raise ValueError(f"unknown export column {unknown[0]!r}")
         self.check_search(flt.search)
+        # One query per kind, each read in its index order; merged here by created_at
+        # (posts before reactions before comments at equal times, then by id). Sorting a
+        # UNION of a million rows in SQLite costs several times the export itself.
         extras = [c for c in EXTRA_COLUMNS if c in columns]
+        inner = (*EXPORT_COLUMNS, *extras)
+        cells = [
+            _SAFE_CELL.format(ref=f"c{inner.index(column)}")
+            if safe_cells and column in _TEXT_COLUMNS
+            else f"c{inner.index(column)}"
+            for column in columns
+        ]
+        if shape == "json":
+            pairs = ", ".join(
+                f"'{name}', {cell}" for name, cell in zip(columns, cells, strict=True)
+            )
+            cells = [f"json_object({pairs})"]
+        elif shape == "csv":
+            template = ",".join('"%w"' if c in _TEXT_COLUMNS else "%s" for c in columns)
+            values = ", ".join(f"coalesce({cell}, '')" for cell in cells)
+            cells = [f"format('{template}', {values})"]
+        whole = shape != "rows"  # one preformatted column per row
+        hidden = whole or "created_at" not in columns  # merge key, appended when needed
+        if hidden:
+            cells.append(f"c{inner.index('created_at')}")
+        key_index = len(cells) - 1 if hidden else list(columns).index("created_at")
+        names = ", ".join(f"c{i}" for i in range(len(inner)))
+        queries = [
+            (f"WITH t({names}) AS ({sql}) SELECT {', '.join(cells)} FROM t ORDER BY c4, c1", params)
+            for sql, params in self._export_selects(flt, extras)
+        ]
+        with _errors("export", self.path), self.snapshot():
+            streams = []
+            for sql, params in queries:
+                cursor = self.db.execute(sql, params)
+                first = cursor.fetchone()
+                if first is not None:
+                    streams.append(_rows(first, cursor))
+            if len(streams) == 1:
+                merged: Iterator[tuple[Any, ...]] = streams[0]
+            else:
+                merged = heapq.merge(*streams, key=lambda row: row[key_index] or "")
+            if hidden and not whole:
+                for row in merged:
+                    yield row[:-1]
+            else:
+                yield from merged
+
+    def _export_selects(
+        self, flt: ExportFilter, extras: Sequence[str]
+    ) -> list[tuple[str, list[Any]]]:
+        """(SQL, params) per kind, columns in EXPORT_COLUMNS + extras order (unsorted)."""
         post_x, reaction_x, comment_x = (
             "".join(f", {EXTRA_COLUMNS[c][i]}" for c in extras) for i in range(3)
         )
-        selects: list[str] = []
-        params: list[Any] = []
         since, until = iso(flt.since), iso(flt.until)
 
-        def window(column: str) -> str:
+        def window(column: str, params: list[Any]) -> str:
             clause = ""
             if since:
                 clause += f" AND {column} >= ?"
@@ -1443,15 +1531,17 @@ class Store:
                 params.append(until)
             return clause
 
+        selects: list[tuple[str, list[Any]]] = []
         if "post" in flt.kinds:
+            params: list[Any] = []
             sql = f"""
                 SELECT 'post', p.id, p.uri, p.url, p.created_at, a.handle, a.name, p.text,
                        p.tags, p.links, p.in_reply_to_uri,
                        p.boosts, p.replies, p.favourites,
                        p.source, p.seen_on, NULL, p.edited_at, p.deleted_at, p.fetched_at,
-                       p.fetched_from, p.version{post_x}, 0 AS k
+                       p.fetched_from, p.version{post_x}
                 FROM posts p JOIN authors a ON a.id = p.author_id WHERE 1=1"""
-            sql += window("p.created_at")
+            sql += window("p.created_at", params)
             if flt.tags:
                 sql += (
                     " AND p.id IN (SELECT post_id FROM post_tags WHERE tag IN ("
@@ -1460,8 +1550,9 @@ class Store:
                 )
                 params.extend(flt.tags)
             sql += _match("p.id", "posts_fts", flt, params)
-            selects.append(sql)
+            selects.append((sql, params))
         if "reaction" in flt.kinds:
+            params = []
             sql = f"""
                 SELECT 'reaction', r.id, r.url, r.url,
                        coalesce(r.published_at, r.first_seen_at), r.author, r.author,
@@ -1469,43 +1560,23 @@ class Store:
                        r.tags, r.comments_feed, NULL, NULL, NULL, NULL, 'blog', r.site_name,
                        (SELECT group_concat(post_uri, ' ') FROM reaction_links l
                         WHERE l.reaction_id = r.id),
-                       NULL, NULL, r.fetched_at, r.fetched_from, r.version{reaction_x}, 1 AS k
+                       NULL, NULL, r.fetched_at, r.fetched_from, r.version{reaction_x}
                 FROM reactions r WHERE 1=1"""
-            sql += window("coalesce(r.published_at, r.first_seen_at)")
+            sql += window("coalesce(r.published_at, r.first_seen_at)", params)
             sql += _match("r.id", "reactions_fts", flt, params)
-            selects.append(sql)
+            selects.append((sql, params))
         if "comment" in flt.kinds:
+            params = []
             sql = f"""
                 SELECT 'comment', c.id, c.uri, c.url, coalesce(c.created_at, c.fetched_at),
                        c.author, c.author, c.text, '', NULL, c.in_reply_to, NULL, NULL, NULL,
                        'blog', NULL, r.url, NULL, NULL, c.fetched_at, c.fetched_from,
-                       c.version{comment_x}, 2 AS k
+                       c.version{comment_x}
                 FROM comments c JOIN reactions r ON r.id = c.reaction_id WHERE 1=1"""
-            sql += window("coalesce(c.created_at, c.fetched_at)")
+            sql += window("coalesce(c.created_at, c.fetched_at)", params)
             sql += _match("c.id", "comments_fts", flt, params)
-            selects.append(sql)
-        if not selects:
-            return
-        inner = (*EXPORT_COLUMNS, *extras)
-        names = ", ".join(f"c{i}" for i in range(len(inner)))
-        outer = [
-            _SAFE_CELL.format(ref=f"c{inner.index(column)}")
-            if safe_cells and column in _TEXT_COLUMNS
-            else f"c{inner.index(column)}"
-            for column in columns
-        ]
-        sql = (
-            f"WITH t({names}, k) AS ({' UNION ALL '.join(selects)}) "
-            f"SELECT {', '.join(outer)}, k FROM t ORDER BY c4, k, c1"
-        )
-        with _errors("export", self.path), self.snapshot():
-            cursor = self.db.execute(sql, params)
-            while True:
-                rows = cursor.fetchmany(1000)
-                if not rows:
-                    break
-                for row in rows:
-                    yield row[:-1]
+            selects.append((sql, params))
+        return selects
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:

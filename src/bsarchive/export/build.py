@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Literal, TextIO
 
@@ -109,7 +110,14 @@ def digest_data(
     10,000-post archive is a few tens of MB.
     """
     with store.snapshot():
-        posts = [_post(row) for row in store.iter_archived_posts(flt)]
+        # Cross-posts and copy-pasted texts are shown once, "also posted by" the others;
+        # the archive keeps every copy (issue 8).
+        dups = store.near_duplicates(flt)
+        posts = [
+            replace(post, also_posted_by=dups.also_posted_by.get(post.uri, ()))
+            for post in (_post(row) for row in store.iter_archived_posts(flt))
+            if post.uri not in dups.hidden
+        ]
         reactions = [_reaction(row) for row in store.iter_archived_reactions(flt)]
         c = store.archive_counts(flt)
         voices = store.top_voices(flt, top=TOP_N)

@@ -9,6 +9,7 @@ Never touches the network.
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -89,15 +90,17 @@ def write_csv(
     safe_cells: bool = True,
     columns: Sequence[tuple[str, str]] = DEFAULT_COLUMNS,
 ) -> int:
-    """Write the header and every matching row; return the number of rows."""
+    """Write the header and every matching row; return the number of rows.
+
+    The header goes through Python's csv module; rows arrive from the store already
+    formatted as CSV lines (text fields quoted) and are written in batches.
+    """
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([header for _, header in columns])
     count = 0
-    rows = store.iter_export_rows(flt, safe_cells=safe_cells, columns=[name for name, _ in columns])
-    while True:
-        batch = [row for _, row in zip(range(1000), rows, strict=False)]
-        if not batch:
-            break
-        writer.writerows(batch)
+    lines = store.iter_export_csv(flt, safe_cells=safe_cells, columns=[name for name, _ in columns])
+    while batch := list(itertools.islice(lines, 2000)):
+        out.write("\r\n".join(batch))
+        out.write("\r\n")
         count += len(batch)
     return count

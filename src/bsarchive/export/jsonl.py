@@ -6,6 +6,7 @@ stored source payload. Never touches the network.
 
 from __future__ import annotations
 
+import itertools
 from typing import BinaryIO
 
 import orjson
@@ -31,9 +32,17 @@ def parse_raw(raw: str | None) -> object:
 
 def write_jsonl(store: Store, out: BinaryIO, flt: ExportFilter, *, raw: bool = False) -> int:
     """Write every matching item as a JSON line; return the number of lines."""
+    if not raw:
+        # The common case: SQLite builds each object; we only join lines.
+        count = 0
+        lines = store.iter_export_json(flt)
+        while batch := list(itertools.islice(lines, 2000)):
+            out.write(("\n".join(batch) + "\n").encode("utf-8"))
+            count += len(batch)
+        return count
     count = 0
     buffer: list[bytes] = []
-    columns = RAW_COLUMNS if raw else EXPORT_COLUMNS
+    columns = RAW_COLUMNS
     for row in store.iter_export_rows(flt, columns=columns):
         item = dict(zip(columns, row, strict=True))
         if raw:

@@ -1,0 +1,95 @@
+"""--discover: a loopback federation where the configured server knows only some authors'
+servers; discovery reaches the rest, records refusals and stops at the cap."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bsarchive.demo import FixtureMastodon, synthetic_status
+
+from .conftest import Cli
+
+
+def _status(n: int, local_id: int, home: FixtureMastodon | None, user: str) -> dict[str, Any]:
+    status = synthetic_status(n, viewer="viewer.example", local_id=local_id)
+    if home is not None:
+        host = home.url.removeprefix("http://")
+        status["account"] = dict(
+            status["account"], username=user, acct=f"{user}@{host}", url=f"{home.url}/@{user}"
+        )
+        status["uri"] = f"{home.url}/users/{user}/statuses/{n}"
+    return status
+
+
+def test_discovery_reaches_other_servers_and_records_refusals(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    refusing = servers([], software="gotosocial")
+    far = servers([])
+    near = servers([])
+    far.set_statuses([_status(30, 3000, far, "fay")])
+    # `near` knows a post by someone on `far`, which the configured server never saw.
+    near.set_statuses([_status(20, 2000, near, "nia"), _status(21, 2001, far, "fay")])
+    configured = servers(
+        [
+            _status(10, 1000, near, "nia"),
+            _status(11, 1001, refusing, "rex"),
+            _status(12, 1002, None, "x"),
+        ]
+    )
+    args = [
+        "fetch", "--tag", "bsnopen", "--mastodon", configured.url, "--db", str(cli.db),
+        "--config", str(fast_config), "--allow-private-networks",
+    ]  # fmt: skip
+    result = cli(*args, "--discover")
+    assert result.exit_code == 0, result.output
+    uris = {row[0] for row in cli.rows("SELECT uri FROM posts")}
+    assert f"{far.url}/users/fay/statuses/30" in uris  # two hops away
+    assert f"{near.url}/users/nia/statuses/20" in uris
+    host = refusing.url.removeprefix("http://")
+    assert cli.rows("SELECT usable, reason FROM instances WHERE host = ?", host) == [
+        (0, "gotosocial requires a token for tag timelines")
+    ]
+    assert not any("/api/v1/timelines" in r for r in refusing.requests)
+    # per-server coverage: the post only `far` had is counted for it
+    stats = json.loads(cli("stats", "--json", "--db", str(cli.db)).stdout)
+    coverage = {row["source"]: row for row in stats["per_instance"]}
+    assert coverage[far.url.removeprefix("http://")]["only_here"] == 1
+
+    # A later run does not probe the refusing server again (it was refused recently).
+    probes = len(refusing.requests)
+    assert cli(*args, "--discover").exit_code == 0
+    assert len(refusing.requests) == probes
+
+
+def test_discovery_stops_at_the_cap(cli: Cli, servers: Any, fast_config: Path) -> None:
+    homes = [servers([]) for _ in range(3)]
+    for i, home in enumerate(homes):
+        home.set_statuses([_status(40 + i, 4000 + i, home, f"u{i}")])
+    configured = servers([_status(50 + i, 5000 + i, home, f"u{i}") for i, home in enumerate(homes)])
+    result = cli(
+        "fetch", "--tag", "bsnopen", "--mastodon", configured.url, "--db", str(cli.db),
+        "--config", str(fast_config), "--allow-private-networks", "--discover",
+        "--max-instances", "2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert cli.rows("SELECT count(*) FROM instances") == [(2,)]
+    read = [h for h in homes if any("/api/v1/timelines" in r for r in h.requests)]
+    assert len(read) == 2
+
+
+def test_discovered_servers_are_untrusted_without_the_flag(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    home = servers([])
+    home.set_statuses([_status(60, 6000, home, "pat")])
+    configured = servers([_status(61, 6001, home, "pat")])
+    result = cli(
+        "fetch", "--tag", "bsnopen", "--mastodon", configured.url, "--db", str(cli.db),
+        "--config", str(fast_config), "--discover",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert home.requests == []  # loopback refused by the address guard
+    assert cli.rows("SELECT usable FROM instances") == [(0,)]
