@@ -319,3 +319,23 @@ def test_usage_errors_exit_2(cli: Cli, tmp_path: Path) -> None:
     missing = cli("export", "csv", "--db", str(tmp_path / "nope.db"))
     assert missing.exit_code == 1
     assert "no such archive" in missing.stderr
+
+
+def test_token_never_in_logs_db_or_exports(
+    cli: Cli, servers: Any, fast_config: Path, tmp_path: Path
+) -> None:
+    token = "tok-NEVER-PRINT-9f8e7d"
+    server = servers([synthetic_status(n, viewer="v.example", local_id=100 + n) for n in range(3)])
+    log = tmp_path / "bsarchive.log"
+    env = {"BSARCHIVE_MASTODON_TOKEN": token}
+    result = cli(
+        "fetch", "--tag", "bsnopen", "--mastodon", server.url, "--db", str(cli.db),
+        "--config", str(fast_config), "-vv", "--log-file", str(log), env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert set(server.auth_headers) == {f"Bearer {token}"}
+    text = log.read_text()
+    assert text.splitlines()[0][:4].isdigit()  # timestamped lines
+    exports = [cli("export", fmt, "--db", str(cli.db)).stdout for fmt in ("csv", "jsonl", "atom")]
+    for blob in (result.output, text, cli.db.read_bytes().decode("latin-1"), *exports):
+        assert token not in blob

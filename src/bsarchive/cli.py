@@ -24,7 +24,7 @@ from bsarchive.archive import run_fetch, run_import
 from bsarchive.config import Settings, load_settings, parse_tag, parse_when, require_sources
 from bsarchive.errors import EXIT_OK, BsarchiveError, ConfigError
 from bsarchive.export.build import default_title, digest_format, write_atom, write_digest
-from bsarchive.export.csv import DEFAULT_COLUMNS, parse_columns, write_csv
+from bsarchive.export.csv import DEFAULT_COLUMNS, parse_columns, write_csv, write_excel_csv
 from bsarchive.export.jsonl import write_jsonl
 from bsarchive.export.parquet import write_parquet
 from bsarchive.sources.twarc import iter_tags_csv, iter_twarc_file
@@ -36,7 +36,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-export_app = typer.Typer(help="Export the archive as data: csv, jsonl, atom.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Export the archive as data: csv, jsonl, atom, parquet, xlsx.", no_args_is_help=True
+)
 app.add_typer(export_app, name="export")
 
 T = TypeVar("T")
@@ -203,6 +205,9 @@ def export_csv(
             " preset: default, twarc, provenance.",
         ),
     ] = None,
+    excel: Annotated[
+        bool, typer.Option("--excel", help="For spreadsheets: BOM, long ids kept whole.")
+    ] = False,
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -213,7 +218,10 @@ def export_csv(
         flt = replace(_filter(since, until, tag, kind), search=search_query)
         chosen = parse_columns(columns) if columns is not None else DEFAULT_COLUMNS
         with Store(s.db, readonly=True) as store, _open_text(output) as f:
-            write_csv(store, f, flt, safe_cells=not unsafe_cells, columns=chosen)
+            if excel:
+                write_excel_csv(store, f, flt, columns=chosen)
+            else:
+                write_csv(store, f, flt, safe_cells=not unsafe_cells, columns=chosen)
 
     _run(body)
 
@@ -494,6 +502,31 @@ def export_parquet(
         flt = replace(_filter(since, until, tag, kind), search=search_query)
         with Store(s.db, readonly=True) as store:
             write_parquet(store, Path(output), flt)
+
+    _run(body)
+
+
+@export_app.command("xlsx")
+def export_xlsx(
+    output: Annotated[str, typer.Option("-o", "--output", help="Workbook to write.")],
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    tag: TagFilter = None,
+    kind: KindFilter = None,
+    columns: Annotated[
+        str | None, typer.Option("--columns", metavar="SPEC", help="As for export csv.")
+    ] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Excel workbook with typed columns: ids as text, dates as dates (needs openpyxl)."""
+    from bsarchive.export.xlsx import write_xlsx
+
+    def body() -> None:
+        s = _settings(config, db=db)
+        chosen = parse_columns(columns) if columns is not None else DEFAULT_COLUMNS
+        with Store(s.db, readonly=True) as store:
+            write_xlsx(store, Path(output), _filter(since, until, tag, kind), columns=chosen)
 
     _run(body)
 

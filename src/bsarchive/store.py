@@ -406,6 +406,13 @@ EXTRA_COLUMNS: dict[str, tuple[str, str, str]] = {
     "language": ("p.language", "r.language", "NULL"),
     "first_seen_at": ("p.first_seen_at", "r.first_seen_at", "c.fetched_at"),
     "raw": ("p.raw", "r.raw", "c.raw"),
+    # The id the post had where it was first seen (a tweet id, a status id on one server).
+    "local_id": (
+        "(SELECT s.local_id FROM sightings s WHERE s.post_id = p.id"
+        " ORDER BY s.first_seen_at, s.source LIMIT 1)",
+        "NULL",
+        "NULL",
+    ),
 }
 ARCHIVE_COLUMNS: tuple[str, ...] = EXPORT_COLUMNS + tuple(EXTRA_COLUMNS)
 
