@@ -72,6 +72,8 @@ def _run(fn: Callable[[], int | None]) -> None:
     except KeyboardInterrupt:
         console.error_line("interrupted; everything stored so far is kept")
         raise typer.Exit(130) from None
+    finally:
+        console.close_log_files()
     raise typer.Exit(code or EXIT_OK)
 
 

@@ -40,6 +40,8 @@ def setup_logging(verbose: int, quiet: bool, log_file: Path | None = None) -> No
         else {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     )
     root = logging.getLogger()
+    for old in root.handlers:
+        old.close()
     root.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("bsarchive: %(levelname)s: %(message)s"))
@@ -59,6 +61,15 @@ def setup_logging(verbose: int, quiet: bool, log_file: Path | None = None) -> No
     # they are noise for cron mail).
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def close_log_files() -> None:
+    """Flush and close file handlers (``--log-file``) at the end of a command."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.FileHandler):
+            handler.close()
+            root.removeHandler(handler)
 
 
 @contextmanager

@@ -98,11 +98,11 @@ def write_csv(
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([header for _, header in columns])
     count = 0
-    lines = store.iter_export_csv(flt, safe_cells=safe_cells, columns=[name for name, _ in columns])
-    while batch := list(itertools.islice(lines, 2000)):
+    names = [name for name, _ in columns]
+    for batch in store.iter_export_csv(flt, safe_cells=safe_cells, columns=names):
+        batch.append("")  # the last line's CRLF
         out.write("\r\n".join(batch))
-        out.write("\r\n")
-        count += len(batch)
+        count += len(batch) - 1
     return count
 
 

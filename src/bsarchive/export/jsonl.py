@@ -6,7 +6,6 @@ stored source payload. Never touches the network.
 
 from __future__ import annotations
 
-import itertools
 from typing import BinaryIO
 
 import orjson
@@ -35,10 +34,10 @@ def write_jsonl(store: Store, out: BinaryIO, flt: ExportFilter, *, raw: bool = F
     if not raw:
         # The common case: SQLite builds each object; we only join lines.
         count = 0
-        lines = store.iter_export_json(flt)
-        while batch := list(itertools.islice(lines, 2000)):
-            out.write(("\n".join(batch) + "\n").encode("utf-8"))
-            count += len(batch)
+        for batch in store.iter_export_json(flt):
+            batch.append("")  # the last line's newline
+            out.write("\n".join(batch).encode("utf-8"))
+            count += len(batch) - 1
         return count
     count = 0
     buffer: list[bytes] = []
