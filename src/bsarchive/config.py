@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
@@ -37,7 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bsarchive.errors import ConfigError
-from bsarchive.models import SourceSpec
+from bsarchive.models import SourceSpec, normalise_tag
 
 DEFAULT_DB = "bsarchive.db"
 TOKEN_ENV = "BSARCHIVE_MASTODON_TOKEN"
@@ -100,9 +99,7 @@ class Settings:
         return {inst.url: inst.token for inst in self.instances if inst.token}
 
 
-def normalize_tag(tag: str) -> str:
-    """``#BsnOpen`` -> ``bsnopen``: NFKC, case-folded, no ``#`` (DESIGN: tags)."""
-    return unicodedata.normalize("NFKC", tag.strip()).lstrip("#").casefold()
+normalize_tag = normalise_tag  # the one rule, in models (DESIGN: tags)
 
 
 def parse_tag(tag: str, where: str = "--tag") -> str:

@@ -179,7 +179,9 @@ def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*first, *second)))
 
 
-def _max(a: int | None, b: int | None) -> int | None:
+def max_count(a: int | None, b: int | None) -> int | None:
+    """The larger of two counts where either may be unknown (counts are per viewing
+    server and undercount remote posts: keep the highest seen, PROTOCOL.md §1)."""
     if a is None:
         return b
     if b is None:
@@ -232,9 +234,9 @@ def merge_posts(old: Post, new: Post) -> Post:
         links=_union(primary.links, other.links),
         mentions=_union(primary.mentions, other.mentions),
         media=_union(primary.media, other.media),
-        boosts=_max(old.boosts, new.boosts),
-        replies=_max(old.replies, new.replies),
-        favourites=_max(old.favourites, new.favourites),
+        boosts=max_count(old.boosts, new.boosts),
+        replies=max_count(old.replies, new.replies),
+        favourites=max_count(old.favourites, new.favourites),
         edited_at=max(edited) if edited else None,
         flags=flags,
         sighting=new.sighting,

@@ -9,6 +9,7 @@ safe to share between threads.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -18,6 +19,19 @@ KINDS: tuple[Kind, ...] = ("post", "reaction", "comment")
 
 # Where an item came from; stored as posts.source and exported as the `source` column.
 SourceKind = Literal["mastodon", "rss", "activitypub", "twitter", "blog"]
+
+
+def normalise_tag(name: str) -> str:
+    """The stored form of a tag: NFKC, case-folded, trimmed, without leading ``#``.
+
+    ``"#BsnOpen"``, ``"bsnopen"`` and the full-width ``"＃ＢＳＮｏｐｅｎ"`` all give
+    ``"bsnopen"`` (DESIGN: tags are matched case-insensitively and Unicode-normalised).
+    One rule for every source and for ``--tag``.
+    """
+    if name.isascii():
+        return name.strip().lstrip("#").lower()
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return folded.strip().lstrip("#").strip()
 
 
 def utc(dt: datetime) -> datetime:

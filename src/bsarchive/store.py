@@ -29,6 +29,7 @@ from bsarchive.dedupe import (
     NEAR_DUPLICATE_THRESHOLD,
     cluster_near_duplicates,
     identity_candidates,
+    max_count,
 )
 from bsarchive.errors import ConfigError, LockHeldError, StoreError
 from bsarchive.models import (
@@ -677,14 +678,6 @@ def _merge_words(old: str, new: Sequence[str]) -> str:
     return " ".join(words + extra) if extra else old
 
 
-def _max(a: int | None, b: int | None) -> int | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return max(a, b)
-
-
 class Store:
     """An open archive. Not thread-safe: one writer thread owns it."""
 
@@ -1139,7 +1132,7 @@ class Store:
             ("replies", replies, post.replies),
             ("favourites", favourites, post.favourites),
         ):
-            best = _max(old, value)
+            best = max_count(old, value)
             if best != old:
                 changes[column] = best
         new_tags = _merge_words(tags, post.tags)

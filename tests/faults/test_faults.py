@@ -51,26 +51,32 @@ def run_against(
         sys.executable, "-m", "bsarchive", "fetch", "--tag", "bsnopen", "--db", str(db),
         "--config", str(config), "--mastodon", fault.url, "--mastodon", good.url,
     ]  # fmt: skip
-    start = time.monotonic()
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            _, err = proc.communicate(timeout=TIME_LIMIT + 30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        elapsed = time.monotonic() - start
-        rusage = _child_maxrss_mb()
+        rc, err, elapsed, rss = run_cli(cmd)
     finally:
         fault.stop()
     with sqlite3.connect(db) as conn:
         posts = conn.execute(
             "SELECT count(*) FROM sightings WHERE source = ?", (good.url.removeprefix("http://"),)
         ).fetchone()[0]
-    return proc.returncode, err.decode("utf-8", "replace"), elapsed, rusage, posts
+    return rc, err, elapsed, rss, posts
 
 
-def _child_maxrss_mb() -> float:
+def run_cli(cmd: list[str]) -> tuple[int, str, float, float]:
+    """Run the CLI; return (exit code, stderr, seconds, peak RSS MB of that child)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, err = proc.communicate(timeout=TIME_LIMIT + 30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    elapsed = time.monotonic() - start
+    return proc.returncode, err.decode("utf-8", "replace"), elapsed, _peak_rss_mb()
+
+
+def _peak_rss_mb() -> float:
+    # The largest of the children waited for so far: an upper bound for this one.
     import resource
 
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

@@ -4,9 +4,7 @@ source's posts are stored. The real CLI runs in a subprocess, as in ``test_fault
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 from bsarchive.demo import FixtureMastodon, synthetic_status
 
 from . import server as faults
-from .test_faults import CONFIG, RSS_LIMIT_MB, TIME_LIMIT, _child_maxrss_mb, error_lines
+from .test_faults import CONFIG, RSS_LIMIT_MB, TIME_LIMIT, error_lines, run_cli
 
 
 @pytest.fixture
@@ -41,16 +39,8 @@ def run_feed(
         "--config", str(config), "--no-reactions", "--feed", fault.url + "/feed.xml",
         "--mastodon", other.url,
     ]  # fmt: skip
-    start = time.monotonic()
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            _, err = proc.communicate(timeout=TIME_LIMIT + 30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        elapsed = time.monotonic() - start
-        rss = _child_maxrss_mb()
+        rc, err, elapsed, rss = run_cli(cmd)
     finally:
         fault.stop()
     with sqlite3.connect(db) as conn:
@@ -58,7 +48,7 @@ def run_feed(
             "SELECT count(*) FROM sightings WHERE source = ?", (other.url.removeprefix("http://"),)
         ).fetchone()[0]
         items = conn.execute("SELECT count(*) FROM reactions").fetchone()[0]
-    return proc.returncode, err.decode("utf-8", "replace"), elapsed, rss, good, items
+    return rc, err, elapsed, rss, good, items
 
 
 CASES: list[tuple[str, faults.Scenario, str]] = [

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -26,7 +25,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from bsarchive.errors import ParseError
-from bsarchive.models import Author, Boost, Post, Sighting
+from bsarchive.models import Author, Boost, Post, Sighting, normalise_tag
 
 __all__ = [
     "content_links",
@@ -40,18 +39,6 @@ __all__ = [
 ]
 
 # --- tags -----------------------------------------------------------------------------------
-
-
-def normalise_tag(name: str) -> str:
-    """Return the stored form of a tag: NFKC, case-folded, trimmed, without leading ``#``.
-
-    ``"#BsnOpen"``, ``"bsnopen"`` and the full-width ``"＃ＢＳＮｏｐｅｎ"`` all give
-    ``"bsnopen"`` (DESIGN: tags are matched case-insensitively and Unicode-normalised).
-    """
-    if name.isascii():
-        return name.strip().lstrip("#").lower()
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
-    return folded.strip().lstrip("#").strip()
 
 
 # A hashtag in plain text: `#` not preceded by a word character, `/`, `&` or another `#`

@@ -63,7 +63,6 @@ from __future__ import annotations
 import csv
 import gzip
 import re
-import unicodedata
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -75,7 +74,7 @@ from typing import IO, BinaryIO, Final
 import orjson
 
 from bsarchive.errors import SourceError
-from bsarchive.models import Author, Boost, Post, Sighting, utc
+from bsarchive.models import Author, Boost, Post, Sighting, normalise_tag, utc
 
 __all__ = [
     "TwarcLine",
@@ -532,14 +531,6 @@ def _maybe_tweet_link(url: str) -> bool:
     return "twitter.com/" in host or "x.com/" in host
 
 
-def _normalise_tag(name: str) -> str:
-    # Same rule as the Mastodon parser: NFKC, case-folded, no leading "#".
-    if name.isascii():
-        return name.strip().lstrip("#").lower()
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
-    return folded.strip().lstrip("#").strip()
-
-
 def _tags(entities: Mapping[str, object], key: str, raw_text: str) -> tuple[str, ...]:
     hashtags = entities.get("hashtags")
     seen: dict[str, None] = {}
@@ -548,14 +539,14 @@ def _tags(entities: Mapping[str, object], key: str, raw_text: str) -> tuple[str,
             if isinstance(tag, dict):
                 name = tag.get(key)
                 if isinstance(name, str) and name:
-                    seen.setdefault(_normalise_tag(name), None)
+                    seen.setdefault(normalise_tag(name), None)
         return tuple(seen)
     if "#" not in raw_text and "＃" not in raw_text:
         return ()
     for match in _HASHTAG_IN_TEXT.finditer(raw_text):
         word = match.group(1)
         if not word.isdigit():
-            seen.setdefault(_normalise_tag(word), None)
+            seen.setdefault(normalise_tag(word), None)
     return tuple(seen)
 
 
