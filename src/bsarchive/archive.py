@@ -201,7 +201,7 @@ def _discover(
         elif not ok:
             refused[host] = checked
         tried.add(host)
-    for _round in range(MAX_DISCOVERY_ROUNDS):
+    for round_no in range(MAX_DISCOVERY_ROUNDS + 1):
         if ctx.stop.is_set():
             break
         errors = _drain(
@@ -213,6 +213,8 @@ def _discover(
                 host = urlsplit(_url_of(key)).netloc
                 store.record_instance(host, _url_of(key), False, "", "", error, now())
         room = settings.max_instances - len(result.discovered)
+        if round_no == MAX_DISCOVERY_ROUNDS or room <= 0:
+            break  # the servers found last were read above; no further probing
         accounts = store.discovery_accounts()
         profiles = {host_of_handle(handle): url for handle, url in accounts}
         hosts = candidate_hosts(
