@@ -33,3 +33,18 @@ def test_cross_posts_shown_once_in_digest(cli: Cli, servers: Any, fast_config: P
     assert "Also posted by @user2@home2.example" in timeline.replace("\\", "")
     exported = cli("export", "jsonl", "--db", str(cli.db))
     assert len(exported.stdout.splitlines()) == 3
+
+
+def test_link_variants_count_as_one_link() -> None:
+    from bsarchive.export.build import merge_link_variants
+
+    links = [
+        ("https://regen.example/2010/06/the-network-spreads/", 2),
+        ("https://regen.example/2010/06/the-network-spreads/?utm_source=mastodon", 1),
+        ("http://regen.example/2010/06/the-network-spreads", 1),
+        ("https://other.example/post", 3),
+    ]
+    assert merge_link_variants(links, top=10) == [
+        ("https://regen.example/2010/06/the-network-spreads/", 4),
+        ("https://other.example/post", 3),
+    ]

@@ -27,6 +27,7 @@ from bsarchive.export.digest import (
     render_markdown,
 )
 from bsarchive.store import ArchivedPost, ArchivedReaction, ExportFilter, Store
+from bsarchive.urls import article_key
 
 DigestFormat = Literal["markdown", "html"]
 DIGEST_FORMATS: tuple[DigestFormat, ...] = ("markdown", "html")
@@ -96,6 +97,19 @@ def _reaction(row: ArchivedReaction) -> DigestReaction:
     )
 
 
+def merge_link_variants(links: Sequence[tuple[str, int]], *, top: int) -> list[tuple[str, int]]:
+    """Count utm/http(s)/trailing-slash variants of one article as one link (its most
+    shared spelling is shown), most shared first."""
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for url, count in links:
+        groups.setdefault(article_key(url), []).append((url, count))
+    merged = [
+        (max(variants, key=lambda v: (v[1], -len(v[0])))[0], sum(c for _, c in variants))
+        for variants in groups.values()
+    ]
+    return sorted(merged, key=lambda item: (-item[1], item[0]))[:top]
+
+
 def digest_data(
     store: Store,
     flt: ExportFilter,
@@ -121,7 +135,7 @@ def digest_data(
         reactions = [_reaction(row) for row in store.iter_archived_reactions(flt)]
         c = store.archive_counts(flt)
         voices = store.top_voices(flt, top=TOP_N)
-        links = store.top_links(flt, top=TOP_N)
+        links = merge_link_variants(store.top_links(flt, top=TOP_N * 20), top=TOP_N)
     return DigestData(
         title=title,
         tags=tuple(tags),
