@@ -323,7 +323,7 @@ IMPORT_BATCH = 5000
 
 # How long a writer waits for SQLite's own lock before reporting "database is locked".
 BUSY_TIMEOUT_MS = 10_000
-CACHE_KIB = 65_536
+CACHE_KIB = 32_768
 # Rows per fetch when streaming an export.
 BATCH = 2000
 WAL_CHECKPOINT_PAGES = 16_384
@@ -694,8 +694,8 @@ class Store:
                 self.db = sqlite3.connect(self.path, isolation_level=None)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if not readonly:
-                # 64 MiB of page cache for writers: indexes of a million-post archive stay
-                # in memory. Readers scan in order and keep SQLite's small default.
+                # 32 MiB of page cache for writers keeps the hot index pages of a large
+                # archive in memory. Readers scan in order: SQLite's small default.
                 self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             if not readonly:
                 self.db.execute("PRAGMA journal_mode = WAL")
