@@ -20,14 +20,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from bsarchive import __version__, console
-from bsarchive.archive import run_fetch, run_import
 from bsarchive.config import Settings, load_settings, parse_tag, parse_when, require_sources
 from bsarchive.errors import EXIT_OK, BsarchiveError, ConfigError
-from bsarchive.export.build import default_title, digest_format, write_atom, write_digest
 from bsarchive.export.csv import DEFAULT_COLUMNS, parse_columns, write_csv, write_excel_csv
 from bsarchive.export.jsonl import write_jsonl
-from bsarchive.export.parquet import write_parquet
-from bsarchive.sources.twarc import iter_tags_csv, iter_twarc_file
 from bsarchive.store import ArchiveLock, ExportFilter, Store, datasette_metadata
 
 app = typer.Typer(
@@ -163,6 +159,8 @@ def fetch(
     verbose: VerboseOpt = 0,
 ) -> None:
     """One archival run: pull every source, follow reactions, store, exit."""
+    from bsarchive import archive  # imported where used: other commands start faster
+
     console.setup_logging(verbose, quiet, log_file)
 
     def body() -> int:
@@ -180,7 +178,7 @@ def fetch(
             stack.enter_context(ArchiveLock(s.db)).acquire(wait=s.wait)
             store = stack.enter_context(Store(s.db))
             progress = stack.enter_context(console.fetch_progress(not quiet))
-            result = run_fetch(s, store, progress=progress)
+            result = archive.run_fetch(s, store, progress=progress)
         console.summary(result, quiet)
         return result.exit_code
 
@@ -265,12 +263,13 @@ def export_atom(
     config: ConfigOpt = None,
 ) -> None:
     """Atom feed (RFC 4287) of posts and reactions, oldest first."""
+    from bsarchive.export import build  # imported where used: other commands start faster
 
     def body() -> None:
         s = _settings(config, db=db, title=title)
         flt = _filter(since, until, tag, kind)
         with Store(s.db, readonly=True) as store, _open_text(output) as f:
-            write_atom(store, f, flt, title=default_title(s.title, flt.tags or s.tags))
+            build.write_atom(store, f, flt, title=build.default_title(s.title, flt.tags or s.tags))
 
     _run(body)
 
@@ -303,15 +302,16 @@ def digest(
     config: ConfigOpt = None,
 ) -> None:
     """Readable timeline digest: one offline HTML page, or Markdown."""
+    from bsarchive.export import build  # imported where used: other commands start faster
 
     def body() -> None:
         s = _settings(config, db=db, title=title)
         flt = replace(_filter(since, until, tag, kind), search=search_query)
-        form, tags = digest_format(fmt, output), flt.tags or s.tags
+        form, tags = build.digest_format(fmt, output), flt.tags or s.tags
         stamp = datetime.now(UTC) if generated_at else None
         with Store(s.db, readonly=True) as store, _open_text(output) as f:
-            write_digest(
-                store, f, flt, fmt=form, title=default_title(s.title, tags), tags=tags,
+            build.write_digest(
+                store, f, flt, fmt=form, title=build.default_title(s.title, tags), tags=tags,
                 images=images, generated_at=stamp,
             )  # fmt: skip
 
@@ -403,10 +403,12 @@ def _import(
     files: list[Path], db: Path | None, config: Path | None, quiet: bool, reader: Any
 ) -> int:
     """Import each file through ``reader``; report bad lines; 1 if any line was bad."""
+    from bsarchive import archive  # imported where used: other commands start faster
+
     s = _settings(config, db=db)
     with ArchiveLock(s.db) as lock, Store(s.db) as store:
         lock.acquire()
-        results = run_import(store, files, reader)
+        results = archive.run_import(store, files, reader)
     code = EXIT_OK
     for r in results:
         if r.error:
@@ -427,6 +429,8 @@ def import_twarc(
     files: FilesArg, db: DbOpt = None, config: ConfigOpt = None, quiet: QuietOpt = False
 ) -> None:
     """twarc JSONL: twarc2 responses or flattened tweets, or twarc1 (v1.1) tweets."""
+    from bsarchive.sources.twarc import iter_twarc_file
+
     _run(lambda: _import(files, db, config, quiet, iter_twarc_file))
 
 
@@ -435,6 +439,8 @@ def import_tags(
     files: FilesArg, db: DbOpt = None, config: ConfigOpt = None, quiet: QuietOpt = False
 ) -> None:
     """A TAGS archive sheet exported as CSV."""
+    from bsarchive.sources.twarc import iter_tags_csv
+
     _run(lambda: _import(files, db, config, quiet, iter_tags_csv))
 
 
@@ -476,10 +482,11 @@ def datasette_metadata_command(
     config: ConfigOpt = None,
 ) -> None:
     """Write metadata.json for `datasette ARCHIVE -m metadata.json` (tables, views, facets)."""
+    from bsarchive.export import build  # imported where used: other commands start faster
 
     def body() -> None:
         s = _settings(config, db=db, title=title)
-        document = datasette_metadata(s.db.stem, default_title(s.title, s.tags))
+        document = datasette_metadata(s.db.stem, build.default_title(s.title, s.tags))
         with _open_text(output) as f:
             f.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
@@ -498,12 +505,13 @@ def export_parquet(
     config: ConfigOpt = None,
 ) -> None:
     """Apache Parquet with typed columns (needs the parquet extra: pyarrow)."""
+    from bsarchive.export import parquet  # imported where used: other commands start faster
 
     def body() -> None:
         s = _settings(config, db=db)
         flt = replace(_filter(since, until, tag, kind), search=search_query)
         with Store(s.db, readonly=True) as store:
-            write_parquet(store, Path(output), flt)
+            parquet.write_parquet(store, Path(output), flt)
 
     _run(body)
 

@@ -13,16 +13,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import Progress as RichProgress
 from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bsarchive.archive import Progress, ProgressCallback, RunResult
 from bsarchive.errors import BsarchiveError
-from bsarchive.store import Stats
+
+if TYPE_CHECKING:  # types only: importing the run loop would slow every command's start
+    from bsarchive.archive import Progress, ProgressCallback, RunResult
+    from bsarchive.store import Stats
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
