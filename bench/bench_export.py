@@ -150,6 +150,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--digest-posts", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per export (median)")
     args = parser.parse_args()
     sqlite3 = shutil.which("sqlite3")
     bs = [sys.executable, "-m", "bsarchive"]
@@ -161,15 +162,19 @@ def main() -> None:
         _build_in_child(db, args.posts)
         print(f"built {args.posts:,} posts in {time.perf_counter() - t0:.1f} s")
         results: dict[str, tuple[float, float]] = {}
-        if sqlite3:
-            results["sqlite3 -csv"] = timed(
-                [sqlite3, "-csv", "-header", str(db), FLOOR_SQL], Path(tmp) / "f.csv"
-            )
-        results["export csv"] = timed([*bs, "export", "csv", "--db", str(db), "-o", f"{tmp}/a.csv"])
-        results["export jsonl"] = timed(
-            [*bs, "export", "jsonl", "--db", str(db), "-o", f"{tmp}/a.jsonl"]
-        )
-        print(f"\n{args.posts:,} posts")
+        runs: dict[str, list[tuple[float, float]]] = {}
+        for _ in range(args.repeat):  # interleaved, so disk and cache noise hits all alike
+            if sqlite3:
+                floor_cmd = [sqlite3, "-csv", "-header", str(db), FLOOR_SQL]
+                runs.setdefault("sqlite3 -csv", []).append(timed(floor_cmd, Path(tmp) / "f.csv"))
+            csv_cmd = [*bs, "export", "csv", "--db", str(db), "-o", f"{tmp}/a.csv"]
+            runs.setdefault("export csv", []).append(timed(csv_cmd))
+            jsonl_cmd = [*bs, "export", "jsonl", "--db", str(db), "-o", f"{tmp}/a.jsonl"]
+            runs.setdefault("export jsonl", []).append(timed(jsonl_cmd))
+        for name, samples in runs.items():  # median time, largest RSS
+            times = sorted(t for t, _ in samples)
+            results[name] = (times[len(times) // 2], max(rss for _, rss in samples))
+        print(f"\n{args.posts:,} posts (median of {args.repeat} runs)")
         for name, (t, rss) in results.items():
             print(f"  {name:14s} {t:7.2f} s   peak RSS {rss:6.1f} MB")
         if sqlite3:

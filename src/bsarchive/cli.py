@@ -217,11 +217,13 @@ def export_csv(
         s = _settings(config, db=db)
         flt = replace(_filter(since, until, tag, kind), search=search_query)
         chosen = parse_columns(columns) if columns is not None else DEFAULT_COLUMNS
-        with Store(s.db, readonly=True) as store, _open_text(output) as f:
+        with Store(s.db, readonly=True) as store:
             if excel:
-                write_excel_csv(store, f, flt, columns=chosen)
+                with _open_text(output) as f:
+                    write_excel_csv(store, f, flt, columns=chosen)
             else:
-                write_csv(store, f, flt, safe_cells=not unsafe_cells, columns=chosen)
+                with _open_binary(output) as fb:
+                    write_csv(store, fb, flt, safe_cells=not unsafe_cells, columns=chosen)
 
     _run(body)
 

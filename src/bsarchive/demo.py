@@ -319,8 +319,8 @@ def run_demo(out: Path, report: Callable[[str], None] | None = None) -> int:
         for server in servers:
             server.stop()
     with Store(db, readonly=True) as store:
-        with (out / "demo.csv").open("w", newline="", encoding="utf-8") as f:
-            write_csv(store, f, ExportFilter())
+        with (out / "demo.csv").open("wb") as fcsv:
+            write_csv(store, fcsv, ExportFilter())
         with (out / "demo.jsonl").open("wb") as fb:
             write_jsonl(store, fb, ExportFilter())
         digests: tuple[tuple[str, DigestFormat], ...] = (

@@ -9,9 +9,10 @@ Never touches the network.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 from collections.abc import Sequence
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from bsarchive.errors import ConfigError
 from bsarchive.store import ARCHIVE_COLUMNS, EXPORT_COLUMNS, ExportFilter, Store
@@ -84,24 +85,26 @@ def parse_columns(spec: str) -> Columns:
 
 def write_csv(
     store: Store,
-    out: TextIO,
+    out: BinaryIO,
     flt: ExportFilter,
     *,
     safe_cells: bool = True,
     columns: Sequence[tuple[str, str]] = DEFAULT_COLUMNS,
 ) -> int:
-    """Write the header and every matching row; return the number of rows.
+    """Write the header and every matching row (UTF-8, CRLF) to a binary stream; return
+    the number of rows.
 
     The header goes through Python's csv module; rows arrive from the store already
     formatted as CSV lines (text fields quoted) and are written in batches.
     """
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([header for _, header in columns])
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\r\n").writerow([name for _, name in columns])
+    out.write(header.getvalue().encode("utf-8"))
     count = 0
     names = [name for name, _ in columns]
     for batch in store.iter_export_csv(flt, safe_cells=safe_cells, columns=names):
-        batch.append("")  # the last line's CRLF
-        out.write("\r\n".join(batch))
+        batch.append(b"")  # the last line's CRLF
+        out.write(b"\r\n".join(batch))
         count += len(batch) - 1
     return count
 

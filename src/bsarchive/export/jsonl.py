@@ -35,8 +35,8 @@ def write_jsonl(store: Store, out: BinaryIO, flt: ExportFilter, *, raw: bool = F
         # The common case: SQLite builds each object; we only join lines.
         count = 0
         for batch in store.iter_export_json(flt):
-            batch.append("")  # the last line's newline
-            out.write("\n".join(batch).encode("utf-8"))
+            batch.append(b"")  # the last line's newline
+            out.write(b"\n".join(batch))
             count += len(batch) - 1
         return count
     count = 0
