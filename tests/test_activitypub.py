@@ -7,7 +7,6 @@ expected ParsedActivity fields (``raw`` is checked separately).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,24 +28,12 @@ from bsarchive.sources.activitypub import (
     parse_json,
 )
 
+from .plain import as_plain
+
 FIXTURES = Path(__file__).parent / "fixtures" / "activitypub"
 FETCHED_AT = datetime(2010, 6, 30, 9, 0, tzinfo=UTC)
 ALICE = "https://mastodon.bsn.example/users/alice"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
-
-
-def as_plain(value: object) -> object:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: as_plain(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.name != "raw"
-        }
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, tuple):
-        return [as_plain(v) for v in value]
-    return value
 
 
 def load(name: str) -> Any:

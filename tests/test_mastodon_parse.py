@@ -7,7 +7,6 @@ Post/Boost fields (``raw`` is checked separately: it must decode back to the inp
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,8 @@ from bsarchive.sources.mastodon_parse import (
     parse_status,
 )
 
+from .plain import as_plain
+
 FIXTURES = Path(__file__).parent / "fixtures" / "activitypub"
 FETCHED_AT = datetime(2010, 6, 30, 9, 0, tzinfo=UTC)
 STATUS_FIXTURES = sorted(
@@ -34,21 +35,6 @@ STATUS_FIXTURES = sorted(
     for p in FIXTURES.glob("status_*.json")
     if not p.name.endswith(".expected.json")
 )
-
-
-def as_plain(value: object) -> object:
-    """Dataclasses -> dicts (without ``raw``), datetimes -> ISO ``Z`` strings, tuples -> lists."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: as_plain(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.name != "raw"
-        }
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, tuple):
-        return [as_plain(v) for v in value]
-    return value
 
 
 def load(name: str) -> dict[str, object]:

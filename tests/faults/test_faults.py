@@ -8,12 +8,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bsarchive.demo import FixtureMastodon, synthetic_status
+from bsarchive.demo import FixtureMastodon
 
 from . import server as faults
 
@@ -27,15 +27,6 @@ retries = 2
 backoff = 0.05
 max_wait = 10
 """
-
-
-@pytest.fixture
-def good() -> Iterator[FixtureMastodon]:
-    statuses = [
-        synthetic_status(100 + n, viewer="good.example", local_id=5000 + n) for n in range(5)
-    ]
-    with FixtureMastodon(statuses) as server:
-        yield server
 
 
 def run_against(
