@@ -205,3 +205,18 @@ def test_reply_parent_is_resolved_from_local_ids_in_either_order(tmp_path: Path)
             # Local id 11 on z.example is not the same status as 11 on a.example.
             ("https://b.example/users/bo/statuses/3", None),
         ]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (datetime(2010, 6, 29, 17, 0, 1, 123999, tzinfo=UTC), "2010-06-29T17:00:01.123Z"),
+        (datetime(2010, 6, 29, 17, 0, 1), "2010-06-29T17:00:01.000Z"),  # naive = UTC
+        (datetime.fromisoformat("2010-06-29T18:00:01+01:00"), "2010-06-29T17:00:01.000Z"),
+        (datetime(1, 1, 1, tzinfo=UTC), "0001-01-01T00:00:00.000Z"),  # fixed width
+    ],
+)
+def test_iso_is_fixed_width_utc(value: datetime, text: str) -> None:
+    from bsarchive.models import iso
+
+    assert iso(value) == text
