@@ -10,7 +10,6 @@ import json
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -78,7 +77,11 @@ def _settings(config: Path | None, **cli: Any) -> Settings:
 
 
 def _filter(
-    since: str | None, until: str | None, tags: list[str] | None, kinds: list[str] | None
+    since: str | None,
+    until: str | None,
+    tags: list[str] | None,
+    kinds: list[str] | None,
+    search: str | None = None,
 ) -> ExportFilter:
     kinds = kinds or ["post", "reaction", "comment"]
     for kind in kinds:
@@ -89,6 +92,7 @@ def _filter(
         until=parse_when(until, "--until", end=True),
         tags=tuple(parse_tag(t) for t in tags or ()),
         kinds=tuple(kinds),
+        search=search,
     )
 
 
@@ -215,7 +219,7 @@ def export_csv(
 
     def body() -> None:
         s = _settings(config, db=db)
-        flt = replace(_filter(since, until, tag, kind), search=search_query)
+        flt = _filter(since, until, tag, kind, search_query)
         chosen = parse_columns(columns) if columns is not None else DEFAULT_COLUMNS
         with Store(s.db, readonly=True) as store:
             if excel:
@@ -246,7 +250,7 @@ def export_jsonl(
 
     def body() -> None:
         s = _settings(config, db=db)
-        flt = replace(_filter(since, until, tag, kind), search=search_query)
+        flt = _filter(since, until, tag, kind, search_query)
         with Store(s.db, readonly=True) as store, _open_binary(output) as f:
             write_jsonl(store, f, flt, raw=raw)
 
@@ -308,7 +312,7 @@ def digest(
 
     def body() -> None:
         s = _settings(config, db=db, title=title)
-        flt = replace(_filter(since, until, tag, kind), search=search_query)
+        flt = _filter(since, until, tag, kind, search_query)
         form, tags = build.digest_format(fmt, output), flt.tags or s.tags
         stamp = datetime.now(UTC) if generated_at else None
         with Store(s.db, readonly=True) as store, _open_text(output) as f:
@@ -511,7 +515,7 @@ def export_parquet(
 
     def body() -> None:
         s = _settings(config, db=db)
-        flt = replace(_filter(since, until, tag, kind), search=search_query)
+        flt = _filter(since, until, tag, kind, search_query)
         with Store(s.db, readonly=True) as store:
             parquet.write_parquet(store, Path(output), flt)
 

@@ -26,6 +26,7 @@ import orjson
 
 from bsarchive.errors import ParseError
 from bsarchive.models import Author, Boost, Post, Sighting, normalise_tag
+from bsarchive.sources.fields import int_field, str_field
 
 __all__ = [
     "content_links",
@@ -232,18 +233,6 @@ def _instance_host(instance: str) -> str:
     return parts.netloc.lower() or instance
 
 
-def _str(data: Mapping[str, object], key: str) -> str | None:
-    value = data.get(key)
-    return value if isinstance(value, str) else None
-
-
-def _count(data: Mapping[str, object], key: str) -> int | None:
-    value = data.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return None
-
-
 def _bool_or_none(data: Mapping[str, object], key: str) -> bool | None:
     value = data.get(key)
     return value if isinstance(value, bool) else None
@@ -335,8 +324,8 @@ def _status_post(
         except ValueError:
             flags.append("bad edited_at")
 
-    url = _str(data, "url")
-    content = _str(data, "content") or ""
+    url = str_field(data, "url")
+    content = str_field(data, "content") or ""
     links = content_links(content)
     card = data.get("card")
     if isinstance(card, dict):
@@ -390,9 +379,9 @@ def _status_post(
             fetched_from=fetched_from,
         ),
         source="mastodon",
-        spoiler_text=_str(data, "spoiler_text") or "",
-        language=_str(data, "language"),
-        visibility=_str(data, "visibility"),
+        spoiler_text=str_field(data, "spoiler_text") or "",
+        language=str_field(data, "language"),
+        visibility=str_field(data, "visibility"),
         sensitive=data.get("sensitive") is True,
         in_reply_to_local_id=reply_to if isinstance(reply_to, str) and reply_to else None,
         quote_uri=_quote_uri(data.get("quote")),
@@ -400,9 +389,9 @@ def _status_post(
         links=links,
         mentions=mentions,
         media=media,
-        boosts=_count(data, "reblogs_count"),
-        replies=_count(data, "replies_count"),
-        favourites=_count(data, "favourites_count"),
+        boosts=int_field(data, "reblogs_count"),
+        replies=int_field(data, "replies_count"),
+        favourites=int_field(data, "favourites_count"),
         edited_at=edited_at,
         flags=tuple(flags),
         raw=dump_json(data),
@@ -450,7 +439,7 @@ def parse_status(
         created_at = parse_iso_datetime(created)[0]
     except ValueError:
         raise ParseError(fetched_from, f"status {local_id}: bad created_at {created!r}") from None
-    url = _str(data, "url")
+    url = str_field(data, "url")
     boost = Boost(
         uri=uri,
         post_uri=post.uri,

@@ -75,6 +75,7 @@ import orjson
 
 from bsarchive.errors import SourceError
 from bsarchive.models import Author, Boost, Post, Sighting, normalise_tag, utc
+from bsarchive.sources.fields import int_field, str_field
 
 __all__ = [
     "TwarcLine",
@@ -327,18 +328,6 @@ def _d(data: Mapping[str, object], key: str) -> Mapping[str, object]:
 def _l(data: Mapping[str, object], key: str) -> list[object]:
     value = data.get(key)
     return value if isinstance(value, list) else []
-
-
-def _s(data: Mapping[str, object], key: str) -> str | None:
-    value = data.get(key)
-    return value if isinstance(value, str) else None
-
-
-def _count(data: Mapping[str, object], key: str) -> int | None:
-    value = data.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return None
 
 
 def _id(data: Mapping[str, object], key: str) -> str | None:
@@ -643,7 +632,7 @@ def _required_id(data: Mapping[str, object], *keys: str) -> str:
 
 
 def _created_at(data: Mapping[str, object]) -> tuple[datetime, bool]:
-    value = _s(data, "created_at")
+    value = str_field(data, "created_at")
     if not value:
         raise _BadTweet("missing created_at")
     parsed = _parse_date(value)
@@ -899,7 +888,7 @@ def _v2_media(tweet: Mapping[str, object], ctx: _V2Context) -> tuple[str, ...]:
                 found.append(media_obj)
     urls: dict[str, None] = {}
     for media_obj in found:
-        url = _s(media_obj, "url") or _s(media_obj, "preview_image_url")
+        url = str_field(media_obj, "url") or str_field(media_obj, "preview_image_url")
         if url:
             urls.setdefault(url, None)
     return tuple(urls)
@@ -929,7 +918,7 @@ def _v2_tweet(
     original_id, original = retweeted
     original_username = _v2_ref_username(original, ctx)
     if original_username is None:
-        text = _s(tweet, "text") or ""
+        text = str_field(tweet, "text") or ""
         prefix = _RT_PREFIX.match(text)
         original_username = prefix.group(1) if prefix else None
     problem = None
@@ -1109,7 +1098,7 @@ def _v1_media(entities: Mapping[str, object], extended: Mapping[str, object]) ->
     found: dict[str, None] = {}
     for entity in _l(extended, "media") or _l(entities, "media"):
         if isinstance(entity, dict):
-            url = _s(entity, "media_url_https") or _s(entity, "media_url")
+            url = str_field(entity, "media_url_https") or str_field(entity, "media_url")
             if url:
                 found.setdefault(url, None)
     return tuple(found)
@@ -1120,12 +1109,12 @@ def _v1_post(doc: Mapping[str, object], fetch: _Fetch) -> Post:
     # Text precedence: streaming compat mode's extended_tweet, then tweet_mode=extended's
     # full_text, then the 140-character text.
     extended_tweet = _d(doc, "extended_tweet")
-    text = _s(extended_tweet, "full_text")
+    text = str_field(extended_tweet, "full_text")
     if text:
         entities = _d(extended_tweet, "entities")
         extended = _d(extended_tweet, "extended_entities")
     else:
-        text = _s(doc, "full_text") or _s(doc, "text")
+        text = str_field(doc, "full_text") or str_field(doc, "text")
         entities = _d(doc, "entities")
         extended = _d(doc, "extended_entities")
     if text is None:
@@ -1145,7 +1134,7 @@ def _v1_post(doc: Mapping[str, object], fetch: _Fetch) -> Post:
         quote_id = quote_id or _id(quoted, "id_str") or _id(quoted, "id")
         quote_username = _username(_d(quoted, "user").get("screen_name"))
     if quote_id and quote_username is None:
-        permalink = _s(_d(doc, "quoted_status_permalink"), "expanded") or ""
+        permalink = str_field(_d(doc, "quoted_status_permalink"), "expanded") or ""
         match = _STATUS_URL.match(permalink)
         if match and match.group("id") == quote_id:
             quote_username = match.group("user")
@@ -1165,7 +1154,7 @@ def _v1_post(doc: Mapping[str, object], fetch: _Fetch) -> Post:
         text=plain,
         sighting=sighting,
         source=SOURCE,
-        language=_language(_s(doc, "lang")),
+        language=_language(str_field(doc, "lang")),
         sensitive=doc.get("possibly_sensitive") is True,
         in_reply_to_uri=_permalink(reply_username, reply_id) if reply_id else None,
         in_reply_to_local_id=reply_id,
@@ -1174,9 +1163,9 @@ def _v1_post(doc: Mapping[str, object], fetch: _Fetch) -> Post:
         links=links,
         mentions=_mentions(entities, "user_mentions", text),
         media=_v1_media(entities, extended),
-        boosts=_count(doc, "retweet_count"),
-        replies=_count(doc, "reply_count"),
-        favourites=_count(doc, "favorite_count"),
+        boosts=int_field(doc, "retweet_count"),
+        replies=int_field(doc, "reply_count"),
+        favourites=int_field(doc, "favorite_count"),
         flags=all_flags,
         raw=_dump(doc),
     )
