@@ -58,3 +58,27 @@ def test_index_follows_updates(cli: Cli, tmp_path: Path) -> None:
         db.execute("UPDATE posts SET text = 'Biscuits only' WHERE uri LIKE '%17350000012'")
     assert cli("search", "sticky", "--json", "--db", str(cli.db)).stdout == ""
     assert "Biscuits" in cli("search", "biscuits", "--json", "--db", str(cli.db)).stdout
+
+
+def test_import_fills_the_index_in_bulk_and_keeps_the_trigger(cli: Cli, tmp_path: Path) -> None:
+    """An import indexes its posts per batch without the per-row trigger; afterwards the
+    trigger is back, so a post written by anything else is indexed as before."""
+    imported(cli, tmp_path)
+    with __import__("sqlite3").connect(cli.db) as db:
+        triggers = db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'posts'"
+            " ORDER BY name"
+        ).fetchall()
+        assert triggers == [("posts_fts_delete",), ("posts_fts_insert",), ("posts_fts_update",)]
+        db.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('integrity-check', 1)")
+        indexed = db.execute("SELECT count(*) FROM posts_fts_docsize").fetchone()[0]
+        posts = db.execute("SELECT count(*) FROM posts").fetchone()[0]
+        assert (indexed, posts) == (2, 2)
+        db.execute(
+            "INSERT INTO posts (uri, created_at, author_id, text, source, fetched_at,"
+            " fetched_from, version, first_seen_at, updated_at)"
+            " SELECT 'https://example.org/x', created_at, author_id, 'Flapjacks at the door',"
+            " source, fetched_at, fetched_from, version, first_seen_at, updated_at"
+            " FROM posts LIMIT 1"
+        )
+    assert "Flapjacks" in cli("search", "flapjacks", "--json", "--db", str(cli.db)).stdout
