@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bsarchive.config import Settings
@@ -40,9 +41,11 @@ from bsarchive.sources.reactions import (
     fetch_reactions,
     plan_links,
 )
-from bsarchive.sources.twarc import TwarcLine
 from bsarchive.store import Store
 from bsarchive.urls import article_key
+
+if TYPE_CHECKING:  # the import loop takes the reader as an argument: no twarc import at run
+    from bsarchive.sources.twarc import TwarcLine
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +352,8 @@ def _drain(
     *,
     best_effort: bool = False,
 ) -> dict[str, str]:
-    """Run ``jobs`` in worker threads and store their pages here, one transaction each.
+    """Run ``jobs`` in worker threads and store their pages here: each page with its cursor
+    in one transaction, together with whatever other pages are ready at that moment.
 
     Returns each failed source's error. With ``best_effort`` (discovered servers) an error
     is logged and kept for ``stats`` but does not make the run a partial failure.
@@ -398,43 +402,55 @@ def _drain(
     ]
     for t in threads:
         t.start()
+
+    def handle(key: str, payload: object) -> None:
+        if isinstance(payload, Page):
+            payload = screen_page(payload, include_opted_out=settings.include_opted_out)
+            saved = store.save_page(payload, now())
+            counts[key][0] += saved.new
+            counts[key][1] += saved.updated
+            counts[key][2] += payload.requests
+            result.new += saved.new
+            result.updated += saved.updated
+            result.skipped += payload.skipped
+            if progress:
+                progress(Progress(key, saved.new, saved.updated))
+            return
+        pending.discard(key)
+        if isinstance(payload, SourceError):
+            errors[key] = str(payload)
+        elif isinstance(payload, BaseException):
+            bugs.append(payload)
+            ctx.stop.set()
+        finished = SourceResult(
+            key=key,
+            new=counts[key][0],
+            updated=counts[key][1],
+            requests=counts[key][2],
+            error=errors.get(key),
+            waited=http.waited(_url_of(key)),
+            finished_at=now(),
+        )
+        store.record_source_result(finished, now())
+        if best_effort and finished.error:
+            log.warning("discovered server skipped: %s", finished.error)
+            finished = replace(finished, error=None)
+        result.results.append(finished)
+        if progress:
+            progress(Progress(key, 0, 0, done=True, error=errors.get(key)))
+
     try:
         while pending:
-            key, payload = q.get()
-            if isinstance(payload, Page):
-                payload = screen_page(payload, include_opted_out=settings.include_opted_out)
-                saved = store.save_page(payload, now())
-                counts[key][0] += saved.new
-                counts[key][1] += saved.updated
-                counts[key][2] += payload.requests
-                result.new += saved.new
-                result.updated += saved.updated
-                result.skipped += payload.skipped
-                if progress:
-                    progress(Progress(key, saved.new, saved.updated))
-                continue
-            pending.discard(key)
-            if isinstance(payload, SourceError):
-                errors[key] = str(payload)
-            elif isinstance(payload, BaseException):
-                bugs.append(payload)
-                ctx.stop.set()
-            finished = SourceResult(
-                key=key,
-                new=counts[key][0],
-                updated=counts[key][1],
-                requests=counts[key][2],
-                error=errors.get(key),
-                waited=http.waited(_url_of(key)),
-                finished_at=now(),
-            )
-            store.record_source_result(finished, now())
-            if best_effort and finished.error:
-                log.warning("discovered server skipped: %s", finished.error)
-                finished = replace(finished, error=None)
-            result.results.append(finished)
-            if progress:
-                progress(Progress(key, 0, 0, done=True, error=errors.get(key)))
+            # Whatever is ready is stored in one transaction (each page still whole).
+            ready = [q.get()]
+            while len(ready) < QUEUE_PAGES:
+                try:
+                    ready.append(q.get_nowait())
+                except queue.Empty:
+                    break
+            with store.grouped():
+                for key, payload in ready:
+                    handle(key, payload)
     finally:
         if bugs or pending:
             ctx.stop.set()
