@@ -124,6 +124,25 @@ def test_cursor_commits_with_its_page_or_not_at_all(tmp_path: Path) -> None:
         assert rows(store, "SELECT count(*) FROM posts") == [(1,)]
 
 
+def test_grouped_pages_commit_together_each_with_its_cursor(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    key_a, key_b = "feed:https://a.example/feed", "feed:https://b.example/feed"
+    with Store(path) as store:
+        with store.grouped():
+            store.save_page(Page(key_a, (post(),), Cursor(etag='"a1"')), NOW)
+            store.save_page(Page(key_b, (), Cursor(etag='"b1"')), NOW)
+            with sqlite3.connect(path) as other:  # nothing visible before the group commits
+                assert other.execute("SELECT count(*) FROM sources").fetchone() == (0,)
+        assert store.get_cursor(key_b).etag == '"b1"'
+        with pytest.raises(TypeError), store.grouped():
+            store.save_page(Page(key_a, (), Cursor(etag='"a2"')), NOW)
+            store.save_page(Page(key_b, ("junk",), Cursor(etag='"b2"')), NOW)  # type: ignore[arg-type]
+        assert (store.get_cursor(key_a).etag, store.get_cursor(key_b).etag) == ('"a1"', '"b1"')
+        assert rows(store, "SELECT count(*) FROM posts") == [(1,)]
+        store.save_page(Page(key_a, (), Cursor(etag='"a3"')), NOW)  # a transaction of its own
+        assert store.get_cursor(key_a).etag == '"a3"'
+
+
 def test_locked_database_is_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     Store(path).close()
