@@ -386,19 +386,25 @@ def _drain(
         except BaseException as e:  # a bug: surface it in the main thread
             put((key, e))
 
-    # At most `concurrency` sources at once; per-host politeness is enforced in http.py.
-    semaphore = threading.Semaphore(max(1, settings.concurrency))
+    # At most `concurrency` sources at once, one thread each, taking sources in order;
+    # per-host politeness is enforced in http.py.
+    waiting = list(reversed(jobs))
+    taking = threading.Lock()
 
-    def guarded(key: str, make: Callable[[], Iterator[Page]]) -> None:
-        with semaphore:
-            if not ctx.stop.is_set():
-                worker(key, make)
-            else:
+    def runner() -> None:
+        while True:
+            with taking:
+                if not waiting:
+                    return
+                key, make = waiting.pop()
+            if ctx.stop.is_set():
                 put((key, _DONE))
+            else:
+                worker(key, make)
 
     threads = [
-        threading.Thread(target=guarded, args=job, name=f"source {job[0]}", daemon=True)
-        for job in jobs
+        threading.Thread(target=runner, name=f"source runner {n}", daemon=True)
+        for n in range(min(len(jobs), max(1, settings.concurrency)))
     ]
     for t in threads:
         t.start()

@@ -4,9 +4,11 @@ its peak RSS and wall time can be measured."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -57,20 +59,33 @@ def run_cli(cmd: list[str]) -> tuple[int, str, float, float]:
     """Run the CLI; return (exit code, stderr, seconds, peak RSS MB of that child)."""
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _, err = proc.communicate(timeout=TIME_LIMIT + 30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
+    assert proc.stderr is not None
+    stream = proc.stderr
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.append(stream.read()), daemon=True)
+    reader.start()
+    deadline = start + TIME_LIMIT + 30
+    # os.wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would be the largest of
+    # every child the test process has waited for, earlier tests' included).
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"the CLI did not finish within {TIME_LIMIT + 30:.0f} s")
+        time.sleep(0.02)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.monotonic() - start
-    return proc.returncode, err.decode("utf-8", "replace"), elapsed, _peak_rss_mb()
-
-
-def _peak_rss_mb() -> float:
-    # The largest of the children waited for so far: an upper bound for this one.
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    reader.join(timeout=10)
+    stream.close()
+    return (
+        proc.returncode,
+        b"".join(chunks).decode("utf-8", "replace"),
+        elapsed,
+        (usage.ru_maxrss / 1024),
+    )
 
 
 def error_lines(stderr: str) -> list[str]:
