@@ -11,7 +11,14 @@ import pytest
 
 from bsarchive.errors import LockHeldError, StoreError
 from bsarchive.models import Author, Boost, Cursor, Deletion, Page, Post, Sighting
-from bsarchive.store import SCHEMA_VERSION, ArchiveLock, ExportFilter, Store
+from bsarchive.store import (
+    SCHEMA_VERSION,
+    ArchiveLock,
+    ExportFilter,
+    Store,
+    pack_items,
+    unpack_post,
+)
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 WHEN = datetime(2010, 6, 29, 18, 30, tzinfo=UTC)
@@ -239,3 +246,37 @@ def test_iso_is_fixed_width_utc(value: datetime, text: str) -> None:
     from bsarchive.models import iso
 
     assert iso(value) == text
+
+
+def test_packed_items_keep_every_field_and_store_like_items(tmp_path: Path) -> None:
+    edited = post(
+        uri="https://a.example/users/al/statuses/2",
+        local="2",
+        links=("https://blog.example/notes",),
+        edited_at=NOW,
+        flags=("tz-less date",),
+    )
+    boost = Boost(
+        "https://b.example/users/bo/statuses/9/activity",
+        edited.uri,
+        Author("@bo@b.example"),
+        WHEN,
+        Sighting("b.example", "9", None, NOW, "https://b.example/api"),
+    )
+    packed = pack_items([post(), edited, boost])
+    assert [unpack_post(values) for values in packed.posts] == [post(), edited]
+    assert (len(packed.boosts), packed.other) == (1, [])
+    with Store(tmp_path / "packed.db") as a, Store(tmp_path / "plain.db") as b:
+        a.import_packed(packed, NOW)
+        b.save_items([post(), edited, boost], NOW)
+        sql = (
+            "SELECT p.uri, p.url, p.created_at, a.handle, p.text, p.links, p.edited_at, p.flags,"
+            " s.source, s.local_id FROM posts p JOIN authors a ON a.id = p.author_id"
+            " JOIN sightings s ON s.post_id = p.id ORDER BY p.uri"
+        )
+        assert rows(a, sql) == rows(b, sql)
+        assert rows(a, "SELECT uri, post_uri FROM boosts") == rows(
+            b, "SELECT uri, post_uri FROM boosts"
+        )
+        links = "SELECT p.uri, l.url FROM post_links l JOIN posts p ON p.id = l.post_id"
+        assert rows(a, links) == [(edited.uri, "https://blog.example/notes")]

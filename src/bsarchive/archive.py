@@ -10,13 +10,18 @@ SQL in ``store``. No printing: progress goes to a callback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import multiprocessing
 import queue
+import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -41,7 +46,7 @@ from bsarchive.sources.reactions import (
     fetch_reactions,
     plan_links,
 )
-from bsarchive.store import Store
+from bsarchive.store import IMPORT_BATCH, PackedItems, Store, pack_items
 from bsarchive.urls import article_key
 
 if TYPE_CHECKING:  # the import loop takes the reader as an argument: no twarc import at run
@@ -496,32 +501,135 @@ class ImportResult:
     error: str | None = None
 
 
+# Files this large are parsed in a second process while this one writes: parsing and
+# writing each take about half of a serial import (issue 8).
+PARSE_IN_WORKER_BYTES = 4 * 1024 * 1024
+
+
 def run_import(
     store: Store,
     files: Sequence[Path],
     reader: Callable[..., Iterator[TwarcLine]],
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    worker_min_bytes: int = PARSE_IN_WORKER_BYTES,
 ) -> list[ImportResult]:
     """Import twarc/TAGS files: items stored in batches, malformed lines collected with
     their line numbers (the rest still imported), an unreadable file reported, not raised.
+
+    A file of ``worker_min_bytes`` or more is read by ``reader`` in a forked process
+    (Linux), which sends packed batches (:func:`bsarchive.store.pack_items`) through a
+    pipe while this process writes the previous one.
     """
     results = []
     for path in files:
         result = ImportResult(path)
-        lines = reader(path, fetched_at=now())
-        try:
-            result.new = store.import_items(_good_items(lines, result), now()).new
-        except SourceError as e:
-            result.error = str(e)
+        fetched_at = now()
+        batches = (
+            _parsed_in_worker(reader, path, fetched_at)
+            if _worth_a_worker(path, worker_min_bytes)
+            else _parsed_here(reader, path, fetched_at)
+        )
+        for batch in batches:
+            result.items += batch.items
+            result.bad.extend(batch.bad)
+            result.error = batch.error
+            if batch.items:
+                result.new += store.import_packed(batch.packed, now()).new
         results.append(result)
     return results
 
 
-def _good_items(lines: Iterator[TwarcLine], result: ImportResult) -> Iterator[Item]:
-    for line in lines:
-        if line.error:
-            result.bad.append((line.line_no, line.error))
-        for item in line.items:
-            result.items += 1
-            yield item
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Up to IMPORT_BATCH items of a file (one transaction, one message from the parsing
+    process), the malformed lines met reading them, and the error that ended the file
+    early, if any."""
+
+    packed: PackedItems
+    items: int
+    bad: list[tuple[int, str]]
+    error: str | None = None
+
+
+def _parsed_here(
+    reader: Callable[..., Iterator[TwarcLine]], path: Path, fetched_at: datetime
+) -> Iterator[_Batch]:
+    items: list[Item] = []
+    bad: list[tuple[int, str]] = []
+    try:
+        for line in reader(path, fetched_at=fetched_at):
+            if line.error:
+                bad.append((line.line_no, line.error))
+            items.extend(line.items)
+            if len(items) >= IMPORT_BATCH:
+                yield _Batch(pack_items(items), len(items), bad)
+                items, bad = [], []
+    except SourceError as e:  # what was read before the error is still stored
+        yield _Batch(pack_items(items), len(items), bad, str(e))
+        return
+    yield _Batch(pack_items(items), len(items), bad)
+
+
+def _worth_a_worker(path: Path, min_bytes: int) -> bool:
+    if sys.platform != "linux":  # fork is the cheap start; elsewhere it is not safe
+        return False
+    try:
+        return path.stat().st_size >= min_bytes
+    except OSError:
+        return False  # the reader reports it
+
+
+def _parsed_in_worker(
+    reader: Callable[..., Iterator[TwarcLine]], path: Path, fetched_at: datetime
+) -> Iterator[_Batch]:
+    forked = multiprocessing.get_context("fork")
+    receiving, sending = forked.Pipe(duplex=False)
+    worker = forked.Process(
+        target=_parse_worker,
+        args=(reader, path, fetched_at, sending),
+        name="bsarchive import parser",
+        daemon=True,
+    )
+    worker.start()
+    sending.close()
+    try:
+        while True:
+            try:
+                message = receiving.recv()
+            except EOFError:
+                raise RuntimeError(f"{path}: the parsing process ended unexpectedly") from None
+            if isinstance(message, _Batch):
+                yield message
+                if message.error is not None:
+                    return
+            elif message is None:
+                return
+            else:  # a bug in the parser: its traceback, as text
+                raise RuntimeError(f"{path}: the parsing process failed:\n{message}")
+    finally:
+        receiving.close()
+        worker.join(timeout=5)
+        if worker.is_alive():
+            worker.terminate()
+            worker.join(timeout=5)
+
+
+def _parse_worker(
+    reader: Callable[..., Iterator[TwarcLine]],
+    path: Path,
+    fetched_at: datetime,
+    sending: Connection,
+) -> None:
+    """The parsing process: every batch from ``_parsed_here``, then None."""
+    try:
+        for batch in _parsed_here(reader, path, fetched_at):
+            sending.send(batch)
+        sending.send(None)
+    except (BrokenPipeError, KeyboardInterrupt):
+        pass  # the importing process stopped: nothing left to tell it
+    except BaseException:
+        with contextlib.suppress(OSError):
+            sending.send(traceback.format_exc())
+    finally:
+        sending.close()

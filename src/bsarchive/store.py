@@ -11,10 +11,12 @@ This module does no network access and no parsing of foreign payloads; it receiv
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import heapq
 import itertools
+import operator
 import os
 import sqlite3
 import time
@@ -42,6 +44,7 @@ from bsarchive.models import (
     Page,
     Post,
     Reaction,
+    Sighting,
     SourceResult,
     iso,
 )
@@ -681,6 +684,79 @@ def _merge_words(old: str, new: Sequence[str]) -> str:
     words = old.split()
     extra = [w for w in new if w and w not in words]
     return " ".join(words + extra) if extra else old
+
+
+# -- packed import items -------------------------------------------------------------------
+#
+# An import batch travels from the parser (a worker process, see archive.run_import) to the
+# writer as plain tuples: they pickle several times faster than the frozen dataclasses, and
+# the writer builds its rows from them without making objects. A tuple holds the item's
+# fields in declaration order, with the nested Author and Sighting as tuples too.
+
+AuthorValues = tuple[Any, ...]
+PostValues = tuple[Any, ...]
+BoostValues = tuple[Any, ...]
+
+_POST_FIELDS = tuple(f.name for f in dataclasses.fields(Post))
+_BOOST_FIELDS = tuple(f.name for f in dataclasses.fields(Boost))
+_author_values = operator.attrgetter(*(f.name for f in dataclasses.fields(Author)))
+_sighting_values = operator.attrgetter(*(f.name for f in dataclasses.fields(Sighting)))
+_post_values = operator.attrgetter(*_POST_FIELDS)
+_boost_values = operator.attrgetter(*_BOOST_FIELDS)
+(
+    _P_URI, _P_URL, _P_CREATED_AT, _P_AUTHOR, _P_CONTENT_HTML, _P_TEXT, _P_SIGHTING,
+    _P_SOURCE, _P_SPOILER_TEXT, _P_LANGUAGE, _P_VISIBILITY, _P_SENSITIVE,
+    _P_IN_REPLY_TO_URI, _P_IN_REPLY_TO_LOCAL_ID, _P_QUOTE_URI, _P_TAGS, _P_LINKS,
+    _P_MENTIONS, _P_MEDIA, _P_BOOSTS, _P_REPLIES, _P_FAVOURITES, _P_EDITED_AT, _P_FLAGS,
+    _P_RAW,
+) = (_POST_FIELDS.index(name) for name in (
+    "uri", "url", "created_at", "author", "content_html", "text", "sighting", "source",
+    "spoiler_text", "language", "visibility", "sensitive", "in_reply_to_uri",
+    "in_reply_to_local_id", "quote_uri", "tags", "links", "mentions", "media", "boosts",
+    "replies", "favourites", "edited_at", "flags", "raw",
+))  # fmt: skip
+_B_URI, _B_POST_URI, _B_BOOSTER, _B_CREATED_AT, _B_SIGHTING, _B_RAW = (
+    _BOOST_FIELDS.index(name)
+    for name in ("uri", "post_uri", "booster", "created_at", "sighting", "raw")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PackedItems:
+    """A batch of import items as plain tuples (posts, boosts), other kinds as they are."""
+
+    posts: list[PostValues]
+    boosts: list[BoostValues]
+    other: list[Item]
+
+
+def pack_items(items: Iterable[Item]) -> PackedItems:
+    """Pack a batch of items for :meth:`Store.import_packed` (pure: no database)."""
+    posts: list[PostValues] = []
+    boosts: list[BoostValues] = []
+    other: list[Item] = []
+    for item in items:
+        if type(item) is Post:
+            values = list(_post_values(item))
+            values[_P_AUTHOR] = _author_values(item.author)
+            values[_P_SIGHTING] = _sighting_values(item.sighting)
+            posts.append(tuple(values))
+        elif type(item) is Boost:
+            values = list(_boost_values(item))
+            values[_B_BOOSTER] = _author_values(item.booster)
+            values[_B_SIGHTING] = _sighting_values(item.sighting)
+            boosts.append(tuple(values))
+        else:
+            other.append(item)
+    return PackedItems(posts, boosts, other)
+
+
+def unpack_post(values: PostValues) -> Post:
+    """The Post a packed post was made from."""
+    fields = list(values)
+    fields[_P_AUTHOR] = Author(*fields[_P_AUTHOR])
+    fields[_P_SIGHTING] = Sighting(*fields[_P_SIGHTING])
+    return Post(*fields)
 
 
 class Store:
@@ -1915,58 +1991,80 @@ class Store:
     def import_items(
         self, items: Iterable[Item], now: datetime, *, batch: int = IMPORT_BATCH
     ) -> SaveResult:
-        """Store a stream of items (a twarc or TAGS import), ``batch`` per transaction.
-
-        Gives the same rows as ``save_items`` on each batch, faster: posts not yet stored
-        are inserted with ``executemany`` (their tags, links and sightings too); a post
-        already stored, or met twice in one batch, goes through the usual upsert.
-        """
+        """Store a stream of items (a twarc or TAGS import), ``batch`` per transaction."""
         new = updated = 0
         chunk: list[Item] = []
-        for item in self._remembered(items):
+        for item in items:
             chunk.append(item)
             if len(chunk) >= batch:
-                result = self._import_batch(chunk, now)
+                result = self.import_packed(pack_items(chunk), now)
                 new, updated, chunk = new + result.new, updated + result.updated, []
         if chunk:
-            result = self._import_batch(chunk, now)
+            result = self.import_packed(pack_items(chunk), now)
             new, updated = new + result.new, updated + result.updated
         return SaveResult(new, updated)
 
-    def _import_batch(self, items: Sequence[Item], now: datetime) -> SaveResult:
+    def import_packed(self, packed: PackedItems, now: datetime) -> SaveResult:
+        """Store one batch of import items (see :func:`pack_items`) in one transaction.
+
+        Gives the same rows as ``save_items``, faster: posts not yet stored are inserted
+        with ``executemany`` (their tags, links and sightings too) and indexed for search
+        in one statement; a post already stored, or met twice in the batch, goes through
+        the usual upsert. Takedowns (``forget``) apply as everywhere else.
+        """
         stamp = iso(now)
         new = updated = 0
+        posts, boosts = self._remembered_packed(packed)
         with self.transaction(), _errors("import items", self.path):
-            posts = [i for i in items if isinstance(i, Post)]
-            known = self._known_identities(posts)
-            fresh: list[Post] = []
-            later: list[Item] = []
-            for item in items:
-                if isinstance(item, Post) and not (
-                    item.uri in known or (item.url is not None and item.url in known)
-                ):
-                    fresh.append(item)
-                    known.add(item.uri)
-                    if item.url:
-                        known.add(item.url)
-                elif isinstance(item, Post | Boost):
-                    later.append(item)
-                else:
-                    n, u = self._save_item(item, now)
-                    new, updated = new + n, updated + u
-            boosts = [b for b in later if isinstance(b, Boost)]
-            authors = self._author_ids_for([p.author for p in fresh] + [b.booster for b in boosts])
+            known = self._known_identities(
+                [p[_P_URI] for p in posts] + [p[_P_URL] for p in posts if p[_P_URL]]
+            )
+            fresh: list[PostValues] = []
+            later: list[PostValues] = []
+            for p in posts:
+                uri, url = p[_P_URI], p[_P_URL]
+                if uri in known or (url is not None and url in known):
+                    later.append(p)
+                    continue
+                fresh.append(p)
+                known.add(uri)
+                if url:
+                    known.add(url)
+            for item in self._remembered(packed.other):
+                n, u = self._save_item(item, now)
+                new, updated = new + n, updated + u
+            authors = self._author_ids_for(
+                [p[_P_AUTHOR] for p in fresh] + [b[_B_BOOSTER] for b in boosts]
+            )
             new += self._insert_posts(fresh, authors, stamp)
             new += self._insert_boosts(boosts, authors)
-            for item in later:
-                if isinstance(item, Post):
-                    n, u = self._upsert_post(item, now)
-                    new, updated = new + n, updated + u
+            for p in later:
+                n, u = self._upsert_post(unpack_post(p), now)
+                new, updated = new + n, updated + u
         return SaveResult(new, updated)
 
-    def _known_identities(self, posts: Sequence[Post]) -> set[str]:
-        """The uris and urls among ``posts``' identities that a stored post already has."""
-        keys = list(dict.fromkeys([p.uri for p in posts] + [p.url for p in posts if p.url]))
+    def _remembered_packed(self, packed: PackedItems) -> tuple[list[PostValues], list[BoostValues]]:
+        """``_remembered`` for packed posts and boosts."""
+        authors, posts = self._forgotten_sets()
+        if not authors and not posts:
+            return packed.posts, packed.boosts
+        return (
+            [
+                p
+                for p in packed.posts
+                if not (p[_P_URI] in posts or p[_P_URL] in posts or p[_P_AUTHOR][0] in authors)
+            ],
+            [
+                b
+                for b in packed.boosts
+                if not (b[_B_BOOSTER][0] in authors or b[_B_POST_URI] in posts)
+            ],
+        )
+
+    def _known_identities(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` (uris and urls) that a stored post already has, with the
+        stored posts' other identity."""
+        keys = list(dict.fromkeys(keys))
         known: set[str] = set()
         for start in range(0, len(keys), 400):
             part = keys[start : start + 400]
@@ -1981,14 +2079,14 @@ class Store:
                     known.add(url)
         return known
 
-    def _author_ids_for(self, authors: Sequence[Author]) -> dict[str, int]:
+    def _author_ids_for(self, authors: Sequence[AuthorValues]) -> dict[str, int]:
         """Upsert authors in order (as ``_author_id`` would, one by one) and return ids."""
-        last: dict[str, Author] = {}
+        last: dict[str, AuthorValues] = {}
         changes: list[tuple[Any, ...]] = []
         for a in authors:
-            if last.get(a.handle) != a:
-                last[a.handle] = a
-                changes.append((a.handle, a.name, a.url, a.uri, a.bio, int(a.bot)))
+            if last.get(a[0]) != a:
+                last[a[0]] = a
+                changes.append((a[0], a[1], a[2], a[3], a[4], int(a[5])))
         self.db.executemany(
             """
             INSERT INTO authors (handle, name, url, uri, bio, bot) VALUES (?, ?, ?, ?, ?, ?)
@@ -2014,29 +2112,54 @@ class Store:
         return ids
 
     def _insert_posts(
-        self, posts: Sequence[Post], authors: dict[str, int], stamp: str | None
+        self, posts: Sequence[PostValues], authors: dict[str, int], stamp: str | None
     ) -> int:
         """Insert posts known to be new (the INSERT of ``_upsert_post``, batched)."""
         if not posts:
             return 0
-        with self._fts_filled_in_bulk():
-            self._insert_post_rows(posts, authors, stamp)
-        ids: dict[str, int] = {}
-        uris = [p.uri for p in posts]
-        for start in range(0, len(uris), 500):
-            part = uris[start : start + 500]
-            ids.update(
-                self.db.execute(
-                    f"SELECT uri, id FROM posts WHERE uri IN ({','.join('?' * len(part))})", part
-                ).fetchall()
-            )
+        last = self.db.execute("SELECT coalesce(max(id), 0) FROM posts").fetchone()[0]
+        with self._fts_filled_in_bulk(last):
+            self.db.executemany(
+                """
+                INSERT INTO posts (uri, url, created_at, author_id, content_html, text,
+                    spoiler_text, language, visibility, sensitive, in_reply_to_uri,
+                    in_reply_to_local_id, quote_uri, tags, links, media, boosts, replies,
+                    favourites, edited_at, source, seen_on, flags, raw, fetched_at,
+                    fetched_from, version, first_seen_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                        ?, ?, ?, ?, ?)
+                """,
+                [
+                    (
+                        p[_P_URI], p[_P_URL], iso(p[_P_CREATED_AT]), authors[p[_P_AUTHOR][0]],
+                        p[_P_CONTENT_HTML], p[_P_TEXT], p[_P_SPOILER_TEXT], p[_P_LANGUAGE],
+                        p[_P_VISIBILITY], int(p[_P_SENSITIVE]), p[_P_IN_REPLY_TO_URI],
+                        p[_P_IN_REPLY_TO_LOCAL_ID], p[_P_QUOTE_URI], _join(p[_P_TAGS]),
+                        _join(p[_P_LINKS]), _join(p[_P_MEDIA]), p[_P_BOOSTS], p[_P_REPLIES],
+                        p[_P_FAVOURITES], iso(p[_P_EDITED_AT]), p[_P_SOURCE],
+                        p[_P_SIGHTING][0], _join(p[_P_FLAGS]), p[_P_RAW],
+                        iso(p[_P_SIGHTING][3]), p[_P_SIGHTING][4], __version__, stamp, stamp,
+                    )
+                    for p in posts
+                ],
+            )  # fmt: skip
+        # Rows were appended in order by one writer: the new ids follow the largest old one.
+        ids = range(last + 1, last + 1 + len(posts))
         self.db.executemany(
             "INSERT OR IGNORE INTO post_tags (tag, post_id) VALUES (?, ?)",
-            [(tag, ids[p.uri]) for p in posts for tag in dict.fromkeys(p.tags)],
+            [
+                (tag, i)
+                for p, i in zip(posts, ids, strict=True)
+                for tag in dict.fromkeys(p[_P_TAGS])
+            ],
         )
         self.db.executemany(
             "INSERT OR IGNORE INTO post_links (post_id, url, position) VALUES (?, ?, ?)",
-            [(ids[p.uri], url, i) for p in posts for i, url in enumerate(dict.fromkeys(p.links))],
+            [
+                (i, url, n)
+                for p, i in zip(posts, ids, strict=True)
+                for n, url in enumerate(dict.fromkeys(p[_P_LINKS]))
+            ],
         )
         self.db.executemany(
             """
@@ -2047,27 +2170,25 @@ class Store:
                 DO UPDATE SET last_seen_at = excluded.last_seen_at
             """,
             [
-                (
-                    ids[p.uri], p.sighting.source, p.sighting.local_id or "", p.sighting.url,
-                    p.sighting.fetched_from, stamp, stamp,
-                )
-                for p in posts
+                (i, p[_P_SIGHTING][0], p[_P_SIGHTING][1] or "", p[_P_SIGHTING][2],
+                 p[_P_SIGHTING][4], stamp, stamp)
+                for p, i in zip(posts, ids, strict=True)
             ],
         )  # fmt: skip
         return len(posts)
 
     @contextlib.contextmanager
-    def _fts_filled_in_bulk(self) -> Iterator[None]:
-        """Index the posts inserted inside the block with one ``INSERT ... SELECT`` instead
-        of the per-row trigger (a third of the cost). The trigger is dropped and re-created
-        inside the caller's transaction, so no other connection ever sees it missing."""
+    def _fts_filled_in_bulk(self, last: int) -> Iterator[None]:
+        """Index the posts inserted inside the block (ids above ``last``) with one
+        ``INSERT ... SELECT`` instead of the per-row trigger (a third of the cost). The
+        trigger is dropped and re-created inside the caller's transaction, so no other
+        connection ever sees it missing."""
         row = self.db.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'posts_fts_insert'"
         ).fetchone()
         if row is None:  # an archive whose owner dropped the index: nothing to keep in sync
             yield
             return
-        last = self.db.execute("SELECT coalesce(max(id), 0) FROM posts").fetchone()[0]
         self.db.execute("DROP TRIGGER posts_fts_insert")
         yield
         self.db.execute(
@@ -2077,34 +2198,7 @@ class Store:
         )
         self.db.execute(row[0])
 
-    def _insert_post_rows(
-        self, posts: Sequence[Post], authors: dict[str, int], stamp: str | None
-    ) -> None:
-        self.db.executemany(
-            """
-            INSERT INTO posts (uri, url, created_at, author_id, content_html, text,
-                spoiler_text, language, visibility, sensitive, in_reply_to_uri,
-                in_reply_to_local_id, quote_uri, tags, links, media, boosts, replies,
-                favourites, edited_at, source, seen_on, flags, raw, fetched_at,
-                fetched_from, version, first_seen_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                    ?, ?, ?, ?, ?)
-            """,
-            [
-                (
-                    p.uri, p.url, iso(p.created_at), authors[p.author.handle], p.content_html,
-                    p.text, p.spoiler_text, p.language, p.visibility, int(p.sensitive),
-                    p.in_reply_to_uri, p.in_reply_to_local_id, p.quote_uri, _join(p.tags),
-                    _join(p.links), _join(p.media), p.boosts, p.replies, p.favourites,
-                    iso(p.edited_at), p.source, p.sighting.source, _join(p.flags), p.raw,
-                    iso(p.sighting.fetched_at), p.sighting.fetched_from, __version__, stamp,
-                    stamp,
-                )
-                for p in posts
-            ],
-        )  # fmt: skip
-
-    def _insert_boosts(self, boosts: Sequence[Boost], authors: dict[str, int]) -> int:
+    def _insert_boosts(self, boosts: Sequence[BoostValues], authors: dict[str, int]) -> int:
         """Insert boosts not yet stored (the INSERT OR IGNORE of ``_insert_boost``, batched)."""
         before = self.db.total_changes
         self.db.executemany(
@@ -2115,8 +2209,8 @@ class Store:
             """,
             [
                 (
-                    b.uri, b.post_uri, authors[b.booster.handle], iso(b.created_at),
-                    b.sighting.source, b.raw, iso(b.sighting.fetched_at), b.sighting.fetched_from,
+                    b[_B_URI], b[_B_POST_URI], authors[b[_B_BOOSTER][0]], iso(b[_B_CREATED_AT]),
+                    b[_B_SIGHTING][0], b[_B_RAW], iso(b[_B_SIGHTING][3]), b[_B_SIGHTING][4],
                     __version__,
                 )
                 for b in boosts
