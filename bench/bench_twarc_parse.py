@@ -49,6 +49,18 @@ WORDS = [
 ]
 
 
+# A long tail of made-up words with the event's words spread through it (ranks 20, 40,
+# ...), drawn with Zipf-like weights: a realistic spread for full-text queries ("tea" is
+# in about 1% of the tweets, not in half of them as with a 19-word vocabulary).
+_SYLLABLES = ["ba", "ke", "lo", "mi", "nu", "ra", "si", "to", "ve", "zu", "dor", "lin"]
+_FILLER = [a + b + c + d for a in _SYLLABLES for b in _SYLLABLES for c in _SYLLABLES
+           for d in ("", "n", "s")][:5000]  # fmt: skip
+VOCABULARY = list(_FILLER)
+for _rank, _word in enumerate(WORDS):
+    VOCABULARY.insert(20 * (_rank + 1), _word)
+WEIGHTS = [1 / (rank + 5) for rank in range(len(VOCABULARY))]
+
+
 def _user(n: int) -> dict[str, object]:
     return {
         "id": str(140000 + n),
@@ -61,7 +73,7 @@ def _user(n: int) -> dict[str, object]:
 
 def _tweet(rng: random.Random, tweet_id: int, when: datetime) -> dict[str, object]:
     author = _user(rng.randrange(500))
-    words = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(8, 20)))
+    words = " ".join(rng.choices(VOCABULARY, WEIGHTS, k=rng.randrange(8, 20)))
     short = f"https://t.co/{tweet_id:x}"
     text = f"{words} #bsnopen &amp; more {short}"
     return {
