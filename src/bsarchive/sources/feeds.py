@@ -39,7 +39,6 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_tz
 from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Literal
@@ -63,6 +62,13 @@ from bsarchive.models import (
     utc,
 )
 from bsarchive.sources import FetchContext
+from bsarchive.sources.feeddates import (
+    ISO_DATE,
+    MAX_DATE_CHARS,
+    names_zone,
+    parse_iso,
+    parse_rfc822,
+)
 from bsarchive.sources.feedxml import read_feed
 
 __all__ = [
@@ -86,8 +92,6 @@ MAX_AUTHOR_CHARS = 128
 # feedparser's fallback parser for broken XML (sgmllib) runs at 1-5 s per MB on hostile
 # input (measured); broken bodies larger than this are refused instead of recovered.
 MAX_RECOVER_BYTES = 1024 * 1024
-# A date longer than this is not a date (the longest RFC 822 form is ~40 characters).
-MAX_DATE_CHARS = 100
 EXCERPT_CHARS = 300
 # Dates before the web or more than two days after the fetch are kept but flagged.
 EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
@@ -381,30 +385,6 @@ _STATUS_PATH = re.compile(r"^/@([^/@]+)(?:@([^/]+))?/(?:statuses/)?([A-Za-z0-9]+
 
 # --- dates ----------------------------------------------------------------------------------
 
-_ISO_DATE = re.compile(
-    r"^\d{4}(?:-\d{2}(?:-\d{2})?)?"
-    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?$",
-    re.I,
-)
-_SPACE_BEFORE_ZONE = re.compile(r"\s+(?=Z$|[+-]\d{2}(?::?\d{2})?$)")
-# The zone at the end of a date string: `Z`, `+01:00`, `+0100`, `GMT`, `EST`, `CEST`.
-_ZONE_AT_END = re.compile(r"(?:\d|\s)(Z|[+-]\d{2}:?\d{2}|[A-Za-z]{1,5})\s*$")
-# The zone names email.utils knows (RFC 822 §5); it reads any other name, and a missing
-# zone, as +0000 without saying so.
-_RFC822_ZONES = frozenset({"UT", "UTC", "GMT", "Z"}) | {"EST", "EDT", "CST", "CDT", "MST", "MDT"}
-_RFC822_ZONES |= {"PST", "PDT"}
-
-
-def _names_zone(text: str, *, rfc822: bool) -> bool:
-    """Whether a date string states its offset (RFC 2822 `-0000` means "unknown")."""
-    match = _ZONE_AT_END.search(text)
-    if match is None:
-        return False
-    zone = match.group(1).upper()
-    if zone.isalpha():
-        return zone in _RFC822_ZONES if rfc822 else True
-    return zone not in ("-0000", "-00:00")
-
 
 def _parse_date(
     raw: str | None, feedparser_utc: datetime | None, fetched_at: datetime
@@ -420,11 +400,11 @@ def _parse_date(
         return fetched_at, (FLAG_NO_DATE,)
     parsed: tuple[datetime, bool] | None = None
     if len(text) <= MAX_DATE_CHARS:
-        if _ISO_DATE.match(text):  # ISO-shaped but invalid (month 13) is a bad date
-            return _checked(_parse_iso(text), fetched_at)
-        parsed = _parse_rfc822(text)
+        if ISO_DATE.match(text):  # ISO-shaped but invalid (month 13) is a bad date
+            return _checked(parse_iso(text), fetched_at)
+        parsed = parse_rfc822(text)
         if parsed is None and feedparser_utc is not None:
-            parsed = feedparser_utc, not _names_zone(text, rfc822=False)
+            parsed = feedparser_utc, not names_zone(text, rfc822=False)
     return _checked(parsed, fetched_at)
 
 
@@ -438,33 +418,6 @@ def _checked(
     if when < EARLIEST_PLAUSIBLE or when > fetched_at + FUTURE_SLACK:
         flags.append(FLAG_IMPOSSIBLE)
     return when, tuple(flags)
-
-
-def _parse_iso(text: str) -> tuple[datetime, bool] | None:
-    if len(text) == 4:
-        text += "-01-01"
-    elif len(text) == 7:
-        text += "-01"
-    try:
-        text = _SPACE_BEFORE_ZONE.sub("", text.replace(",", ".").upper()).replace(" ", "T", 1)
-        when = datetime.fromisoformat(text)
-        if when.tzinfo is None:
-            return when.replace(tzinfo=UTC), True
-        return when.astimezone(UTC), False
-    except (ValueError, OverflowError):
-        return None
-
-
-def _parse_rfc822(text: str) -> tuple[datetime, bool] | None:
-    try:
-        fields = parsedate_tz(text)
-        if fields is None:
-            return None
-        year, month, day, hour, minute, second = fields[:6]
-        when = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
-        return when - timedelta(seconds=fields[9] or 0), not _names_zone(text, rfc822=True)
-    except (ValueError, OverflowError, IndexError, TypeError):
-        return None
 
 
 def _struct_to_datetime(value: object) -> datetime | None:

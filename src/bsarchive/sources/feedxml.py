@@ -42,11 +42,11 @@ import contextlib
 import html.entities
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_tz
 from urllib.parse import urljoin
 
 from lxml import etree
+
+from bsarchive.sources import feeddates
 
 __all__ = ["read_feed"]
 
@@ -217,33 +217,6 @@ def _is_plain_tag(tag: str, attrs: str, void: bool, base: str) -> bool:
             not _ABSOLUTE_HTTP.match(value) or value != value.strip() or _join(base, value) != value
         ):
             return False
-    return True
-
-
-# --- dates -------------------------------------------------------------------------------
-
-_ISO_SHAPE = re.compile(
-    r"^\d{4}(?:-\d{2}(?:-\d{2})?)?"
-    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?$",
-    re.I,
-)
-# feeds.py reads dates itself and only falls back to feedparser's reading for strings it
-# cannot read; such a string declines. Longer strings are not dates there either way.
-MAX_DATE_CHARS = 100
-
-
-def _readable_date(text: str) -> bool:
-    if not text or len(text) > MAX_DATE_CHARS or _ISO_SHAPE.match(text):
-        return True
-    try:
-        fields = parsedate_tz(text)
-        if fields is None:
-            return False
-        year, month, day, hour, minute, second = fields[:6]
-        when = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
-        when - timedelta(seconds=fields[9] or 0)
-    except (ValueError, OverflowError, IndexError, TypeError):
-        return False
     return True
 
 
@@ -554,7 +527,7 @@ def _read_entry(item: etree._Element, read: _Read) -> dict[str, object]:
             if key in entry:
                 raise _Decline
             value = _repair(_text(child))
-            if not _readable_date(value):
+            if not feeddates.readable(value):
                 raise _Decline
             entry[key] = value
         elif name in ("author", "dc:creator"):
