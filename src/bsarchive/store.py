@@ -686,6 +686,16 @@ def _merge_words(old: str, new: Sequence[str]) -> str:
     return " ".join(words + extra) if extra else old
 
 
+# The columns of a new post, in the order both writers (one post, an import batch) bind.
+_INSERT_POST = """
+    INSERT INTO posts (uri, url, created_at, author_id, content_html, text, spoiler_text,
+        language, visibility, sensitive, in_reply_to_uri, in_reply_to_local_id, quote_uri,
+        tags, links, media, boosts, replies, favourites, edited_at, source, seen_on, flags,
+        raw, fetched_at, fetched_from, version, first_seen_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+
 # -- packed import items -------------------------------------------------------------------
 #
 # An import batch travels from the parser (a worker process, see archive.run_import) to the
@@ -1164,15 +1174,7 @@ class Store:
         if row is None:
             author_id = self._author_id(post.author)
             cur = self.db.execute(
-                """
-                INSERT INTO posts (uri, url, created_at, author_id, content_html, text,
-                    spoiler_text, language, visibility, sensitive, in_reply_to_uri,
-                    in_reply_to_local_id, quote_uri, tags, links, media, boosts, replies,
-                    favourites, edited_at, source, seen_on, flags, raw, fetched_at,
-                    fetched_from, version, first_seen_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                        ?, ?, ?, ?, ?)
-                """,
+                _INSERT_POST,
                 (
                     post.uri,
                     post.url,
@@ -2120,15 +2122,7 @@ class Store:
         last = self.db.execute("SELECT coalesce(max(id), 0) FROM posts").fetchone()[0]
         with self._fts_filled_in_bulk(last):
             self.db.executemany(
-                """
-                INSERT INTO posts (uri, url, created_at, author_id, content_html, text,
-                    spoiler_text, language, visibility, sensitive, in_reply_to_uri,
-                    in_reply_to_local_id, quote_uri, tags, links, media, boosts, replies,
-                    favourites, edited_at, source, seen_on, flags, raw, fetched_at,
-                    fetched_from, version, first_seen_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                        ?, ?, ?, ?, ?)
-                """,
+                _INSERT_POST,
                 [
                     (
                         p[_P_URI], p[_P_URL], iso(p[_P_CREATED_AT]), authors[p[_P_AUTHOR][0]],
