@@ -225,3 +225,34 @@ def test_no_reactions_flag_fetches_nothing(
     assert result.exit_code == 0, result.output
     assert cli.rows("SELECT count(*) FROM reactions") == [(0,)]
     assert blog.log == []
+
+
+def test_a_link_added_by_an_edit_is_followed(
+    cli: Cli, servers: Any, fast_config: Path, blog: HTTPServer
+) -> None:
+    b = blog.url_for("").rstrip("/")
+    original = post(0, f"{b}/2010/06/30/open-night/")
+    masto = servers([original])
+    first = fetch(cli, fast_config, masto.url, "--allow-private-networks")
+    assert first.exit_code == 0, first.output
+    assert cli.rows("SELECT count(*) FROM reactions") == [(1,)]
+    links = f'<a href="{b}/2010/06/30/open-night/">one</a> <a href="{b}/second-post">two</a>'
+    edited = dict(original, edited_at="2010-06-30T08:00:00.000Z", content=f"<p>{links}</p>")
+    masto.set_statuses([edited])
+    # --refresh re-reads recent statuses (everything since 1958 is "recent" here).
+    before = len(blog.log)
+    again = fetch(cli, fast_config, masto.url, "--allow-private-networks", "--refresh", "600000")
+    assert again.exit_code == 0, again.output
+    assert cli.rows("SELECT count(*) FROM post_versions") == [(1,)]
+    assert cli.rows("SELECT url, title FROM reactions ORDER BY url") == [
+        (f"{b}/2010/06/30/open-night/", "What I learned at the open night"),
+        (f"{b}/second-post", "Second thoughts"),
+    ]
+    fetched = [r.path for r, _ in blog.log[before:] if r.path != "/robots.txt"]
+    assert "/second-post" in fetched and "/2010/06/30/open-night/" not in fetched
+    # A third run plans nothing new: the edit was seen.
+    before = len(blog.log)
+    third = fetch(cli, fast_config, masto.url, "--allow-private-networks")
+    assert third.exit_code == 0, third.output
+    paths = [r.path for r, _ in blog.log[before:] if r.path != "/robots.txt"]
+    assert paths == ["/2010/06/30/open-night/feed/"]  # only the comment feed, re-asked

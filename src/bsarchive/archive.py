@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 # The sources row remembering the newest post whose links the reaction pass has read.
 LINKS_KEY = "reactions:links"
+# The newest post version (edit) whose links the reaction pass has planned.
+EDITS_KEY = "reactions:edits"
 
 # Rounds of --discover: each reads the servers found by the previous one.
 MAX_DISCOVERY_ROUNDS = 5
@@ -276,9 +278,12 @@ def _follow_reactions(
             if url:
                 known.setdefault(article_key(url), seen)
     # Links are read once: only posts stored since the last complete pass (their row ids
-    # grow), so skipped links and shortener variants are not fetched again every run.
+    # grow) or edited since (their versions' row ids grow), so skipped links and shortener
+    # variants are not fetched again every run.
     mark = store.get_cursor(LINKS_KEY)
-    links = store.post_links(int(mark.newest or 0))
+    edits = store.get_cursor(EDITS_KEY)
+    last_edit = store.last_version_id()
+    links = store.post_links(int(mark.newest or 0), int(edits.newest or 0))
     plan = plan_links(
         [(uri, url) for _, uri, url in links],
         skip_hosts=[i.url for i in settings.instances],
@@ -316,8 +321,10 @@ def _follow_reactions(
     # Move the mark only when every planned article was tried: when --max-reactions (or a
     # stop) left some, the next run plans the same posts again.
     if links and tried == len(plan.fetch) and not ctx.stop.is_set():
-        newest = str(max(pid for pid, _, _ in links))
-        store.save_page(Page(LINKS_KEY, (), Cursor(newest=newest), requests=requests), now())
+        newest = str(max(int(mark.newest or 0), *(pid for pid, _, _ in links)))
+        with store.grouped():
+            store.save_page(Page(LINKS_KEY, (), Cursor(newest=newest), requests=requests), now())
+            store.save_page(Page(EDITS_KEY, (), Cursor(newest=str(last_edit))), now())
 
 
 def _store_reaction(

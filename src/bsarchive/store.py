@@ -1494,19 +1494,31 @@ class Store:
             ).fetchall()
         return [RefreshTarget(*row) for row in rows]
 
-    def post_links(self, after_id: int = 0) -> list[tuple[int, str, str]]:
+    def post_links(
+        self, after_id: int = 0, edited_after: int | None = None
+    ) -> list[tuple[int, str, str]]:
         """``(post row id, post uri, link url)`` for every link in an undeleted post stored
-        after row ``after_id``, oldest post first: the candidates for the reaction pass."""
+        after row ``after_id``, or edited since version row ``edited_after`` (an edit may
+        add a link; None: edits do not count), oldest post first: the candidates for the
+        reaction pass."""
         with _errors("read post links", self.path):
             rows = self.db.execute(
                 """
                 SELECT p.id, p.uri, l.url FROM post_links l JOIN posts p ON p.id = l.post_id
-                WHERE p.id > ? AND p.deleted_at IS NULL
+                WHERE (p.id > ? OR p.id IN (SELECT post_id FROM post_versions WHERE id > ?))
+                    AND p.deleted_at IS NULL
                 ORDER BY p.created_at, p.id, l.position
                 """,
-                (after_id,),
+                (after_id, -1 if edited_after is None else edited_after),
             ).fetchall()
         return [(int(pid), str(uri), str(url)) for pid, uri, url in rows]
+
+    def last_version_id(self) -> int:
+        """The newest ``post_versions`` row: edits after it are new to the reaction pass."""
+        with _errors("read post versions", self.path):
+            return int(
+                self.db.execute("SELECT coalesce(max(id), 0) FROM post_versions").fetchone()[0]
+            )
 
     def stored_reactions(self) -> list[StoredReaction]:
         """Every stored reaction with the posts that linked it."""
