@@ -93,3 +93,27 @@ def test_discovered_servers_are_untrusted_without_the_flag(
     assert result.exit_code == 0, result.output
     assert home.requests == []  # loopback refused by the address guard
     assert cli.rows("SELECT usable FROM instances") == [(0,)]
+
+
+def test_refresh_reaches_discovered_servers(cli: Cli, servers: Any, fast_config: Path) -> None:
+    home = servers([])
+    theirs = _status(60, 6000, home, "hal")
+    home.set_statuses([theirs])
+    configured = servers([_status(61, 6100, home, "hal")])
+    args = [
+        "fetch", "--tag", "bsnopen", "--mastodon", configured.url, "--db", str(cli.db),
+        "--config", str(fast_config), "--allow-private-networks", "--discover",
+    ]  # fmt: skip
+    assert cli(*args).exit_code == 0
+    assert cli.rows("SELECT text FROM posts WHERE uri = ?", theirs["uri"]) == [
+        ("Post 60 from the Big Society Network open night #bsnopen",)
+    ]
+    edited = dict(theirs, content="<p>Corrected: it was Tuesday #bsnopen</p>")
+    edited["edited_at"] = "2010-06-30T08:00:00.000Z"
+    home.set_statuses([edited])
+    result = cli(*args, "--refresh", "600000")  # everything since 1958 is "recent" here
+    assert result.exit_code == 0, result.output
+    assert cli.rows("SELECT text, edited_at FROM posts WHERE uri = ?", theirs["uri"]) == [
+        ("Corrected: it was Tuesday #bsnopen", "2010-06-30T08:00:00.000Z")
+    ]
+    assert any("/api/v1/statuses/6000" in r for r in home.requests)

@@ -170,6 +170,11 @@ def run_fetch(
                 key = f"refresh:{inst.url}"
                 refresh_jobs.append((key, _bind_refresh(http, inst.url, targets, ctx, key)))
             _drain(refresh_jobs, store, http, ctx, result, progress, now, settings)
+            if settings.discover and not ctx.stop.is_set():
+                # Discovered servers' posts get edits and deletions too; like reading
+                # their timelines, this is untrusted and never fails the run.
+                jobs = _refresh_discovered(settings, store, http, ctx, since)
+                _drain(jobs, store, http, ctx, result, progress, now, settings, best_effort=True)
         if settings.reactions and not ctx.stop.is_set():
             _follow_reactions(settings, store, http, ctx, result, now)
         store.resolve_replies()
@@ -346,10 +351,31 @@ def _bind(
     return lambda: _pages_for(http, spec, cursor, ctx)
 
 
+def _refresh_discovered(
+    settings: Settings, store: Store, http: Http, ctx: FetchContext, since: datetime
+) -> list[tuple[str, Callable[[], Iterator[Page]]]]:
+    configured = {urlsplit(i.url).netloc.lower() for i in settings.instances}
+    jobs: list[tuple[str, Callable[[], Iterator[Page]]]] = []
+    for host, base, usable, _reason, _checked in store.known_instances():
+        if not usable or host in configured or len(jobs) >= settings.max_instances:
+            continue
+        targets = [(t.uri, t.local_id) for t in store.refresh_targets(host, since)]
+        if targets:
+            key = f"refresh:{base}"
+            jobs.append((key, _bind_refresh(http, base, targets, ctx, key, untrusted=True)))
+    return jobs
+
+
 def _bind_refresh(
-    http: Http, base: str, targets: list[tuple[str, str]], ctx: FetchContext, key: str
+    http: Http,
+    base: str,
+    targets: list[tuple[str, str]],
+    ctx: FetchContext,
+    key: str,
+    *,
+    untrusted: bool = False,
 ) -> Callable[[], Iterator[Page]]:
-    return lambda: refresh_statuses(http, base, targets, ctx, key=key)
+    return lambda: refresh_statuses(http, base, targets, ctx, key=key, untrusted=untrusted)
 
 
 def _drain(

@@ -226,9 +226,11 @@ def refresh_statuses(
     ctx: FetchContext,
     *,
     key: str,
+    untrusted: bool = False,
 ) -> Iterator[Page]:
     """Re-read known statuses (``(uri, local id)`` pairs on ``base``) to catch edits and
     deletions: 200 -> the current version (the store keeps prior ones), 404/410 -> Deletion.
+    ``untrusted``: a discovered server, reached through the private-address guard.
     """
     host = urlsplit(base).netloc
     batch: list[Item] = []
@@ -237,7 +239,9 @@ def refresh_statuses(
         if ctx.stop.is_set():
             break
         url = f"{base}/api/v1/statuses/{quote(local_id, safe='')}"
-        response = client.get(url, accept="application/json", same_host_only=True)
+        response = client.get(
+            url, accept="application/json", same_host_only=True, untrusted=untrusted
+        )
         requests += response.requests
         now = ctx.now()
         if response.status in (404, 410):
