@@ -147,3 +147,28 @@ def test_export_during_a_write_sees_a_consistent_snapshot(servers: Any, tmp_path
     finally:
         writer.wait(timeout=60)
     assert counts == sorted(counts)
+
+
+def test_sigterm_stops_cleanly_and_a_rerun_completes(servers: Any, tmp_path: Path) -> None:
+    """`timeout` in a crontab and `systemctl stop` send SIGTERM: one line, exit 143, and
+    what was stored is kept; the next run finishes the backfill."""
+    config = tmp_path / "fast.toml"
+    config.write_text(FAST_CONFIG)
+    (timeline,) = synthetic_instances(400, instances=1)
+    server = servers(timeline, latency=0.05)
+    db = tmp_path / "event.db"
+    proc = subprocess.Popen(_cmd(db, config, [server.url]), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while len(server.requests) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 143, stderr
+    assert stderr == "bsarchive: error: terminated; everything stored so far is kept\n"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        kept = conn.execute("SELECT count(*) FROM posts").fetchone()[0]
+    assert kept < 400  # stopped mid-backfill
+    assert subprocess.run(_cmd(db, config, [server.url]), timeout=60).returncode == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM posts").fetchone() == (400,)

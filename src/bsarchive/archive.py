@@ -620,7 +620,7 @@ def _parsed_in_worker(
     receiving, sending = forked.Pipe(duplex=False)
     worker = forked.Process(
         target=_parse_worker,
-        args=(reader, path, fetched_at, sending),
+        args=(reader, path, fetched_at, sending, receiving),
         name="bsarchive import parser",
         daemon=True,
     )
@@ -653,8 +653,15 @@ def _parse_worker(
     path: Path,
     fetched_at: datetime,
     sending: Connection,
+    receiving: Connection,
 ) -> None:
-    """The parsing process: every batch from ``_parsed_here``, then None."""
+    """The parsing process: every batch from ``_parsed_here``, then None.
+
+    It first closes its inherited copy of the pipe's reading end: with it open, a send
+    would block for ever once the importing process has gone (killed, or stopped early)
+    instead of failing with a broken pipe.
+    """
+    receiving.close()
     try:
         for batch in _parsed_here(reader, path, fetched_at):
             sending.send(batch)

@@ -7,6 +7,7 @@ Thin by design: no SQL, no parsing, no HTTP here.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -57,6 +58,14 @@ SearchOpt = Annotated[
 ]
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout`` in a crontab, ``systemctl stop``): stop as Ctrl-C does."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def _run(fn: Callable[[], int | None]) -> None:
     """Run a command body; BsarchiveError -> one stderr line and its exit code."""
     try:
@@ -64,9 +73,10 @@ def _run(fn: Callable[[], int | None]) -> None:
     except BsarchiveError as e:
         console.error_line(e)
         raise typer.Exit(e.exit_code) from None
-    except KeyboardInterrupt:
-        console.error_line("interrupted; everything stored so far is kept")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as e:
+        stopped = "terminated" if isinstance(e, _Terminated) else "interrupted"
+        console.error_line(f"{stopped}; everything stored so far is kept")
+        raise typer.Exit(143 if isinstance(e, _Terminated) else 130) from None
     finally:
         console.close_log_files()
     raise typer.Exit(code or EXIT_OK)
@@ -594,6 +604,7 @@ def doctor(
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         app()
     except BrokenPipeError:  # `bsarchive export jsonl | head`
