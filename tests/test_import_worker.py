@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -93,3 +95,29 @@ def test_worker_and_in_process_imports_give_the_same_archive(tmp_path: Path) -> 
     got, want = snapshot(tmp_path / "forked.db"), snapshot(tmp_path / "here.db")
     assert got == want
     assert (len(got["posts"]), len(got["boosts"]), len(got["search"])) == (8_961, 2_241, 8_959)
+
+
+def test_the_parser_does_not_outlive_a_killed_import(tmp_path: Path) -> None:
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"\n".join(flat_lines(60_000)) + b"\n")
+    assert big.stat().st_size >= archive.PARSE_IN_WORKER_BYTES
+    cmd = [sys.executable, "-m", "bsarchive", "import", "twarc", str(big)]
+    proc = subprocess.Popen([*cmd, "--db", str(tmp_path / "event.db")])
+    try:
+        children: list[str] = []
+        deadline = time.monotonic() + 20
+        while not children and time.monotonic() < deadline:
+            time.sleep(0.05)
+            tasks = Path(f"/proc/{proc.pid}/task")
+            children = [
+                pid for task in tasks.iterdir() for pid in (task / "children").read_text().split()
+            ]
+        assert children, "the import never started its parser"
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    worker = Path(f"/proc/{children[0]}")
+    deadline = time.monotonic() + 10
+    while worker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not worker.exists() or "Z" in (worker / "stat").read_text().split()[2]
