@@ -11,14 +11,18 @@ SQL in ``store``. No printing: progress goes to a callback.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import multiprocessing
 import queue
+import signal
 import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -32,7 +36,7 @@ from bsarchive.errors import SourceError
 from bsarchive.http import Http, HttpSettings
 from bsarchive.models import Cursor, Item, Page, SourceResult, SourceSpec, iso
 from bsarchive.policy import screen_page
-from bsarchive.sources import FetchContext
+from bsarchive.sources import FetchContext, Offload, P, R, in_process
 from bsarchive.sources.activitypub import fetch_outbox
 from bsarchive.sources.feeds import fetch_feed
 from bsarchive.sources.mastodon import fetch_tag_timeline, refresh_statuses
@@ -145,9 +149,21 @@ def run_fetch(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> RunResult:
     """Fetch every configured source into ``store``; return per-source results."""
+    with _feed_parser(settings) as offload:
+        return _run_fetch(settings, store, client, progress, now, offload)
+
+
+def _run_fetch(
+    settings: Settings,
+    store: Store,
+    client: Http | None,
+    progress: ProgressCallback | None,
+    now: Callable[[], datetime],
+    offload: Offload,
+) -> RunResult:
     own_client = client is None
     http = client or Http(http_settings(settings), tokens=settings.tokens)
-    ctx = fetch_context(settings, now)
+    ctx = replace(fetch_context(settings, now), offload=offload)
     result = RunResult()
     run_id = store.start_run(now(), json.dumps(_run_options(settings), sort_keys=True))
     if settings.include_opted_out:
@@ -186,6 +202,50 @@ def run_fetch(
         if own_client:
             http.close()
     return result
+
+
+# A run reading this many feeds parses them in a second process: parsing is most of a
+# feed's cost and holds the GIL that the writer and the HTTP threads need (issue 4).
+FEEDS_FOR_A_PARSER = 8
+
+
+@contextlib.contextmanager
+def _feed_parser(settings: Settings) -> Iterator[Offload]:
+    """An :class:`Offload` that parses in a forked worker process, or ``in_process``.
+
+    The worker is forked here, before the run starts any thread (forking a process with
+    threads can copy a held lock). Parsers are pure functions, so nothing but bytes in
+    and models out crosses; if the worker dies, parsing goes on in this process.
+    """
+    feeds = sum(1 for spec in settings.sources() if spec.kind == "feed")
+    if sys.platform != "linux" or feeds < FEEDS_FOR_A_PARSER:
+        yield in_process
+        return
+    pool = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_die_with_parent,
+    )
+    pool.submit(int).result()  # fork the worker now, not at the first feed
+
+    def offload(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return pool.submit(fn, *args, **kwargs).result()
+        except (BrokenProcessPool, RuntimeError):  # the worker died: parse here
+            return fn(*args, **kwargs)
+
+    try:
+        yield offload
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _die_with_parent() -> None:
+    """In a forked worker: be sent SIGTERM when the parent dies (killed, say), rather than
+    wait for work for ever (Linux prctl PR_SET_PDEATHSIG)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's "stop cleanly" handler
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
 
 
 def _discover(

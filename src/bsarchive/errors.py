@@ -22,6 +22,8 @@ This module does no I/O.
 
 from __future__ import annotations
 
+from typing import Any
+
 EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
@@ -47,11 +49,22 @@ class BsarchiveError(Exception):
         Exception.__init__(clone, str(clone))
         return clone
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable with every attribute (a feed parsed in a worker process raises here).
+        return (_rebuild, (self.__class__, dict(self.__dict__)))
+
     def __str__(self) -> str:
         line = f"{self.subject}: {self.message}" if self.subject else self.message
         if self.hint:
             line += f" ({self.hint})"
         return " ".join(line.split())  # always one line
+
+
+def _rebuild(cls: type[BsarchiveError], state: dict[str, Any]) -> BsarchiveError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, str(error))
+    return error
 
 
 class ConfigError(BsarchiveError):

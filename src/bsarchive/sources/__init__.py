@@ -8,10 +8,24 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import ParamSpec, Protocol, TypeVar
 
 from bsarchive.http import Http
 from bsarchive.models import Cursor, Page, SourceSpec
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Offload(Protocol):
+    """Runs a pure, CPU-bound function (a feed parse) and returns what it returns or
+    raises what it raises: here by default, in a worker process when the run has one."""
+
+    def __call__(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+
+def in_process(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+    return fn(*args, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +40,7 @@ class FetchContext:
     refetch_gone: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    offload: Offload = in_process
 
     def in_window(self, when: datetime) -> bool:
         if self.since is not None and when < self.since:

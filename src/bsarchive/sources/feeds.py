@@ -1313,7 +1313,8 @@ def fetch_feed(client: Http, spec: SourceSpec, cursor: Cursor, ctx: FetchContext
         if response.status in (429, 503) and waiting.not_before is not None:
             yield Page(spec.key, (), waiting, requests=response.requests)
         raise_for_status(response, url)
-    parsed = parse_feed(
+    parsed = ctx.offload(
+        parse_feed,
         response.body,
         url=url,
         tags=ctx.tags,
