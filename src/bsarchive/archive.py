@@ -149,7 +149,7 @@ def run_fetch(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> RunResult:
     """Fetch every configured source into ``store``; return per-source results."""
-    with _feed_parser(settings) as offload:
+    with _feed_parser(settings, store) as offload:
         return _run_fetch(settings, store, client, progress, now, offload)
 
 
@@ -204,20 +204,26 @@ def _run_fetch(
     return result
 
 
-# A run reading this many feeds parses them in a second process: parsing is most of a
-# feed's cost and holds the GIL that the writer and the HTTP threads need (issue 4).
+# A run likely to parse this many feeds parses them in a second process: parsing is most
+# of a feed's cost and holds the GIL that the writer and the HTTP threads need (issue 4).
 FEEDS_FOR_A_PARSER = 8
 
 
 @contextlib.contextmanager
-def _feed_parser(settings: Settings) -> Iterator[Offload]:
+def _feed_parser(settings: Settings, store: Store) -> Iterator[Offload]:
     """An :class:`Offload` that parses in a forked worker process, or ``in_process``.
 
-    The worker is forked here, before the run starts any thread (forking a process with
-    threads can copy a held lock). Parsers are pure functions, so nothing but bytes in
-    and models out crosses; if the worker dies, parsing goes on in this process.
+    Feeds read before with an ETag or Last-Modified will most likely answer 304, so only
+    the others count. The worker is forked here, before the run starts any thread
+    (forking a process with threads can copy a held lock). Parsers are pure functions,
+    so nothing but bytes in and models out crosses; if the worker dies, parsing goes on
+    in this process.
     """
-    feeds = sum(1 for spec in settings.sources() if spec.kind == "feed")
+    feeds = 0
+    for spec in settings.sources():
+        if spec.kind == "feed":
+            cursor = store.get_cursor(spec.key)
+            feeds += not (cursor.etag or cursor.last_modified)
     if sys.platform != "linux" or feeds < FEEDS_FOR_A_PARSER:
         yield in_process
         return
