@@ -11,7 +11,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from bsarchive import archive
 
 from .conftest import Cli
 from .feed_server import FeedServer, Route
+from .processes import first_child, stops_within
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the worker is forked (Linux)")
 
@@ -106,20 +106,9 @@ def test_the_worker_ends_with_the_run(
 ) -> None:
     proc = subprocess.Popen(command(tmp_path / "event.db", fast_config, feeds))
     try:
-        children: list[str] = []
-        deadline = time.monotonic() + 20
-        while not children and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-            tasks = Path(f"/proc/{proc.pid}/task")
-            children = [
-                pid for task in tasks.iterdir() for pid in (task / "children").read_text().split()
-            ]
-        assert children, "the run never started its parser"
+        worker = first_child(proc)
+        assert worker is not None, "the run never started its parser"
     finally:
         os.kill(proc.pid, sig)
         proc.wait(timeout=30)
-    worker = Path(f"/proc/{children[0]}")
-    deadline = time.monotonic() + 10
-    while worker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not worker.exists() or "Z" in (worker / "stat").read_text().split()[2]
+    assert stops_within(worker, 10)

@@ -10,7 +10,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from bsarchive import archive
 from bsarchive.sources.twarc import iter_twarc_file
 from bsarchive.store import IMPORT_BATCH, Store
 
+from .processes import first_child, stops_within
 from .test_cli_import import twarc2_lines
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the worker is forked (Linux)")
@@ -104,20 +104,9 @@ def test_the_parser_does_not_outlive_a_killed_import(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "bsarchive", "import", "twarc", str(big)]
     proc = subprocess.Popen([*cmd, "--db", str(tmp_path / "event.db")])
     try:
-        children: list[str] = []
-        deadline = time.monotonic() + 20
-        while not children and time.monotonic() < deadline:
-            time.sleep(0.05)
-            tasks = Path(f"/proc/{proc.pid}/task")
-            children = [
-                pid for task in tasks.iterdir() for pid in (task / "children").read_text().split()
-            ]
-        assert children, "the import never started its parser"
+        worker = first_child(proc)
+        assert worker is not None, "the import never started its parser"
     finally:
         proc.kill()
         proc.wait(timeout=10)
-    worker = Path(f"/proc/{children[0]}")
-    deadline = time.monotonic() + 10
-    while worker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not worker.exists() or "Z" in (worker / "stat").read_text().split()[2]
+    assert stops_within(worker, 10)
