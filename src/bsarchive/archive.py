@@ -232,7 +232,13 @@ def _feed_parser(settings: Settings, store: Store) -> Iterator[Offload]:
         mp_context=multiprocessing.get_context("fork"),
         initializer=_die_with_parent,
     )
-    pool.submit(int).result()  # fork the worker now, not at the first feed
+    try:
+        pool.submit(int).result()  # fork the worker now, not at the first feed
+    except (OSError, BrokenProcessPool) as e:  # no process to be had: parse here
+        log.info("parsing feeds in this process: no worker (%s)", e)
+        pool.shutdown(wait=False, cancel_futures=True)
+        yield in_process
+        return
 
     def offload(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
