@@ -761,6 +761,20 @@ def pack_items(items: Iterable[Item]) -> PackedItems:
     return PackedItems(posts, boosts, other)
 
 
+def _post_kept_out(
+    authors: frozenset[str], posts: frozenset[str], uri: str, url: str | None, handle: str
+) -> bool:
+    """A takedown (``forget``) covers a post by its uri or url, or its author."""
+    return uri in posts or url in posts or handle in authors
+
+
+def _boost_kept_out(
+    authors: frozenset[str], posts: frozenset[str], booster: str, post_uri: str
+) -> bool:
+    """A takedown covers a boost by its booster, or by the post it boosts."""
+    return booster in authors or post_uri in posts
+
+
 def unpack_post(values: PostValues) -> Post:
     """The Post a packed post was made from."""
     fields = list(values)
@@ -1026,9 +1040,9 @@ class Store:
             return
         for item in items:
             if isinstance(item, Post):
-                kept_out = item.uri in posts or item.url in posts or item.author.handle in authors
+                kept_out = _post_kept_out(authors, posts, item.uri, item.url, item.author.handle)
             elif isinstance(item, Boost):
-                kept_out = item.booster.handle in authors or item.post_uri in posts
+                kept_out = _boost_kept_out(authors, posts, item.booster.handle, item.post_uri)
             else:
                 kept_out = False
             if not kept_out:
@@ -1494,13 +1508,10 @@ class Store:
             ).fetchall()
         return [RefreshTarget(*row) for row in rows]
 
-    def post_links(
-        self, after_id: int = 0, edited_after: int | None = None
-    ) -> list[tuple[int, str, str]]:
+    def post_links(self, after_id: int, edited_after: int) -> list[tuple[int, str, str]]:
         """``(post row id, post uri, link url)`` for every link in an undeleted post stored
         after row ``after_id``, or edited since version row ``edited_after`` (an edit may
-        add a link; None: edits do not count), oldest post first: the candidates for the
-        reaction pass."""
+        add a link), oldest post first: the candidates for the reaction pass."""
         with _errors("read post links", self.path):
             rows = self.db.execute(
                 """
@@ -1509,7 +1520,7 @@ class Store:
                     AND p.deleted_at IS NULL
                 ORDER BY p.created_at, p.id, l.position
                 """,
-                (after_id, -1 if edited_after is None else edited_after),
+                (after_id, edited_after),
             ).fetchall()
         return [(int(pid), str(uri), str(url)) for pid, uri, url in rows]
 
@@ -2002,22 +2013,6 @@ class Store:
 
     # -- imports (issue 8) ----------------------------------------------------------------
 
-    def import_items(
-        self, items: Iterable[Item], now: datetime, *, batch: int = IMPORT_BATCH
-    ) -> SaveResult:
-        """Store a stream of items (a twarc or TAGS import), ``batch`` per transaction."""
-        new = updated = 0
-        chunk: list[Item] = []
-        for item in items:
-            chunk.append(item)
-            if len(chunk) >= batch:
-                result = self.import_packed(pack_items(chunk), now)
-                new, updated, chunk = new + result.new, updated + result.updated, []
-        if chunk:
-            result = self.import_packed(pack_items(chunk), now)
-            new, updated = new + result.new, updated + result.updated
-        return SaveResult(new, updated)
-
     def import_packed(self, packed: PackedItems, now: datetime) -> SaveResult:
         """Store one batch of import items (see :func:`pack_items`) in one transaction.
 
@@ -2066,12 +2061,12 @@ class Store:
             [
                 p
                 for p in packed.posts
-                if not (p[_P_URI] in posts or p[_P_URL] in posts or p[_P_AUTHOR][0] in authors)
+                if not _post_kept_out(authors, posts, p[_P_URI], p[_P_URL], p[_P_AUTHOR][0])
             ],
             [
                 b
                 for b in packed.boosts
-                if not (b[_B_BOOSTER][0] in authors or b[_B_POST_URI] in posts)
+                if not _boost_kept_out(authors, posts, b[_B_BOOSTER][0], b[_B_POST_URI])
             ],
         )
 
