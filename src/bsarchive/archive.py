@@ -278,14 +278,11 @@ def _discover(
     untrusted: their URLs pass the private-address guard, and their failures do not fail
     the run.
     """
-    configured = {urlsplit(i.url).netloc.lower() for i in settings.instances}
-    tried = set(configured)
+    tried = _configured_hosts(settings)
     refused: dict[str, datetime] = {}
-    usable: list[str] = []
-    for host, base, ok, _reason, checked in store.known_instances():
-        if ok and len(usable) < settings.max_instances and host not in configured:
-            usable.append(base)
-        elif not ok:
+    usable = [base for _host, base in _usable_discovered(settings, store)]
+    for host, _base, ok, _reason, checked in store.known_instances():
+        if not ok:
             refused[host] = checked
         tried.add(host)
     for round_no in range(MAX_DISCOVERY_ROUNDS + 1):
@@ -423,14 +420,27 @@ def _bind(
     return lambda: _pages_for(http, spec, cursor, ctx)
 
 
+def _configured_hosts(settings: Settings) -> set[str]:
+    return {urlsplit(i.url).netloc.lower() for i in settings.instances}
+
+
+def _usable_discovered(settings: Settings, store: Store) -> list[tuple[str, str]]:
+    """(host, base url) of the servers discovery found usable, not configured ones, up to
+    ``--max-instances``: the servers a run with ``--discover`` reads and refreshes."""
+    configured = _configured_hosts(settings)
+    usable = [
+        (host, base)
+        for host, base, ok, _reason, _checked in store.known_instances()
+        if ok and host not in configured
+    ]
+    return usable[: settings.max_instances]
+
+
 def _refresh_discovered(
     settings: Settings, store: Store, http: Http, ctx: FetchContext, since: datetime
 ) -> list[tuple[str, Callable[[], Iterator[Page]]]]:
-    configured = {urlsplit(i.url).netloc.lower() for i in settings.instances}
     jobs: list[tuple[str, Callable[[], Iterator[Page]]]] = []
-    for host, base, usable, _reason, _checked in store.known_instances():
-        if not usable or host in configured or len(jobs) >= settings.max_instances:
-            continue
+    for host, base in _usable_discovered(settings, store):
         targets = [(t.uri, t.local_id) for t in store.refresh_targets(host, since)]
         if targets:
             key = f"refresh:{base}"
