@@ -36,23 +36,43 @@ def run_against(
 ) -> tuple[int, str, float, float, int]:
     """Run fetch with the fault server and the good server; return
     (exit code, stderr, seconds, peak RSS MB, posts stored)."""
+    rc, err, elapsed, rss, db = fetch_with_fault(
+        scenario, lambda url: ["--mastodon", url], good, tmp_path
+    )
+    return rc, err, elapsed, rss, good_posts(db, good)
+
+
+def fetch_with_fault(
+    scenario: faults.Scenario,
+    as_source: Callable[[str], list[str]],
+    good: FixtureMastodon,
+    tmp_path: Path,
+    *extra: str,
+) -> tuple[int, str, float, float, Path]:
+    """Run fetch with the fault server (given as a source by ``as_source``) before the
+    good instance; return (exit code, stderr, seconds, peak RSS MB, archive path)."""
     fault = faults.FaultServer(scenario).start()
     config = tmp_path / "faults.toml"
     config.write_text(CONFIG)
     db = tmp_path / "event.db"
     cmd = [
         sys.executable, "-m", "bsarchive", "fetch", "--tag", "bsnopen", "--db", str(db),
-        "--config", str(config), "--mastodon", fault.url, "--mastodon", good.url,
+        "--config", str(config), *extra, *as_source(fault.url), "--mastodon", good.url,
     ]  # fmt: skip
     try:
         rc, err, elapsed, rss = run_cli(cmd)
     finally:
         fault.stop()
+    return rc, err, elapsed, rss, db
+
+
+def good_posts(db: Path, good: FixtureMastodon) -> int:
+    """Posts the good instance's sightings account for."""
     with sqlite3.connect(db) as conn:
-        posts = conn.execute(
+        count: int = conn.execute(
             "SELECT count(*) FROM sightings WHERE source = ?", (good.url.removeprefix("http://"),)
         ).fetchone()[0]
-    return rc, err, elapsed, rss, posts
+    return count
 
 
 def run_cli(cmd: list[str]) -> tuple[int, str, float, float]:

@@ -4,7 +4,6 @@ source's posts are stored. The real CLI runs in a subprocess, as in ``test_fault
 from __future__ import annotations
 
 import sqlite3
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +12,13 @@ import pytest
 from bsarchive.demo import FixtureMastodon
 
 from . import server as faults
-from .test_faults import CONFIG, RSS_LIMIT_MB, TIME_LIMIT, error_lines, run_cli
+from .test_faults import (
+    RSS_LIMIT_MB,
+    TIME_LIMIT,
+    error_lines,
+    fetch_with_fault,
+    good_posts,
+)
 
 
 def run_feed(
@@ -21,25 +26,12 @@ def run_feed(
 ) -> tuple[int, str, float, float, int, int]:
     """Fetch the fault server as a feed next to a good instance; return (exit code, stderr,
     seconds, peak RSS MB, good posts stored, feed items stored)."""
-    fault = faults.FaultServer(scenario).start()
-    config = tmp_path / "faults.toml"
-    config.write_text(CONFIG)
-    db = tmp_path / "event.db"
-    cmd = [
-        sys.executable, "-m", "bsarchive", "fetch", "--tag", "bsnopen", "--db", str(db),
-        "--config", str(config), "--no-reactions", "--feed", fault.url + "/feed.xml",
-        "--mastodon", good.url,
-    ]  # fmt: skip
-    try:
-        rc, err, elapsed, rss = run_cli(cmd)
-    finally:
-        fault.stop()
+    rc, err, elapsed, rss, db = fetch_with_fault(
+        scenario, lambda url: ["--feed", url + "/feed.xml"], good, tmp_path, "--no-reactions"
+    )
     with sqlite3.connect(db) as conn:
-        good = conn.execute(
-            "SELECT count(*) FROM sightings WHERE source = ?", (good.url.removeprefix("http://"),)
-        ).fetchone()[0]
         items = conn.execute("SELECT count(*) FROM reactions").fetchone()[0]
-    return rc, err, elapsed, rss, good, items
+    return rc, err, elapsed, rss, good_posts(db, good), items
 
 
 CASES: list[tuple[str, faults.Scenario, str]] = [
