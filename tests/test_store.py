@@ -12,6 +12,7 @@ import pytest
 from bsarchive.errors import LockHeldError, StoreError
 from bsarchive.models import Author, Boost, Cursor, Deletion, Page, Post, Sighting
 from bsarchive.store import (
+    MIGRATIONS,
     SCHEMA_VERSION,
     ArchiveLock,
     ExportFilter,
@@ -57,6 +58,27 @@ def test_schema_is_migrated_and_versioned(tmp_path: Path) -> None:
             (str(SCHEMA_VERSION),)
         ]
         assert rows(store, "PRAGMA journal_mode") == [("wal",)]
+        assert store.integrity_check() == "ok"
+
+
+def test_archive_of_schema_3_migrates_and_finds_posts_by_url(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:3]:
+        db.executescript(script)
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert rows(store, "SELECT name FROM sqlite_master WHERE name = 'sightings_url'") == []
+        store.save_items([post(), post(uri="https://t.example/status/5", url=None)], NOW)
+        # The same post under its HTML url (as a tag RSS item names it) is found by url.
+        again = store.save_items([post(uri="https://a.example/@al/1", on="rss")], NOW)
+        assert (again.new, again.updated) == (0, 0)
+        assert rows(store, "SELECT count(*) FROM sightings") == [(3,)]
+        plan = rows(store, "EXPLAIN QUERY PLAN SELECT id FROM posts WHERE url = 'x' AND url != uri")
+        assert "posts_url" in str(plan)
         assert store.integrity_check() == "ok"
 
 

@@ -317,6 +317,16 @@ MIGRATIONS: tuple[str, ...] = (
         checked_at TEXT NOT NULL
     )
     """,
+    # 4: import speed (issue 8). Indexes on keys in random order (URLs sort by user name)
+    # cost an import most of its writes, since every batch dirties pages all over them.
+    # sightings.url is never searched by url; posts.url needs indexing only where it
+    # differs from the uri (the uri's unique index finds the rest), which leaves out every
+    # tweet and most feed items. Lookups by url say `url != uri` so SQLite can use it.
+    """
+    DROP INDEX sightings_url;
+    DROP INDEX posts_url;
+    CREATE INDEX posts_url ON posts(url) WHERE url IS NOT NULL AND url != uri;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -1079,7 +1089,7 @@ class Store:
                     (post, reason, iso(now)),
                 )
                 removed += db.execute(
-                    "DELETE FROM posts WHERE uri = ? OR url = ?", (post, post)
+                    "DELETE FROM posts WHERE uri = ? OR (url = ? AND url != uri)", (post, post)
                 ).rowcount
                 db.execute("DELETE FROM boosts WHERE post_uri = ?", (post,))
             db.execute("DELETE FROM reaction_links WHERE post_uri NOT IN (SELECT uri FROM posts)")
@@ -1176,7 +1186,8 @@ class Store:
         # uri first: a row whose identity matches beats one that only shares an HTML url.
         row = self.db.execute(
             f"SELECT {columns} FROM posts WHERE uri IN ({marks}) "
-            f"UNION ALL SELECT {columns} FROM posts WHERE url IN ({marks}) LIMIT 1",
+            f"UNION ALL SELECT {columns} FROM posts WHERE url IN ({marks}) AND url != uri"
+            " LIMIT 1",
             (*names, *names),
         ).fetchone()
         return row
@@ -2079,7 +2090,8 @@ class Store:
             part = keys[start : start + 400]
             marks = ",".join("?" * len(part))
             rows = self.db.execute(
-                f"SELECT uri, url FROM posts WHERE uri IN ({marks}) OR url IN ({marks})",
+                f"SELECT uri, url FROM posts WHERE uri IN ({marks})"
+                f" OR (url IN ({marks}) AND url != uri)",
                 (*part, *part),
             ).fetchall()
             for uri, url in rows:
