@@ -370,6 +370,20 @@ def test_flattened_retweet_emits_embedded_original_then_boost() -> None:
     assert boost.booster == CLAIRE
 
 
+def test_flattened_retweet_keeps_the_original_json_once() -> None:
+    line = (FIXTURES / "twarc2_flat.jsonl").read_text().splitlines()[2]  # after a blank line
+    embedded = json.loads(line)["referenced_tweets"][0]
+    original, boost = read("twarc2_flat.jsonl")[1].items
+    assert isinstance(original, Post) and isinstance(boost, Boost)
+    # The original's own JSON is its post's raw; the retweet's raw refers to it by id,
+    # as the API sent it before `twarc2 flatten` merged the original in.
+    assert json.loads(original.raw)["text"] == embedded["text"]
+    raw = json.loads(boost.raw)
+    assert raw["referenced_tweets"] == [{"type": "retweeted", "id": embedded["id"]}]
+    assert raw["id"] == "17350000012" and raw["author"]["username"] == "clairewrites"
+    assert boost.raw.count(embedded["text"]) == 1  # in the retweet's own "RT @…" text only
+
+
 def test_flattened_quote_of_embedded_tweet() -> None:
     (post,) = read("twarc2_flat.jsonl")[3].items
     assert isinstance(post, Post)
@@ -431,7 +445,11 @@ def test_v1_retweet_never_uses_the_truncated_rt_text() -> None:
     assert boost.post_uri == "https://twitter.com/BigSocietyNet/status/17350000030"
     assert boost.booster.handle == "@policywonk_uk"
     assert boost.created_at == datetime(2010, 6, 29, 21, 10, 44, tzinfo=UTC)
-    assert json.loads(boost.raw)["id_str"] == "17350000031"
+    raw = json.loads(boost.raw)
+    assert raw["id_str"] == "17350000031"
+    # The original's JSON is kept once, as its post's raw; the retweet keeps its ids.
+    assert raw["retweeted_status"] == {"id": 17350000030, "id_str": "17350000030"}
+    assert json.loads(original.raw)["id_str"] == "17350000030"
 
 
 def test_v1_extended_tweet_quote_with_photo() -> None:

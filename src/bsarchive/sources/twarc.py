@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, BinaryIO, Final
+from typing import IO, BinaryIO, Final, cast
 
 import orjson
 
@@ -930,6 +930,8 @@ def _v2_tweet(
             ctx.emitted.add(original_id)
         except _BadTweet as e:
             problem = f"retweeted tweet {original_id}: {e}"
+    if problem is None and raw is tweet and original is not None and "text" in original:
+        raw = _v2_without_embedded_original(tweet)
     uri = tweet_url(username, tweet_id)
     items.append(
         Boost(
@@ -942,6 +944,20 @@ def _v2_tweet(
         )
     )
     return problem
+
+
+def _v2_without_embedded_original(tweet: Mapping[str, object]) -> dict[str, object]:
+    """A flattened retweet's JSON with the retweeted tweet, which `twarc2 flatten` merged
+    into its reference, cut back to the API's own ``{"type", "id"}``: the original's JSON
+    is kept once, as its post's raw, instead of again in every retweet of it (a retweet's
+    raw was twice a tweet's, a fifth of an import's bytes)."""
+    refs = [
+        {"type": ref["type"], "id": ref["id"]}
+        if isinstance(ref, dict) and ref.get("type") == "retweeted" and "text" in ref
+        else ref
+        for ref in cast(list[object], tweet["referenced_tweets"])
+    ]
+    return {**tweet, "referenced_tweets": refs}
 
 
 def _v2_post(
@@ -1055,8 +1071,14 @@ def _v1_tweet(doc: Mapping[str, object], fetch: _Fetch, items: list[Post | Boost
     original_id = _required_id(original, "id_str", "id")
     original_username = _username(_d(original, "user").get("screen_name"))
     problem = None
+    raw: Mapping[str, object] = doc
     try:
         items.append(_v1_post(original, fetch))
+        # The original's JSON is its post's raw: the retweet keeps only its ids.
+        raw = {
+            **doc,
+            "retweeted_status": {k: original[k] for k in ("id", "id_str") if k in original},
+        }
     except _BadTweet as e:
         problem = f"retweeted_status: {e}"
     uri = tweet_url(username, tweet_id)
@@ -1067,7 +1089,7 @@ def _v1_tweet(doc: Mapping[str, object], fetch: _Fetch, items: list[Post | Boost
             booster=booster or _unknown_author(_id(_d(doc, "user"), "id_str")),
             created_at=created_at,
             sighting=_sighting(tweet_id, uri, fetch),
-            raw=_dump(doc),
+            raw=_dump(raw),
         )
     )
     return problem
