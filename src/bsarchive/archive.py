@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import logging
 import multiprocessing
@@ -637,22 +638,47 @@ def run_import(
     pipe while this process writes the previous one.
     """
     results = []
-    for path in files:
-        result = ImportResult(path)
-        fetched_at = now()
-        batches = (
-            _parsed_in_worker(reader, path, fetched_at)
-            if _worth_a_worker(path, worker_min_bytes)
-            else _parsed_here(reader, path, fetched_at)
-        )
-        for batch in batches:
-            result.items += batch.items
-            result.bad.extend(batch.bad)
-            result.error = batch.error
-            if batch.items:
-                result.new += store.import_packed(batch.packed, now()).new
-        results.append(result)
+    with _no_cycle_collection():
+        for path in files:
+            results.append(_import_file(store, path, reader, now, worker_min_bytes))
     return results
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Turn off Python's cycle collector while importing (and in the forked parser, which
+    inherits the setting). An import makes and drops millions of small tuples that hold
+    no cycles; the collector kept walking them, 5-7% of the import's CPU."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _import_file(
+    store: Store,
+    path: Path,
+    reader: Callable[..., Iterator[TwarcLine]],
+    now: Callable[[], datetime],
+    worker_min_bytes: int,
+) -> ImportResult:
+    result = ImportResult(path)
+    fetched_at = now()
+    batches = (
+        _parsed_in_worker(reader, path, fetched_at)
+        if _worth_a_worker(path, worker_min_bytes)
+        else _parsed_here(reader, path, fetched_at)
+    )
+    for batch in batches:
+        result.items += batch.items
+        result.bad.extend(batch.bad)
+        result.error = batch.error
+        if batch.items:
+            result.new += store.import_packed(batch.packed, now()).new
+    return result
 
 
 @dataclass(frozen=True, slots=True)
