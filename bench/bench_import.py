@@ -13,9 +13,10 @@ fresh database:
 - the peer: ``sqlite-utils insert DB tweets FILE --nl`` then ``sqlite-utils enable-fts``
   (what a researcher would type to get twarc output into SQLite and search it).
 
-Then times full-text queries (top 20 by rank) over bsarchive's archive: a rare pair, a
-word in ~1% of tweets, one in ~7%, and the event hashtag, which is in every tweet (the
-worst case). Issue 8 targets: >= 20,000 tweets/s, < 300 MB, query < 100 ms. No assertions.
+Then times `bsarchive search` (Store.search: top 20 with snippets) over bsarchive's
+archive: a rare pair, a word in ~1% of tweets, one in ~7%, and the event hashtag, which is
+in every tweet (too many to rank: the newest come first). Issue 8 targets: >= 20,000
+tweets/s, < 300 MB, query < 100 ms. No assertions.
 
     .venv/bin/python bench/bench_import.py [--tweets N]
 """
@@ -34,6 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_twarc_parse import write_lines  # noqa: E402
+
+from bsarchive.store import Store  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SRC = Path(__file__).resolve().parent.parent / "src" / "bsarchive"
@@ -108,17 +111,16 @@ def main() -> None:
                 "SELECT (SELECT count(*) FROM posts), (SELECT count(*) FROM boosts)"
             ).fetchone()
             timings = {}
-            for query in ("hackney AND funding", "tea", "open", "bsnopen"):
-                t0 = time.perf_counter()
-                conn.execute(
-                    "SELECT rowid FROM posts_fts WHERE posts_fts MATCH ? ORDER BY rank LIMIT 20",
-                    (query,),
-                ).fetchall()
-                ms = (time.perf_counter() - t0) * 1000
-                hits = conn.execute(
-                    "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", (query,)
-                ).fetchone()[0]
-                timings[query] = (ms, hits)
+            with Store(db, readonly=True) as store:  # what `bsarchive search` runs
+                for query in ("hackney AND funding", "tea", "open", "bsnopen"):
+                    t0 = time.perf_counter()
+                    found = store.search(query, limit=20)
+                    ms = (time.perf_counter() - t0) * 1000
+                    hits = conn.execute(
+                        "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", (query,)
+                    ).fetchone()[0]
+                    ranked = "ranked" if found and found[0].rank is not None else "newest first"
+                    timings[query] = (ms, hits, ranked)
         size = db.stat().st_size
     print(f"{count:,} twarc2 lines -> {posts:,} posts, {boosts:,} boosts (exit {code})")
     print(f"bsarchive       {ours:6.1f} s  {count / ours:9,.0f} tweets/s  peak RSS {rss:4.0f} MB"
@@ -129,8 +131,9 @@ def main() -> None:
           f"{peer_rss:4.0f} MB (insert {peer:.1f} s + enable-fts {fts:.1f} s)")  # fmt: skip
     print(f"bsarchive / floor: {ours / floor:.2f}x; sqlite-utils / bsarchive: "
           f"{(peer + fts) / ours:.2f}x")  # fmt: skip
-    for query, (ms, hits) in timings.items():
-        print(f"FTS query {query!r}: top 20 of {hits:,} matches by rank in {ms:.0f} ms")
+    for query, (ms, hits, ranked) in timings.items():
+        shown = min(20, hits)
+        print(f"search {query!r}: {shown} of {hits:,} matches ({ranked}), snippets, {ms:.0f} ms")
 
 
 if __name__ == "__main__":

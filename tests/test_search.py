@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
+
+from bsarchive.store import Store
 
 from .conftest import Cli
 from .test_cli_import import twarc2_lines, write
+from .test_store import NOW, WHEN, post
 
 
 def imported(cli: Cli, tmp_path: Path) -> Cli:
@@ -82,3 +86,25 @@ def test_import_fills_the_index_in_bulk_and_keeps_the_trigger(cli: Cli, tmp_path
             " FROM posts LIMIT 1"
         )
     assert "Flapjacks" in cli("search", "flapjacks", "--json", "--db", str(cli.db)).stdout
+
+
+def test_too_many_matches_to_rank_come_newest_first(tmp_path: Path) -> None:
+    texts = ["tea at #bsnopen", "tea tea tea and more tea at #bsnopen", "slides #bsnopen"]
+    posts = [
+        post(f"https://a.example/users/al/statuses/{n}", local=str(n), text=text,
+             created_at=WHEN + timedelta(minutes=n))
+        for n, text in enumerate(texts)
+    ]  # fmt: skip
+    with Store(tmp_path / "a.db") as store:
+        store.save_items(posts, NOW)
+        ranked = store.search("tea")
+        # Two matches: ranked by bm25, the post saying "tea" four times first.
+        assert [h.id for h in ranked] == [2, 1]
+        assert all(h.rank is not None and h.rank < 0 for h in ranked)
+        assert ranked[0].snippet == "[tea] [tea] [tea] and more [tea] at #bsnopen"
+        # More matches than rank_at_most: newest first, unranked, snippets still made.
+        unranked = store.search("bsnopen", rank_at_most=2, limit=2)
+        assert [(h.id, h.rank) for h in unranked] == [(3, None), (2, None)]
+        assert unranked[0].snippet == "slides #[bsnopen]"
+        # At the limit they are still ranked: a word in every post ranks them by length.
+        assert [h.id for h in store.search("bsnopen", rank_at_most=3)] == [3, 1, 2]
