@@ -61,6 +61,24 @@ def test_second_run_fetches_only_new_pages(cli: Cli, servers: Any, fast_config: 
     assert len(server.requests) == first_requests + 3
 
 
+def test_a_tag_empty_on_the_first_run_is_read_again_later(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    # A cron job set up before the event: nothing carries the hashtag yet.
+    server = servers([])
+    assert fetch(cli, fast_config, server.url).exit_code == 0
+    assert cli.rows("SELECT count(*) FROM posts") == [(0,)]
+    server.set_statuses(
+        [synthetic_status(n, viewer="v.example", local_id=1000 + n) for n in range(5)]
+    )
+    result = fetch(cli, fast_config, server.url)
+    assert result.exit_code == 0, result.output
+    assert cli.rows("SELECT count(*) FROM posts") == [(5,)]
+    # From then on the run catches up from the newest id, as after any first run.
+    fetch(cli, fast_config, server.url)
+    assert "min_id=1004" in server.requests[-1]
+
+
 def test_since_stops_the_backfill(cli: Cli, servers: Any, fast_config: Path) -> None:
     statuses = [synthetic_status(n, viewer="v.example", local_id=1000 + n) for n in range(200)]
     server = servers(statuses)

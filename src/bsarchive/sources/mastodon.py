@@ -183,7 +183,9 @@ def fetch_tag_timeline(
             response, statuses = _get_page(client, spec, subject, **params)
             pages += 1
             if not statuses:
-                cursor = replace(cursor, backfill_done=True)
+                # An empty tag (no posts yet, or its feed off) is not a finished backfill:
+                # with no newest id to catch up from, the next run starts afresh.
+                cursor = replace(cursor, backfill_done=cursor.newest is not None)
                 yield Page(spec.key, (), cursor, requests=response.requests)
                 break
             items, skipped, bad, newest_here = _parse_page(statuses, spec, response.url, ctx)
