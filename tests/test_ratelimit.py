@@ -240,6 +240,49 @@ def test_headerless_pacing_keeps_every_window_within_budget() -> None:
     assert clock.slept[:3] == [30.0, 30.0, 30.0]
 
 
+def test_429_headers_do_not_end_headerless_pacing() -> None:
+    # Mastodon 3.1/4.1 timelines: no X-RateLimit-* on a 200, but a 429 carries them
+    # (PROTOCOL.md §1). The paging bucket is 300 / 15 min per IP.
+    clock = FakeClock()
+    server = FixedWindow(300, 900.0, lambda: clock.t)
+    server.counts[0] = 200  # another client on the same IP has used part of the window
+    sent: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status, headers = server.hit()
+        if status == 200:
+            sent.append(clock.t)
+            return reply(200, content=b"[]")
+        return reply(429, headers=headers, content=TOO_MANY)
+
+    with clock.client(handler, max_wait=1000) as client:
+        for i in range(1200):
+            client.get(f"https://m.example/api/v1/timelines/tag/t?max_id={10**6 - i}")
+    # The one 429 the other client's usage makes unavoidable, then none: after the reset the
+    # documented budget still paces the host (before the fix: a burst of 300 and a 429 in
+    # every window).
+    assert server.statuses == [200] * 100 + [429] + [200] * 1100
+    assert server.statuses[101:].count(429) == 0
+    # Window 0 holds the other client's 200 and our 100 plus the refused request.
+    assert dict(server.counts) == {0: 301, 1: 300, 2: 300, 3: 300, 4: 200}
+    # Spread 30 per 90 s, never the whole budget at once.
+    assert max(sum(1 for t in sent if start <= t < start + 90.0) for start in sent) == 30
+    assert clock.t == pytest.approx(4140.0)
+
+
+def test_headers_on_a_200_after_a_429_still_drive_the_limits() -> None:
+    clock = FakeClock()
+    server = FixedWindow(300, 900.0, lambda: clock.t)
+    server.counts[0] = 300  # window 0 is spent: the first answer is a 429
+    with clock.client(server.handler, max_wait=1000) as client:
+        for i in range(100):
+            client.get(f"https://m.example/api/v1/timelines/tag/t?max_id={10**6 - i}")
+    # 4.7.3 sends the headers on every answer: after the reset they, not the documented
+    # budget's 30 per 90 s, set the pace, so the 100 go out at once.
+    assert server.statuses == [429] + [200] * 100
+    assert clock.slept == [900.0]
+
+
 def test_pacing_can_be_turned_off() -> None:
     clock = FakeClock()
 

@@ -15,7 +15,8 @@ Rules kept here, once:
 - Rate limits are spent to the full and never overdrawn, per origin and per bucket: Mastodon
   counts paging requests (``max_id``/``min_id``/``since_id``/``page``) in a bucket of their
   own as well as in the general one (PROTOCOL.md §1). When a server sends
-  ``X-RateLimit-Remaining``/``-Reset`` those are the truth: requests go out until the
+  ``X-RateLimit-Remaining``/``-Reset`` on successful answers (not only on a 429, as
+  Mastodon 3.1/4.1 timelines do) those are the truth: requests go out until the
   announced budget is spent (requests in flight on other threads counted before sending),
   then wait for the reset. When it sends none, non-loopback hosts are paced from the
   documented budgets (``HttpSettings.budget_*``); loopback is never throttled by Mastodon,
@@ -368,7 +369,7 @@ class _Bucket:
 class _HostState:
     semaphore: threading.BoundedSemaphore
     buckets: dict[BucketName, _Bucket]
-    paced: bool  # header-less pacing applies (non-loopback, no X-RateLimit-* seen yet)
+    paced: bool  # header-less pacing applies (non-loopback, no X-RateLimit-* on a 2xx/3xx yet)
     lock: threading.Lock = field(default_factory=threading.Lock)
     blocked_until: float = 0.0  # monotonic; a Retry-After or a bare 429 holds the whole host
     blocked_why: str = ""
@@ -647,7 +648,15 @@ class Http:
         rate = self._rate_headers(response)
         with state.lock:
             now = self._monotonic()
-            if rate.remaining is not None and rate.reset is not None:
+            # Only a successful answer proves the server reports its budget: Mastodon 3.1/4.1
+            # send X-RateLimit-* on a 429 but on no 200 of a timeline (PROTOCOL.md §1), and
+            # dropping the documented pacing after such a 429 bursts into a 429 per window.
+            if (
+                response is not None
+                and response.status < 400
+                and rate.remaining is not None
+                and rate.reset is not None
+            ):
                 state.paced = False
             for i, name in enumerate(buckets):
                 if i == 0:
