@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bsarchive.errors import LockHeldError, StoreError
-from bsarchive.models import Author, Boost, Cursor, Deletion, Page, Post, Sighting
+from bsarchive.models import Author, Boost, Cursor, Deletion, Page, Post, Sighting, iso
 from bsarchive.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -302,3 +302,59 @@ def test_packed_items_keep_every_field_and_store_like_items(tmp_path: Path) -> N
         )
         links = "SELECT p.uri, l.url FROM post_links l JOIN posts p ON p.id = l.post_id"
         assert rows(a, links) == [(edited.uri, "https://blog.example/notes")]
+
+
+def test_an_older_copy_from_another_instance_never_undoes_an_edit(tmp_path: Path) -> None:
+    later, earlier = NOW.replace(hour=8), NOW.replace(hour=7)
+    fresh = post(content_html="<p>v3</p>", text="v3", edited_at=later)
+    # A remote instance keeps the version it was last sent: v2.
+    stale = post(on="b.example", local="77", content_html="<p>v2</p>", text="v2", edited_at=earlier)
+    with Store(tmp_path / "a.db") as store:
+        for _ in range(3):
+            store.save_items([fresh], NOW)
+            store.save_items([stale], NOW)
+        assert rows(store, "SELECT text, edited_at FROM posts") == [("v3", iso(later))]
+        assert rows(store, "SELECT count(*) FROM post_versions") == [(0,)]
+        # A newer edit, from either instance, is an edit.
+        newest = replace(stale, content_html="<p>v4</p>", text="v4", edited_at=NOW)
+        assert store.save_items([newest], NOW).updated == 1
+        assert rows(store, "SELECT text FROM posts") == [("v4",)]
+        assert rows(store, "SELECT text FROM post_versions") == [("v3",)]
+
+
+def test_only_the_posts_own_server_brings_a_deleted_post_back(tmp_path: Path) -> None:
+    home, remote = post(), post(on="b.example", local="77")
+    with Store(tmp_path / "a.db") as store:
+        store.save_items([home, remote], NOW)
+        gone = Deletion(home.uri, Sighting("a.example", "1", None, NOW, "https://a.example/api"))
+        store.save_items([gone], NOW)
+        # b.example still serves its copy of the deleted post: that proves nothing.
+        store.save_items([remote], NOW)
+        assert rows(store, "SELECT deleted_at FROM posts") == [(iso(NOW),)]
+        # a.example serves it again (a suspension lifted): it is back.
+        store.save_items([home], NOW)
+        assert rows(store, "SELECT deleted_at FROM posts") == [(None,)]
+
+
+def test_a_post_first_read_in_tag_rss_gets_what_the_api_adds(tmp_path: Path) -> None:
+    feed = "https://a.example/tags/bsnopen.rss"
+    reply_uri = "https://a.example/users/al/statuses/2"
+    from_rss = post(
+        "https://a.example/@al/2",
+        url="https://a.example/@al/2",
+        source="rss",
+        sighting=Sighting(feed, "https://a.example/@al/2", None, NOW, feed),
+    )
+    parent = post(local="900")
+    reply = post(
+        reply_uri, local="901", language="en", visibility="public", in_reply_to_local_id="900"
+    )
+    with Store(tmp_path / "a.db") as store:
+        store.save_items([from_rss], NOW)
+        store.save_items([parent, reply], NOW)
+        store.resolve_replies()
+        assert store.db.execute(
+            "SELECT language, visibility, in_reply_to_local_id, in_reply_to_uri, source"
+            " FROM posts WHERE uri = ?",
+            (reply_uri,),
+        ).fetchall() == [("en", "public", "900", parent.uri, "mastodon")]

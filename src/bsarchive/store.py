@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar
+from urllib.parse import urlsplit
 
 from bsarchive import __version__
 from bsarchive.dedupe import (
@@ -718,6 +719,28 @@ def _join(values: Sequence[str]) -> str:
     return " ".join(dict.fromkeys(v for v in values if v))
 
 
+# Columns a later source may fill when the first left them empty (see _update_post).
+_DESCRIBED = ("language", "visibility", "in_reply_to_uri", "in_reply_to_local_id", "quote_uri")
+
+
+def _described(post: Post) -> tuple[str | None, ...]:
+    return (
+        post.language,
+        post.visibility,
+        post.in_reply_to_uri,
+        post.in_reply_to_local_id,
+        post.quote_uri,
+    )
+
+
+def _from_origin(uri: str, sighting: Sighting) -> bool:
+    """Whether ``sighting`` was made on the post's own server (the host of its uri): an
+    instance's source is its host, an outbox's its URL."""
+    source = sighting.source
+    where = urlsplit(source).netloc if "://" in source else source
+    return bool(where) and where.lower() == urlsplit(uri).netloc.lower()
+
+
 def _merge_words(old: str, new: Sequence[str]) -> str:
     words = old.split()
     extra = [w for w in new if w and w not in words]
@@ -1216,7 +1239,8 @@ class Store:
         the API url, the tag RSS link/guid, the ActivityPub id, derived Mastodon forms)."""
         columns = (
             "id, uri, content_html, spoiler_text, edited_at, deleted_at, seen_on, source, "
-            "boosts, replies, favourites, raw, text, tags, links"
+            "boosts, replies, favourites, raw, text, tags, links, language, visibility, "
+            "in_reply_to_uri, in_reply_to_local_id, quote_uri"
         )
         row: tuple[Any, ...] | None = self.db.execute(
             f"SELECT {columns} FROM posts WHERE uri = ?", (post.uri,)
@@ -1305,9 +1329,14 @@ class Store:
 
     def _update_post(self, row: tuple[Any, ...], post: Post, stamp: str | None) -> int:
         (post_id, uri, content_html, spoiler, edited_at, deleted_at, seen_on, source,
-         boosts, replies, favourites, raw, text, tags, links) = row  # fmt: skip
+         boosts, replies, favourites, raw, text, tags, links, *described) = row  # fmt: skip
         self._add_sighting(post_id, post, stamp)
         changes: dict[str, Any] = {}
+        # What a first source left unsaid (a tag RSS item has no language, visibility or
+        # reply link) is filled from the next that says it; what is known is kept.
+        for name, known, said in zip(_DESCRIBED, described, _described(post), strict=True):
+            if known is None and said is not None:
+                changes[name] = said
         new_seen = _merge_words(seen_on, [post.sighting.source])
         if new_seen != seen_on:
             changes["seen_on"] = new_seen
@@ -1332,7 +1361,11 @@ class Store:
         richer = source == "rss" and post.source in ("mastodon", "activitypub")
         if richer and uri != post.uri:
             changes["uri"] = post.uri
-        edited = post.edited_at is not None and iso(post.edited_at) != edited_at
+        # Only a newer edit replaces the text: another instance's copy may be older (a
+        # remote server keeps the version it was last sent), and must not flip it back.
+        edited = post.edited_at is not None and (
+            edited_at is None or iso(post.edited_at) > edited_at
+        )
         content_changed = post.content_html != content_html or post.spoiler_text != spoiler
         if (edited and content_changed) or richer:
             if edited and content_changed:
@@ -1354,8 +1387,9 @@ class Store:
                 changes.update(source=post.source, author_id=self._author_id(post.author))
         elif edited and edited_at is None:
             changes["edited_at"] = iso(post.edited_at)
-        if deleted_at is not None and post.sighting.source in seen_on.split():
-            # Seen again where it was marked deleted: it came back (e.g. a suspension lifted).
+        if deleted_at is not None and _from_origin(uri, post.sighting):
+            # Its own server serves it again: it came back (e.g. a suspension lifted). Another
+            # server's copy proves nothing: remote servers keep copies of deleted posts.
             changes["deleted_at"] = None
         if changes:
             changes["updated_at"] = stamp
@@ -1523,25 +1557,33 @@ class Store:
         """Fill ``in_reply_to_uri`` from the parent's local id where the parent is archived.
 
         The Mastodon API names a reply's parent only by its id on the viewing instance
-        (PROTOCOL.md §1), so the id is matched against sightings on that same instance: the
-        post's first ``seen_on`` source. Runs after each fetch, so either order of arrival
-        (reply before parent or after) ends resolved.
+        (PROTOCOL.md §1), so the id is matched against sightings on an instance where the
+        reply was seen too: its first ``seen_on`` source if the parent is there (that is
+        usually where the id came from), else another (a post first seen in a tag RSS feed
+        gets its parent's id from the API later). Runs after each fetch, so either order of
+        arrival (reply before parent or after) ends resolved.
         """
         with self.transaction() as db, _errors("resolve replies", self.path):
             cur = db.execute(
                 """
-                UPDATE posts SET in_reply_to_uri = (
+                UPDATE posts SET in_reply_to_uri = coalesce((
                     SELECT parent.uri FROM sightings s JOIN posts parent ON parent.id = s.post_id
                     WHERE s.local_id = posts.in_reply_to_local_id
                       AND s.source = substr(posts.seen_on || ' ', 1,
                                             instr(posts.seen_on || ' ', ' ') - 1)
-                    LIMIT 1)
+                    LIMIT 1), (
+                    SELECT parent.uri FROM sightings r
+                    JOIN sightings s ON s.source = r.source
+                                    AND s.local_id = posts.in_reply_to_local_id
+                    JOIN posts parent ON parent.id = s.post_id
+                    WHERE r.post_id = posts.id AND parent.id != posts.id
+                    ORDER BY r.source LIMIT 1))
                 WHERE in_reply_to_uri IS NULL AND in_reply_to_local_id IS NOT NULL
                   AND EXISTS (
-                    SELECT 1 FROM sightings s
-                    WHERE s.local_id = posts.in_reply_to_local_id
-                      AND s.source = substr(posts.seen_on || ' ', 1,
-                                            instr(posts.seen_on || ' ', ' ') - 1))
+                    SELECT 1 FROM sightings r
+                    JOIN sightings s ON s.source = r.source
+                                    AND s.local_id = posts.in_reply_to_local_id
+                    WHERE r.post_id = posts.id AND s.post_id != posts.id)
                 """
             )
             return int(cur.rowcount)
@@ -2078,8 +2120,7 @@ class Store:
         # One more pass over the matches (a seek per rowid is no faster: FTS5 walks the
         # term's list to each), snippets made only for the rows picked.
         rows = self.db.execute(
-            f"{select} WHERE {table} MATCH ?"
-            f" AND {table}.rowid IN (SELECT value FROM json_each(?))",
+            f"{select} WHERE {table} MATCH ? AND {table}.rowid IN (SELECT value FROM json_each(?))",
             (query, json.dumps(list(ranks))),
         ).fetchall()
         return [SearchHit(*row)._replace(rank=ranks[row[1]]) for row in rows], by_rank
