@@ -706,3 +706,34 @@ WP_HEAD = """<!DOCTYPE html><html lang="en-GB"><head>
 )
 def test_discover_comment_feed(html: str, page_url: str, expected: str | None) -> None:
     assert discover_comment_feed(html, page_url) == expected
+
+
+def test_tag_rss_items_naming_no_user_get_one_unknown_author_per_server() -> None:
+    items = "".join(
+        f"<item><guid isPermaLink='true'>{link}</guid><link>{link}</link>"
+        "<pubDate>Tue, 29 Jun 2010 18:30:00 +0000</pubDate>"
+        f"<description>&lt;p&gt;{n} #bsnopen&lt;/p&gt;</description>"
+        "<category>bsnopen</category></item>"
+        for n, link in enumerate(
+            [
+                "https://pleroma.example/notice/AbCdEf123",
+                "https://misskey.example/notes/9abc",
+                "https://pleroma.example/notice/AbCdEf124",
+            ]
+        )
+    )
+    body = (
+        "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel>"
+        "<title>#bsnopen</title><link>https://viewer.example/tags/bsnopen</link>"
+        "<generator>Mastodon v4.2.1</generator>"
+        f"<description>Public posts tagged #bsnopen</description>{items}</channel></rss>"
+    ).encode()
+    feed = parse_feed(
+        body, url="https://viewer.example/tags/bsnopen.rss", tags=TAGS, fetched_at=FETCHED_AT
+    )
+    posts = [item for item in feed.items if isinstance(item, Post)]
+    assert [(p.author.handle, p.flags) for p in posts] == [
+        ("@unknown@pleroma.example", ("unknown author",)),
+        ("@unknown@misskey.example", ("unknown author",)),
+        ("@unknown@pleroma.example", ("unknown author",)),
+    ]

@@ -1041,10 +1041,14 @@ def _post(
         parts = urlsplit(link)
         profile = f"{parts.scheme}://{parts.netloc}/@{user}" + (f"@{remote}" if remote else "")
         author = Author(handle=_handle(user, remote, link), url=profile)
-    else:
+    elif entry.author:
         author = Author(handle=entry.author, name=entry.author)
-        if not entry.author:
-            flags = (*flags, "unknown author")
+    else:
+        # A tag RSS item from a server whose links name no user (Pleroma /notice/…,
+        # Misskey /notes/…): one unknown author per server, not one for every server.
+        host = urlsplit(link).hostname if link else None
+        author = Author(handle=f"@unknown@{host}" if host else "")
+        flags = (*flags, "unknown author")
     return Post(
         uri=uri,
         url=link,
