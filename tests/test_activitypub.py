@@ -1,4 +1,5 @@
-"""The pure ActivityPub parsers: decoding, actors, collections, activities.
+"""The pure ActivityPub parsers: decoding, actors, collections, activities; and the outbox
+walk against loopback servers, which follows links only on the configured host.
 
 Golden fixtures: ``outbox_page1``/``outbox_page2``/``outbox_gts_embedded``/``note_misskey*``
 in ``tests/fixtures/activitypub`` each have an ``.expected.json`` holding, per item, the
@@ -8,6 +9,7 @@ expected ParsedActivity fields (``raw`` is checked separately).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,18 +18,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bsarchive.errors import ParseError
-from bsarchive.models import Boost, Deletion, Post, iso
+from bsarchive.errors import FetchError, ParseError
+from bsarchive.http import Http, HttpSettings
+from bsarchive.models import Boost, Cursor, Deletion, Page, Post, SourceSpec, iso
+from bsarchive.sources import FetchContext
 from bsarchive.sources.activitypub import (
     ACCEPT,
     CollectionPage,
     ParsedActivity,
+    fetch_outbox,
     find_outbox,
     parse_activity,
     parse_collection_page,
     parse_json,
 )
 
+from .feed_server import FeedServer, Route
 from .plain import as_plain
 
 FIXTURES = Path(__file__).parent / "fixtures" / "activitypub"
@@ -572,3 +578,211 @@ def test_parse_json_raises_only_parse_error(body: bytes) -> None:
         assert e.url == "u"
     else:
         assert isinstance(value, dict)
+
+
+# --- the outbox walk, against loopback servers ----------------------------------------------
+
+AP = "application/activity+json; charset=utf-8"
+FAST = HttpSettings(
+    connect_timeout=2, read_timeout=2, total_timeout=5, retries=0, backoff=0.0, max_wait=5
+)
+REFUSED_HINT = "(an outbox is only walked on the host of the configured URL)"
+
+
+@pytest.fixture
+def home() -> Iterator[FeedServer]:
+    """The configured server, reached as 127.0.0.1."""
+    with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[FeedServer]:
+    """Another server, reached as ``localhost``: a different host name for the same-host rule,
+    so any request that wrongly reaches it is recorded."""
+    with FeedServer() as server:
+        yield server
+
+
+def other_host(server: FeedServer) -> str:
+    return server.url.replace("127.0.0.1", "localhost")
+
+
+def ap(doc: dict[str, Any], **kwargs: Any) -> Route:
+    return Route(json.dumps(doc).encode(), content_type=AP, **kwargs)
+
+
+def collection(base: str, first: str) -> Route:
+    return ap({"id": f"{base}/users/alice/outbox", "type": "OrderedCollection", "first": first})
+
+
+def outbox_page(url: str, statuses: list[int], next_url: str | None = None) -> Route:
+    doc: dict[str, Any] = {
+        "id": url,
+        "type": "OrderedCollectionPage",
+        "orderedItems": [
+            {
+                "id": f"{ALICE}/statuses/{n}/activity",
+                "type": "Create",
+                "actor": ALICE,
+                "to": [PUBLIC],
+                "object": note(id=f"{ALICE}/statuses/{n}"),
+            }
+            for n in statuses
+        ],
+    }
+    if next_url is not None:
+        doc["next"] = next_url
+    return ap(doc)
+
+
+def walk(url: str, pages: list[Page]) -> None:
+    """Run the outbox source on ``url``, collecting what it yields until it ends or raises."""
+    with Http(FAST) as client:
+        pages.extend(
+            fetch_outbox(client, SourceSpec("outbox", url), Cursor(), FetchContext(("bsnopen",)))
+        )
+
+
+def uris(pages: list[Page]) -> list[str]:
+    return [item.uri for page in pages for item in page.items if isinstance(item, Post)]
+
+
+def test_outbox_walk_follows_actor_outbox_first_and_next_on_the_same_host(
+    home: FeedServer,
+) -> None:
+    base = home.url
+    home.routes.update(
+        {
+            "/users/alice": ap(
+                {"id": f"{base}/users/alice", "type": "Person", "outbox": "/users/alice/outbox"}
+            ),
+            "/users/alice/outbox": collection(base, f"{base}/users/alice/outbox?page=1"),
+            "/users/alice/outbox?page=1": outbox_page(
+                f"{base}/users/alice/outbox?page=1", [2], f"{base}/users/alice/outbox?page=2"
+            ),
+            "/users/alice/outbox?page=2": outbox_page(f"{base}/users/alice/outbox?page=2", [1]),
+        }
+    )
+    pages: list[Page] = []
+    walk(f"{base}/users/alice", pages)
+    assert uris(pages) == [f"{ALICE}/statuses/2", f"{ALICE}/statuses/1"]
+    assert home.paths() == [
+        "/users/alice",
+        "/users/alice/outbox",
+        "/users/alice/outbox?page=1",
+        "/users/alice/outbox?page=2",
+    ]
+
+
+def test_outbox_first_on_another_host_is_refused_without_a_request(
+    home: FeedServer, elsewhere: FeedServer
+) -> None:
+    outbox = f"{home.url}/users/alice/outbox"
+    hostile = f"{other_host(elsewhere)}/users/alice/outbox?page=1"
+    home.routes["/users/alice/outbox"] = collection(home.url, hostile)
+    elsewhere.routes["/users/alice/outbox?page=1"] = outbox_page(hostile, [1])
+    pages: list[Page] = []
+    with pytest.raises(ParseError) as raised:
+        walk(outbox, pages)
+    port = elsewhere.url.rsplit(":", 1)[1]
+    assert str(raised.value) == (
+        f"{outbox}: first link points to another host (localhost:{port}); "
+        f"refusing to follow {REFUSED_HINT}"
+    )
+    assert elsewhere.paths() == []
+    assert home.paths() == ["/users/alice/outbox"]
+    assert pages == []
+
+
+@pytest.mark.parametrize(
+    ("first", "message"),
+    [
+        (
+            # The audit's cloud-metadata path, on a loopback host so that even a regression
+            # reaches no network.
+            "http://127.0.0.2:9/latest/meta-data/",
+            f"first link points to another host (127.0.0.2:9); refusing to follow {REFUSED_HINT}",
+        ),
+        (
+            "http://127.0.0.1:9/admin",  # the configured host name, another port
+            f"first link points to another host (127.0.0.1:9); refusing to follow {REFUSED_HINT}",
+        ),
+        (
+            "file:///etc/passwd",
+            "first link is not an http(s) URL with a valid host and port; refused",
+        ),
+    ],
+    ids=["other-loopback-host", "other-port", "file-url"],
+)
+def test_outbox_first_to_a_private_or_odd_address_is_refused(
+    home: FeedServer, first: str, message: str
+) -> None:
+    # The refusal comes before any request: these addresses are never contacted.
+    outbox = f"{home.url}/users/alice/outbox"
+    home.routes["/users/alice/outbox"] = collection(home.url, first)
+    with pytest.raises(ParseError) as raised:
+        walk(outbox, [])
+    assert str(raised.value) == f"{outbox}: {message}"
+    assert home.paths() == ["/users/alice/outbox"]
+
+
+def test_actor_outbox_on_another_host_is_refused_without_a_request(
+    home: FeedServer, elsewhere: FeedServer
+) -> None:
+    actor = f"{home.url}/users/alice"
+    hostile = f"{other_host(elsewhere)}/users/alice/outbox"
+    home.routes["/users/alice"] = ap({"id": actor, "type": "Person", "outbox": hostile})
+    elsewhere.routes["/users/alice/outbox"] = collection(hostile, f"{hostile}?page=1")
+    with pytest.raises(ParseError) as raised:
+        walk(actor, [])
+    port = elsewhere.url.rsplit(":", 1)[1]
+    assert str(raised.value) == (
+        f"{actor}: outbox link points to another host (localhost:{port}); "
+        f"refusing to follow {REFUSED_HINT}"
+    )
+    assert elsewhere.paths() == []
+
+
+def test_next_on_another_host_ends_the_walk_and_keeps_the_first_page(
+    home: FeedServer, elsewhere: FeedServer
+) -> None:
+    outbox = f"{home.url}/users/alice/outbox"
+    first = f"{outbox}?page=1"
+    hostile = f"{other_host(elsewhere)}/users/alice/outbox?page=2"
+    home.routes.update(
+        {
+            "/users/alice/outbox": collection(home.url, first),
+            "/users/alice/outbox?page=1": outbox_page(first, [3, 2], hostile),
+        }
+    )
+    elsewhere.routes["/users/alice/outbox?page=2"] = outbox_page(hostile, [1])
+    pages: list[Page] = []
+    with pytest.raises(ParseError) as raised:
+        walk(outbox, pages)
+    port = elsewhere.url.rsplit(":", 1)[1]
+    assert str(raised.value) == (
+        f"{outbox}: next link points to another host (localhost:{port}); "
+        f"refusing to follow {REFUSED_HINT}"
+    )
+    assert uris(pages) == [f"{ALICE}/statuses/3", f"{ALICE}/statuses/2"]
+    assert elsewhere.paths() == []
+    assert home.paths() == ["/users/alice/outbox", "/users/alice/outbox?page=1"]
+
+
+def test_page_redirecting_to_another_host_is_refused(
+    home: FeedServer, elsewhere: FeedServer
+) -> None:
+    outbox = f"{home.url}/users/alice/outbox"
+    hostile = f"{other_host(elsewhere)}/users/alice/outbox?page=1"
+    home.routes.update(
+        {
+            "/users/alice/outbox": collection(home.url, f"{outbox}?page=1"),
+            "/users/alice/outbox?page=1": Route(status=302, headers={"Location": hostile}),
+        }
+    )
+    elsewhere.routes["/users/alice/outbox?page=1"] = outbox_page(hostile, [1])
+    with pytest.raises(FetchError) as raised:
+        walk(outbox, [])
+    assert str(raised.value) == f"{outbox}: redirected to another host (localhost)"
+    assert elsewhere.paths() == []

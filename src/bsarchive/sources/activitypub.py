@@ -11,6 +11,18 @@ The thin fetching half, :func:`fetch_outbox`, walks an actor's outbox through th
 :class:`~bsarchive.http.Http` client and dereferences boosted URIs; it never touches the
 database.
 
+Only the configured ``--outbox`` URL is trusted (DESIGN.md). The walk's own links, the actor's
+``outbox``, the collection's ``first`` and each page's ``next``, come from remote JSON, so
+they are followed only when they are on the configured URL's host (same host name; same port
+unless both are the standard web ports 80/443), and no redirect during the walk may leave
+the host name it was sent to. Anything else ends the source with a
+:class:`~bsarchive.errors.ParseError` naming the refused host, before any request to it:
+otherwise a hostile outbox could point ``first`` at a loopback or cloud-metadata address
+(``169.254.169.254``) and have the trusted client, which has no private-address guard, read
+it. PROTOCOL.md §3 puts actor, outbox and pages on one server, so the rule refuses no
+documented layout. Boosted objects are the one legitimate cross-server link: they are
+dereferenced through the untrusted client (the private-address guard), never the trusted one.
+
 Shapes handled (PROTOCOL.md §3): ``Create``/``Update``/``Announce``/``Delete`` activities
 and bare objects; ``Note``, ``Article``, ``Page``, ``Question``, ``Video``; ``tag``,
 ``to``, ``cc``, ``url``, ``attachment`` as a single value or an array; ``first`` as a URL
@@ -78,6 +90,8 @@ MAX_DEREFERENCES = 200
 SIGNED_FETCH = (
     "requires signed fetches (authorized fetch); use --mastodon or the tag RSS for this server"
 )
+# Ports a same-host check treats as one: an actor given as http:// is served from https://.
+WEB_PORTS = frozenset({None, 80, 443})
 # Deeper nesting than this is refused: real AP documents nest fewer than 10 levels, and
 # later recursive code (serialisers, sanitisers) must never see a recursion bomb.
 MAX_DEPTH = 100
@@ -680,6 +694,7 @@ def _get(
     *,
     cursor: Cursor | None = None,
     untrusted: bool = False,
+    same_host_only: bool = False,
 ) -> Response:
     """GET an ActivityPub document; an HTML answer is retried once with the plain
     ``application/activity+json`` some servers and proxies route on (PROTOCOL.md §3)."""
@@ -687,7 +702,12 @@ def _get(
     last_modified = cursor.last_modified if cursor else None
     try:
         response = client.get(
-            url, accept=ACCEPT, etag=etag, last_modified=last_modified, untrusted=untrusted
+            url,
+            accept=ACCEPT,
+            etag=etag,
+            last_modified=last_modified,
+            untrusted=untrusted,
+            same_host_only=same_host_only,
         )
         if response.status == 200 and _is_html(response):
             retry = client.get(
@@ -696,6 +716,7 @@ def _get(
                 etag=etag,
                 last_modified=last_modified,
                 untrusted=untrusted,
+                same_host_only=same_host_only,
             )
             response = replace(retry, requests=retry.requests + response.requests)
     except FetchError as e:
@@ -707,6 +728,41 @@ def _check(response: Response, subject: str) -> None:
     if response.status in (401, 403):
         raise AuthRequiredError(subject, f"HTTP {response.status}: {SIGNED_FETCH}")
     raise_for_status(response, subject)
+
+
+def _host_key(url: str) -> tuple[str, int | None] | None:
+    """(host name, port) for the same-host rule, standard web ports as None; None when
+    ``url`` is not an http(s) URL with a valid host and port."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:  # out of range or not a number
+        return None
+    return parts.hostname.rstrip("."), None if port in WEB_PORTS else port
+
+
+def _same_host_link(url: str, home: str, what: str, subject: str) -> str:
+    """Return ``url``, a link read from a remote document, when it is on the host of the
+    configured URL ``home``.
+
+    Raises:
+        ParseError: another host, or not an http(s) URL; nothing was requested from it.
+    """
+    key = _host_key(url)
+    if key is not None and key == _host_key(home):
+        return url
+    if key is None:
+        raise ParseError(
+            subject, f"{what} link is not an http(s) URL with a valid host and port; refused"
+        )
+    host = key[0] if key[1] is None else f"{key[0]}:{key[1]}"
+    raise ParseError(
+        subject,
+        f"{what} link points to another host ({host}); refusing to follow",
+        hint="an outbox is only walked on the host of the configured URL",
+    )
 
 
 def _item_id(item: JSONObject | str) -> str | None:
@@ -725,16 +781,22 @@ def fetch_outbox(
     the last one carries the new ``newest`` and validators, so a run killed mid-walk
     re-reads the walk instead of losing it.
 
+    The actor's ``outbox``, the collection's ``first`` and each ``next`` are followed only on
+    the configured URL's host (see the module docstring); pages already yielded stay yielded
+    when a later link is refused.
+
     Raises:
         AuthRequiredError: 401/403 (the server requires signed fetches).
-        FetchError / GoneError / ParseError: the source failed (subject: ``spec.url``).
+        FetchError / GoneError / ParseError: the source failed (subject: ``spec.url``);
+            ParseError for a link to another host, which is never requested.
     """
     subject = spec.url
     reason = skip_reason(cursor, ctx)
     if reason is not None:
         log.info("%s: %s", subject, reason)
         return
-    response = _get(client, spec.url, subject, cursor=cursor)
+    guard = spec.discovered  # never set for outboxes today; kept in step with mastodon.py
+    response = _get(client, spec.url, subject, cursor=cursor, untrusted=guard, same_host_only=True)
     requests = response.requests
     waiting = replace(cursor, not_before=next_fetch_time(response, ctx.now()), gone=False)
     if response.status == 304:
@@ -752,14 +814,16 @@ def fetch_outbox(
     if outbox == response.url:
         validators = (response.header("etag"), response.header("last-modified"))
     else:  # an actor: read its outbox
-        response = _get(client, outbox, subject)
+        outbox = _same_host_link(outbox, spec.url, "outbox", subject)
+        response = _get(client, outbox, subject, untrusted=guard, same_host_only=True)
         requests += response.requests
         _check(response, subject)
         doc = parse_json(response.body, subject)
     page = parse_collection_page(doc, response.url)
     page_url = response.url
     if page.first is not None:
-        response = _get(client, page.first, subject)
+        first = _same_host_link(page.first, spec.url, "first", subject)
+        response = _get(client, first, subject, untrusted=guard, same_host_only=True)
         requests += response.requests
         _check(response, subject)
         page_url = response.url
@@ -795,7 +859,8 @@ def fetch_outbox(
         requests = 0
         if last or page.next is None:
             break
-        response = _get(client, page.next, subject)
+        next_url = _same_host_link(page.next, spec.url, "next", subject)
+        response = _get(client, next_url, subject, untrusted=guard, same_host_only=True)
         requests = response.requests
         _check(response, subject)
         page_url = response.url
