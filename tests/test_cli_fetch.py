@@ -113,6 +113,28 @@ def test_instance_requiring_a_token_fails_alone(cli: Cli, servers: Any, fast_con
     assert cli.rows("SELECT count(*) FROM posts") == [(1,)]
 
 
+def test_a_422_is_an_error_of_the_request_not_a_token_to_add(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    # Mastodon answers 422 for validation errors, never for a timeline needing a login.
+    def invalid(handler: BaseHTTPRequestHandler, path: str, query: Any) -> bool:
+        body = b'{"error":"Validation failed"}'
+        handler.send_response(422)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+        return True
+
+    server = servers([], hook=invalid)
+    result = fetch(cli, fast_config, server.url)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert errors == [
+        f"bsarchive: error: {server.url} #bsnopen: HTTP 422 from the hashtag timeline"
+    ]
+
+
 def test_token_goes_only_to_its_instance_and_is_never_printed(
     cli: Cli, servers: Any, fast_config: Path
 ) -> None:

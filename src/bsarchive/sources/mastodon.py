@@ -103,7 +103,8 @@ def _get_page(
         )
     except FetchError as e:
         raise e.with_subject(subject) from e
-    if response.status in (401, 403, 422):
+    # Not 422: Mastodon answers it for validation errors only (PROTOCOL.md §1).
+    if response.status in (401, 403):
         raise AuthRequiredError(
             subject, f"HTTP {response.status}: public timeline refused", hint=TOKEN_HINT
         )
