@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bsarchive.demo import synthetic_instances, synthetic_status
+from bsarchive.sources.mastodon import TOKEN_HINT
 
 from .conftest import Cli
 
@@ -77,6 +78,48 @@ def test_a_tag_empty_on_the_first_run_is_read_again_later(
     # From then on the run catches up from the newest id, as after any first run.
     fetch(cli, fast_config, server.url)
     assert "min_id=1004" in server.requests[-1]
+
+
+def instance_saying(hashtag_feeds: dict[str, str]) -> Any:
+    """A hook answering /api/v2/instance with the given timelines_access.hashtag_feeds."""
+
+    def hook(handler: BaseHTTPRequestHandler, path: str, query: Any) -> bool:
+        if path != "/api/v2/instance":
+            return False
+        access = {"live_feeds": hashtag_feeds, "hashtag_feeds": hashtag_feeds}
+        body = json.dumps({"configuration": {"timelines_access": access}}).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+        return True
+
+    return hook
+
+
+def test_an_empty_tag_on_a_server_with_hashtag_feeds_off_is_reported(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    # A disabled feed answers 200 [] like an unused tag; the server says which it is.
+    off = servers([], hook=instance_saying({"local": "disabled", "remote": "disabled"}))
+    closed = servers([], hook=instance_saying({"local": "authenticated", "remote": "disabled"}))
+    unused = servers([], hook=instance_saying({"local": "public", "remote": "public"}))
+    result = fetch(cli, fast_config, off.url, closed.url, unused.url)
+    assert result.exit_code == 1
+    errors = sorted(line for line in result.stderr.splitlines() if "error" in line)
+    assert errors == sorted(
+        [
+            f"bsarchive: error: {off.url} #bsnopen: the server has hashtag feeds turned off"
+            " (timelines_access); it serves none",
+            f"bsarchive: error: {closed.url} #bsnopen: the server shows hashtag feeds to"
+            f" logged-in users only ({TOKEN_HINT})",
+        ]
+    )
+    assert [r.split("?")[0] for r in unused.requests] == [
+        "/api/v1/timelines/tag/bsnopen",
+        "/api/v2/instance",
+    ]
 
 
 def test_since_stops_the_backfill(cli: Cli, servers: Any, fast_config: Path) -> None:

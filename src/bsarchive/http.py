@@ -440,6 +440,10 @@ class Http:
 
     # -- public ---------------------------------------------------------------------------
 
+    def has_token(self, url: str) -> bool:
+        """Whether requests to ``url``'s origin carry a token (never the token itself)."""
+        return origin(url) in self._tokens
+
     def close(self) -> None:
         self._trusted.close()
         if self._untrusted is not self._trusted:

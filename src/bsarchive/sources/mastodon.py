@@ -188,6 +188,8 @@ def fetch_tag_timeline(
                 # with no newest id to catch up from, the next run starts afresh.
                 cursor = replace(cursor, backfill_done=cursor.newest is not None)
                 yield Page(spec.key, (), cursor, requests=response.requests)
+                if cursor.newest is None:
+                    _check_feed_access(client, spec, subject)
                 break
             items, skipped, bad, newest_here = _parse_page(statuses, spec, response.url, ctx)
             malformed += bad
@@ -210,6 +212,43 @@ def fetch_tag_timeline(
             max_id = bottom
     if malformed:
         raise ParseError(subject, f"{malformed} malformed status(es) skipped; the rest were stored")
+
+
+def _check_feed_access(client: Http, spec: SourceSpec, subject: str) -> None:
+    """Say why a tag that never had a post is empty, when the server says its hashtag feeds
+    are closed: ``configuration.timelines_access.hashtag_feeds`` in ``/api/v2/instance``
+    (Mastodon 4.4+; PROTOCOL.md §1). A disabled feed answers ``200 []``, like a tag
+    nobody used yet. Anything unreadable here is left unsaid: the tag is just empty.
+
+    Raises:
+        FetchError: both feeds (local and remote posts) are disabled.
+        AuthRequiredError: neither is public and no token is configured for the server.
+    """
+    try:
+        response = client.get(
+            f"{spec.url}/api/v2/instance",
+            accept="application/json",
+            same_host_only=True,
+            untrusted=spec.discovered,
+        )
+        data = orjson.loads(response.body) if response.status == 200 else None
+    except (FetchError, orjson.JSONDecodeError):
+        return
+    access: object = data
+    for key in ("configuration", "timelines_access", "hashtag_feeds"):
+        access = access.get(key) if isinstance(access, dict) else None
+    if not isinstance(access, dict):
+        return
+    modes = {access.get("local"), access.get("remote")}
+    if modes == {"disabled"}:
+        raise FetchError(
+            subject,
+            "the server has hashtag feeds turned off (timelines_access); it serves none",
+        )
+    if "public" not in modes and "authenticated" in modes and not client.has_token(spec.url):
+        raise AuthRequiredError(
+            subject, "the server shows hashtag feeds to logged-in users only", hint=TOKEN_HINT
+        )
 
 
 def _first_id(statuses: list[dict[str, object]]) -> str | None:
