@@ -122,6 +122,35 @@ def test_an_empty_tag_on_a_server_with_hashtag_feeds_off_is_reported(
     ]
 
 
+def test_a_url_with_no_mastodon_api_is_reported_not_archived_as_silence(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    def blog(handler: BaseHTTPRequestHandler, path: str, query: Any) -> bool:
+        body = b"<html><body>Not found</body></html>"
+        handler.send_response(404)
+        handler.send_header("Content-Type", "text/html")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+        return True
+
+    instance = instance_saying({"local": "public", "remote": "public"})
+
+    def tag_unknown(handler: BaseHTTPRequestHandler, path: str, query: Any) -> bool:
+        return instance(handler, path, query) or blog(handler, path, query)
+
+    # A tag unknown to a real server is 404 too: its instance document says it is one.
+    unknown_tag = servers([], hook=tag_unknown)
+    not_mastodon = servers([], hook=blog)
+    result = fetch(cli, fast_config, unknown_tag.url, not_mastodon.url)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert errors == [
+        f"bsarchive: error: {not_mastodon.url} #bsnopen: no Mastodon API here"
+        " (HTTP 404 for the tag and /api/v2/instance)"
+    ]
+
+
 def test_since_stops_the_backfill(cli: Cli, servers: Any, fast_config: Path) -> None:
     statuses = [synthetic_status(n, viewer="v.example", local_id=1000 + n) for n in range(200)]
     server = servers(statuses)

@@ -189,7 +189,7 @@ def fetch_tag_timeline(
                 cursor = replace(cursor, backfill_done=cursor.newest is not None)
                 yield Page(spec.key, (), cursor, requests=response.requests)
                 if cursor.newest is None:
-                    _check_feed_access(client, spec, subject)
+                    _check_feed_access(client, spec, subject, response.status)
                 break
             items, skipped, bad, newest_here = _parse_page(statuses, spec, response.url, ctx)
             malformed += bad
@@ -214,25 +214,37 @@ def fetch_tag_timeline(
         raise ParseError(subject, f"{malformed} malformed status(es) skipped; the rest were stored")
 
 
-def _check_feed_access(client: Http, spec: SourceSpec, subject: str) -> None:
+def _check_feed_access(client: Http, spec: SourceSpec, subject: str, status: int) -> None:
     """Say why a tag that never had a post is empty, when the server says its hashtag feeds
     are closed: ``configuration.timelines_access.hashtag_feeds`` in ``/api/v2/instance``
     (Mastodon 4.4+; PROTOCOL.md §1). A disabled feed answers ``200 []``, like a tag
-    nobody used yet. Anything unreadable here is left unsaid: the tag is just empty.
+    nobody used yet. When the timeline answered 404 (``status``) and no instance document
+    answers either, the URL is no Mastodon API server (a typo, a blog): said once, not
+    archived as silence for ever. Anything else unreadable here is left unsaid.
 
     Raises:
-        FetchError: both feeds (local and remote posts) are disabled.
+        FetchError: both feeds (local and remote posts) are disabled; no Mastodon API here.
         AuthRequiredError: neither is public and no token is configured for the server.
     """
-    try:
-        response = client.get(
-            f"{spec.url}/api/v2/instance",
-            accept="application/json",
-            same_host_only=True,
-            untrusted=spec.discovered,
-        )
-        data = orjson.loads(response.body) if response.status == 200 else None
-    except (FetchError, orjson.JSONDecodeError):
+    data = None
+    for version in ("v2", "v1"):
+        try:
+            response = client.get(
+                f"{spec.url}/api/{version}/instance",
+                accept="application/json",
+                same_host_only=True,
+                untrusted=spec.discovered,
+            )
+            data = orjson.loads(response.body) if response.status == 200 else None
+        except (FetchError, orjson.JSONDecodeError):
+            data = None
+        if isinstance(data, dict):
+            break
+    if not isinstance(data, dict):
+        if status == 404:
+            raise FetchError(
+                subject, "no Mastodon API here (HTTP 404 for the tag and /api/v2/instance)"
+            )
         return
     access: object = data
     for key in ("configuration", "timelines_access", "hashtag_feeds"):
