@@ -11,7 +11,6 @@ from bsarchive.dedupe import (
     identity_candidates,
     mastodon_uri_to_url,
     mastodon_url_to_uri,
-    merge_posts,
     normalise_identity,
     same_boost,
     same_post,
@@ -179,71 +178,3 @@ def test_gotosocial_uri_and_url() -> None:
     uri = "https://gts.bsn.example/users/dan/statuses/01HZX4K6W8D3Q9V2M7N5P1R0ST"
     url = "https://gts.bsn.example/@dan/statuses/01HZX4K6W8D3Q9V2M7N5P1R0ST"
     assert same_post(post(uri, None, source="activitypub"), post(url, url, source="rss"))
-
-
-# --- merge_posts ----------------------------------------------------------------------------
-
-
-def test_merge_prefers_api_over_rss_and_combines_the_rest() -> None:
-    api = post(
-        URI,
-        URL,
-        local_id="109117425006655321",
-        seen_on="social.civic.example",
-        tags=("bsnopen",),
-        links=("https://blog.civic.example/notes",),
-        boosts=2,
-        favourites=None,
-        language=None,
-    )
-    rss = post(
-        URL,
-        URL,
-        source="rss",
-        author=Author("@alice@mastodon.bsn.example"),
-        tags=("bsnopen", "localgov"),
-        links=("https://blog.civic.example/notes", "https://clg.example/"),
-        boosts=None,
-        favourites=4,
-        language="en",
-    )
-    merged = merge_posts(rss, api)
-    assert (merged.uri, merged.source, merged.author.name, merged.language) == (
-        URI,
-        "mastodon",
-        "Alice Jones",
-        "en",
-    )
-    assert merged.tags == ("bsnopen", "localgov")
-    assert merged.links == ("https://blog.civic.example/notes", "https://clg.example/")
-    assert (merged.boosts, merged.favourites) == (2, 4)
-    assert merged.sighting.local_id == "109117425006655321"
-    # Order of arguments does not change which record is primary.
-    assert merge_posts(api, rss).uri == URI
-    assert merge_posts(api, rss).sighting.source == "mastodon.bsn.example"
-
-
-def test_merge_keeps_the_newer_edit_and_max_counts() -> None:
-    edited = datetime(2010, 6, 29, 18, 9, 31, tzinfo=UTC)
-    old = post(URI, URL, text="room 2.21", edited_at=edited, boosts=7, replies=3)
-    stale = post(URI, URL, text="room 2.12", seen_on="social.civic.example", boosts=2, replies=5)
-    merged = merge_posts(old, stale)
-    assert (merged.text, merged.edited_at, merged.boosts, merged.replies) == (
-        "room 2.21",
-        edited,
-        7,
-        5,
-    )
-    assert merge_posts(stale, old).text == "room 2.21"
-
-
-def test_merge_replaces_a_stand_in_date() -> None:
-    undated = post(URI, URL, source="activitypub", created_at=SEEN, flags=("no date",))
-    dated = post(URL, URL, source="rss")
-    merged = merge_posts(dated, undated)
-    assert (merged.source, merged.created_at, merged.flags) == ("activitypub", AT, ())
-
-
-def test_merge_refuses_different_posts() -> None:
-    with pytest.raises(ValueError, match="are different posts"):
-        merge_posts(post(URI, URL), post(URI + "9", URL + "9"))

@@ -26,7 +26,6 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,7 +38,6 @@ __all__ = [
     "mastodon_uri_to_url",
     "mastodon_url_to_uri",
     "jaccard",
-    "merge_posts",
     "normalise_for_duplicates",
     "normalise_identity",
     "same_boost",
@@ -56,9 +54,6 @@ _GTS_URL_PATH = re.compile(rf"^/@({_USER})/statuses/([0-9A-HJKMNP-TV-Z]{{26}})$"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 K = TypeVar("K")
-
-# Sources ranked by how close they are to the origin's own record (merge_posts).
-_SOURCE_RANK = {"activitypub": 2, "mastodon": 2, "rss": 1, "twitter": 1, "blog": 0}
 
 
 def normalise_identity(value: str) -> str:
@@ -175,10 +170,6 @@ def same_boost(a: Boost, b: Boost) -> bool:
     return same_target and normalise_identity(booster_a) == normalise_identity(booster_b)
 
 
-def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys((*first, *second)))
-
-
 def max_count(a: int | None, b: int | None) -> int | None:
     """The larger of two counts where either may be unknown (counts are per viewing
     server and undercount remote posts: keep the highest seen, PROTOCOL.md §1)."""
@@ -187,71 +178,6 @@ def max_count(a: int | None, b: int | None) -> int | None:
     if b is None:
         return a
     return max(a, b)
-
-
-def merge_posts(old: Post, new: Post) -> Post:
-    """Combine two records of one status into one.
-
-    Policy:
-
-    - The *primary* record supplies identity and content (uri, url, created_at, author,
-      content, text, spoiler, visibility, language, sensitive, raw, source). It is the one
-      from the source closest to the origin: ``activitypub``/``mastodon`` over ``rss``
-      (an RSS record has no AP uri and no author name). Between equal sources it is the more
-      recently edited version (``edited_at``; unedited counts as oldest), and on a tie
-      ``new`` (the latest observation).
-    - ``created_at`` is the primary's unless it was a stand-in (flag ``"no date"``).
-    - ``edited_at`` is the later of the two; counts are the maximum of the two (each
-      instance undercounts remote interactions, PROTOCOL.md §1).
-    - tags, links, mentions, media and flags are unions, primary's order first.
-    - reply/quote uris are the primary's, else the other's.
-    - ``sighting`` and ``in_reply_to_local_id`` are ``new``'s: a local id only means
-      something on the instance of its sighting, and the store records each sighting as it
-      arrives.
-
-    Raises:
-        ValueError: the posts are not the same status (:func:`same_post`).
-    """
-    if not same_post(old, new):
-        raise ValueError(f"merge_posts: {old.uri!r} and {new.uri!r} are different posts")
-    primary, other = (new, old) if _outranks(new, old) else (old, new)
-    created_at = primary.created_at
-    flags = _union(primary.flags, other.flags)
-    if "no date" in primary.flags and "no date" not in other.flags:
-        created_at = other.created_at
-        flags = tuple(flag for flag in flags if flag != "no date")
-    edited = [e for e in (old.edited_at, new.edited_at) if e is not None]
-    return replace(
-        primary,
-        url=primary.url or other.url,
-        created_at=created_at,
-        author=primary.author if primary.author.handle else other.author,
-        language=primary.language or other.language,
-        in_reply_to_uri=primary.in_reply_to_uri or other.in_reply_to_uri,
-        in_reply_to_local_id=new.in_reply_to_local_id,
-        quote_uri=primary.quote_uri or other.quote_uri,
-        tags=_union(primary.tags, other.tags),
-        links=_union(primary.links, other.links),
-        mentions=_union(primary.mentions, other.mentions),
-        media=_union(primary.media, other.media),
-        boosts=max_count(old.boosts, new.boosts),
-        replies=max_count(old.replies, new.replies),
-        favourites=max_count(old.favourites, new.favourites),
-        edited_at=max(edited) if edited else None,
-        flags=flags,
-        sighting=new.sighting,
-    )
-
-
-def _outranks(new: Post, old: Post) -> bool:
-    """Whether ``new`` should be the primary record (see :func:`merge_posts`)."""
-    rank_new = _SOURCE_RANK.get(new.source, 0)
-    rank_old = _SOURCE_RANK.get(old.source, 0)
-    if rank_new != rank_old:
-        return rank_new > rank_old
-    if old.edited_at is None:
-        return True
-    return new.edited_at is not None and new.edited_at >= old.edited_at
 
 
 # --- near-duplicates (issue 8) -----------------------------------------------------------------
