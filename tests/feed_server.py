@@ -83,7 +83,10 @@ class FeedServer:
                     server.seen.append(
                         Seen(self.path, {k.lower(): v for k, v in self.headers.items()})
                     )
-                route = server.routes.get(self.path)
+                # Like a real server, a query the route does not name is ignored.
+                route = server.routes.get(self.path) or server.routes.get(
+                    self.path.split("?", 1)[0]
+                )
                 if route is None:
                     self._send(404, b"not found", {"Content-Type": "text/plain"})
                     return

@@ -9,7 +9,7 @@ import pytest
 from bsarchive.http import Response
 from bsarchive.models import Cursor
 from bsarchive.sources import FetchContext
-from bsarchive.sources.feeds import next_fetch_time, skip_reason
+from bsarchive.sources.feeds import next_fetch_time, skip_reason, tag_rss_request_url
 
 NOW = datetime(2010, 6, 29, 18, 0, tzinfo=UTC)
 
@@ -53,3 +53,23 @@ def test_skip_reason() -> None:
         "the server asked not to be fetched before 2010-06-29T18:05:00+00:00"
     )
     assert skip_reason(Cursor(not_before=NOW), _ctx()) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "requested"),
+    [
+        ("https://m.example/tags/bsnopen.rss", "https://m.example/tags/bsnopen.rss?limit=200"),
+        (
+            "https://m.example/tags/bsnopen.rss?local=1",
+            "https://m.example/tags/bsnopen.rss?local=1&limit=200",
+        ),
+        (
+            "https://m.example/tags/bsnopen.rss?limit=50",
+            "https://m.example/tags/bsnopen.rss?limit=50",
+        ),
+        ("https://blog.example/tags/bsnopen/feed/", "https://blog.example/tags/bsnopen/feed/"),
+        ("https://m.example/@alice.rss", "https://m.example/@alice.rss"),
+    ],
+)
+def test_a_mastodon_tag_feed_is_asked_for_its_most_items(url: str, requested: str) -> None:
+    assert tag_rss_request_url(url) == requested
