@@ -496,16 +496,21 @@ def _drain(
                 continue
         return False
 
+    def finish(item: tuple[str, object]) -> None:
+        # A source's last word is always delivered, stopping or not: the loop below waits
+        # for every source's, and goes on reading the queue until it has them all.
+        q.put(item)
+
     def worker(key: str, make: Callable[[], Iterator[Page]]) -> None:
         try:
             for page in make():
                 if not put((key, page)):
-                    return
-            put((key, _DONE))
+                    break  # stopping: this page is not stored, its cursor not moved
+            finish((key, _DONE))
         except SourceError as e:
-            put((key, e))
+            finish((key, e))
         except BaseException as e:  # a bug: surface it in the main thread
-            put((key, e))
+            finish((key, e))
 
     # At most `concurrency` sources at once, one thread each, taking sources in order;
     # per-host politeness is enforced in http.py.
@@ -519,7 +524,7 @@ def _drain(
                     return
                 key, make = waiting.pop()
             if ctx.stop.is_set():
-                put((key, _DONE))
+                finish((key, _DONE))
             else:
                 worker(key, make)
 

@@ -587,6 +587,10 @@ class Http:
                     waited += self._backoff(url, state, attempts, _describe(e, s))
                     continue
                 raise FetchError(url, _describe(e, s)) from e
+            except httpx.InvalidURL as e:
+                # httpx reads a redirect's Location before handing the response over: one
+                # it cannot parse (javascript:, mailto:, data:, junk) fails the send itself.
+                raise FetchError(url, f"refusing a redirect to an unusable URL ({e})") from e
             finally:
                 self._settle(state, buckets, response)
             if response.status == 429:

@@ -192,6 +192,10 @@ def redirect_loop(server: FaultServer, conn: socket.socket, path: str) -> None:
     respond(conn, "302 Found", b"", Location=path)
 
 
+def redirect_to_javascript(server: FaultServer, conn: socket.socket, path: str) -> None:
+    respond(conn, "302 Found", b"", Location="javascript:alert(1)")
+
+
 def redirect_chain(server: FaultServer, conn: socket.socket, path: str) -> None:
     hop = int(path.rsplit("hop=", 1)[1]) if "hop=" in path else 0
     sep = "&" if "?" in path else "?"

@@ -38,6 +38,9 @@ CASES: list[tuple[str, faults.Scenario, str]] = [
     ("billion laughs", faults.feed_billion_laughs, "declares XML entities"),
     ("XXE", faults.feed_xxe, "declares XML entities"),
     ("50 MB feed", faults.feed_50_mb, "over the cap of"),
+    # httpx fails the send itself on such a Location: once a traceback, and a run that
+    # never ended (the other sources stopped without saying they were done).
+    ("redirect to javascript:", faults.redirect_to_javascript, "redirect to an unusable URL"),
 ]
 
 

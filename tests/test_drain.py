@@ -1,0 +1,64 @@
+"""The fetch loop (archive._drain): every source's pages stored as they come, and the run
+ends whatever a source does, a bug in one included."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bsarchive.archive import RunResult, _drain
+from bsarchive.config import Settings
+from bsarchive.http import Http
+from bsarchive.models import Author, Cursor, Page, Post, Sighting
+from bsarchive.sources import FetchContext
+from bsarchive.store import Store
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def page(key: str, n: int) -> Page:
+    uri = f"https://a.example/users/al/statuses/{n}"
+    post = Post(
+        uri, None, NOW, Author("@al@a.example"), "<p>#bsnopen</p>", "#bsnopen",
+        Sighting("a.example", str(n), None, NOW, "https://a.example/api"), tags=("bsnopen",),
+    )  # fmt: skip
+    return Page(key, (post,), Cursor(newest=str(n)), requests=1)
+
+
+def test_a_bug_in_one_source_ends_the_run_without_losing_the_others_pages(
+    tmp_path: Path,
+) -> None:
+    second_page_asked = threading.Event()
+
+    def slow() -> Iterator[Page]:
+        yield page("slow", 1)
+        second_page_asked.set()
+        time.sleep(0.5)  # still fetching when the other source fails
+        yield page("slow", 2)
+
+    def buggy() -> Iterator[Page]:
+        second_page_asked.wait(5)
+        raise RuntimeError("a bug")
+        yield  # pragma: no cover  (a generator)
+
+    ctx = FetchContext(tags=("bsnopen",))
+    jobs = [("slow", slow), ("buggy", buggy)]
+    outcome: list[object] = []
+
+    def run() -> None:  # in a thread, so that a hang fails the test instead of the suite
+        with Store(tmp_path / "a.db") as store, Http() as http:
+            try:
+                _drain(jobs, store, http, ctx, RunResult(), None, lambda: NOW, Settings())
+            except RuntimeError as e:
+                outcome.append(e)
+            outcome.append(store.db.execute("SELECT count(*) FROM posts").fetchone()[0])
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(10)
+    # The slow source saw the stop after its request and said it was done: no hang.
+    assert not runner.is_alive(), "the run never ended"
+    assert [str(o) for o in outcome] == ["a bug", "1"]
