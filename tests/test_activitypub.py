@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given, settings
@@ -617,16 +618,18 @@ def collection(base: str, first: str) -> Route:
 
 
 def outbox_page(url: str, statuses: list[int], next_url: str | None = None) -> Route:
+    """A page of Creates by alice on the page's own server (an outbox speaks for no other)."""
+    alice = urlsplit(url)._replace(path="/users/alice", query="").geturl()
     doc: dict[str, Any] = {
         "id": url,
         "type": "OrderedCollectionPage",
         "orderedItems": [
             {
-                "id": f"{ALICE}/statuses/{n}/activity",
+                "id": f"{alice}/statuses/{n}/activity",
                 "type": "Create",
-                "actor": ALICE,
+                "actor": alice,
                 "to": [PUBLIC],
-                "object": note(id=f"{ALICE}/statuses/{n}"),
+                "object": note(id=f"{alice}/statuses/{n}", attributedTo=alice),
             }
             for n in statuses
         ],
@@ -666,7 +669,7 @@ def test_outbox_walk_follows_actor_outbox_first_and_next_on_the_same_host(
     )
     pages: list[Page] = []
     walk(f"{base}/users/alice", pages)
-    assert uris(pages) == [f"{ALICE}/statuses/2", f"{ALICE}/statuses/1"]
+    assert uris(pages) == [f"{base}/users/alice/statuses/2", f"{base}/users/alice/statuses/1"]
     assert home.paths() == [
         "/users/alice",
         "/users/alice/outbox",
@@ -765,7 +768,7 @@ def test_next_on_another_host_ends_the_walk_and_keeps_the_first_page(
         f"{outbox}: next link points to another host (localhost:{port}); "
         f"refusing to follow {REFUSED_HINT}"
     )
-    assert uris(pages) == [f"{ALICE}/statuses/3", f"{ALICE}/statuses/2"]
+    assert uris(pages) == [f"{home.url}/users/alice/statuses/{n}" for n in (3, 2)]
     assert elsewhere.paths() == []
     assert home.paths() == ["/users/alice/outbox", "/users/alice/outbox?page=1"]
 

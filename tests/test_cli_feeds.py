@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -92,8 +93,18 @@ def test_each_dialect_is_stored(cli: Cli, feeds: FeedServer, fast_config: Path) 
 # --- one post, wherever it was seen ----------------------------------------------------------
 
 
-def _status() -> dict[str, Any]:
-    return synthetic_status(3, viewer="v.example", local_id=4242)
+def _status(home: str) -> dict[str, Any]:
+    """A status whose own server (uri, url, author) is ``home``: an outbox speaks only for
+    its own server's posts."""
+    return _homed(synthetic_status(3, viewer="v.example", local_id=4242), home)
+
+
+def _homed(status: dict[str, Any], home: str) -> dict[str, Any]:
+    parts = urlsplit(status["uri"])
+    moved: dict[str, Any] = json.loads(
+        json.dumps(status).replace(f"{parts.scheme}://{parts.netloc}", home)
+    )
+    return moved
 
 
 def _tag_rss(status: dict[str, Any]) -> bytes:
@@ -180,7 +191,7 @@ def _outbox_routes(base: str, pages: list[list[dict[str, Any] | str]]) -> dict[s
 def test_same_status_via_api_tag_rss_and_outbox_is_one_post(
     cli: Cli, feeds: FeedServer, servers: Any, fast_config: Path
 ) -> None:
-    status = _status()
+    status = _status(feeds.url)
     api: FixtureMastodon = servers([status])
     feeds.routes["/tags/bsnopen.rss"] = Route(_tag_rss(status))
     feeds.routes.update(_outbox_routes(feeds.url, [[_create(status)]]))
@@ -203,7 +214,7 @@ def test_same_status_via_api_tag_rss_and_outbox_is_one_post(
 def test_identity_holds_in_either_order(
     order: tuple[str, str], cli: Cli, feeds: FeedServer, servers: Any, fast_config: Path
 ) -> None:
-    status = _status()
+    status = _status(feeds.url)
     api: FixtureMastodon = servers([status])
     feeds.routes["/tags/bsnopen.rss"] = Route(_tag_rss(status))
     feeds.routes.update(_outbox_routes(feeds.url, [[_create(status)]]))
@@ -329,7 +340,7 @@ def test_outbox_walk_boosts_deletions_and_resume(
     cli: Cli, feeds: FeedServer, fast_config: Path
 ) -> None:
     base = feeds.url
-    posts = [synthetic_status(n, viewer="v.example", local_id=n) for n in range(4)]
+    posts = [_homed(synthetic_status(n, viewer="v.example", local_id=n), base) for n in range(4)]
     # Boosted objects live on this server so they can be dereferenced.
     boosted = {**_note(posts[1]), "id": f"{base}/objects/1"}
     untagged = {**_note(posts[2], tagged=False), "id": f"{base}/objects/2"}
@@ -371,7 +382,7 @@ def test_outbox_walk_boosts_deletions_and_resume(
     # actor, outbox, page 1, object 1, page 2, object 2, missing object
     assert walked == 7
     # Next run: a new item on top; the walk stops at what the last run saw first.
-    newer = _create(synthetic_status(5, viewer="v.example", local_id=5))
+    newer = _create(_homed(synthetic_status(5, viewer="v.example", local_id=5), base))
     feeds.routes.update(
         _outbox_routes(
             base,
@@ -391,7 +402,7 @@ def test_outbox_walk_boosts_deletions_and_resume(
 def test_outbox_html_answer_is_retried_with_plain_activity_json(
     cli: Cli, feeds: FeedServer, fast_config: Path
 ) -> None:
-    status = _status()
+    status = _status(feeds.url)
     feeds.routes.update(_outbox_routes(feeds.url, [[_create(status)]]))
     feeds.routes["/users/alice/outbox"].html_unless_accept = AP
     outbox = feeds.url + "/users/alice/outbox"
@@ -416,3 +427,31 @@ def test_outbox_requiring_signed_fetches_fails_alone(
         "use --mastodon or the tag RSS for this server"
     ]
     assert cli.rows("SELECT count(*) FROM posts") == [(3,)]
+
+
+def test_an_outbox_speaks_only_for_its_own_servers_posts(
+    cli: Cli, feeds: FeedServer, servers: Any, fast_config: Path
+) -> None:
+    elsewhere = synthetic_status(3, viewer="v.example", local_id=4242)  # on home0.example
+    api: FixtureMastodon = servers([elsewhere])
+    assert fetch(cli, fast_config, mastodon=(api.url,)).exit_code == 0
+    before = cli.rows("SELECT uri, text, edited_at, deleted_at FROM posts")
+    spoofed = {**_note(elsewhere), "content": "<p>SPOOFED #bsnopen</p>",
+               "updated": "2010-06-30T09:00:00Z"}  # fmt: skip
+    hostile = [
+        {"id": f"{feeds.url}/users/alice#updates/1", "type": "Update",
+         "actor": f"{feeds.url}/users/alice", "to": [PUBLIC], "object": spoofed},
+        {"id": f"{feeds.url}/users/alice#delete/1", "type": "Delete",
+         "actor": f"{feeds.url}/users/alice",
+         "object": {"id": elsewhere["uri"], "type": "Tombstone"}},
+        # An Announce carrying a copy of another server's post: the copy is not believed,
+        # the post is asked of its own server (home0.example: not reachable here).
+        {"id": f"{feeds.url}/users/alice/statuses/9/activity", "type": "Announce",
+         "actor": f"{feeds.url}/users/alice", "to": [PUBLIC], "object": spoofed},
+    ]  # fmt: skip
+    feeds.routes.update(_outbox_routes(feeds.url, [hostile]))
+    result = fetch(cli, fast_config, outboxes=(feeds.url + "/users/alice/outbox",))
+    assert result.exit_code == 0, result.output
+    assert cli.rows("SELECT uri, text, edited_at, deleted_at FROM posts") == before
+    assert cli.rows("SELECT count(*) FROM post_versions") == [(0,)]
+    assert cli.rows("SELECT count(*) FROM boosts") == [(0,)]

@@ -879,9 +879,12 @@ def _activity_items(
 ) -> tuple[list[Item], int]:
     """The models one outbox item yields, dereferencing a URI-only object; (items, skipped)."""
     now = ctx.now()
-    parsed = parse_activity(
-        raw, tags=ctx.tags, source=spec.url, fetched_at=now, fetched_from=page_url
+    parsed = _from_its_origin(
+        parse_activity(raw, tags=ctx.tags, source=spec.url, fetched_at=now, fetched_from=page_url),
+        page_url,
     )
+    if parsed is None:
+        return [], 1
     if parsed.needs_fetch is not None:
         fetched = _dereference(client, parsed.needs_fetch, spec, ctx, budget)
         if fetched is None or fetched.post is None:
@@ -892,6 +895,31 @@ def _activity_items(
     if not parsed.items:
         return [], 1
     return list(parsed.items), 0
+
+
+def _from_its_origin(parsed: ParsedActivity, page_url: str) -> ParsedActivity | None:
+    """What an outbox page may say: only about its own server's objects (the origin check
+    ActivityPub servers make). A Create, Update or Delete of another server's post, or an
+    Announce whose own id is elsewhere, is dropped (None): a hostile outbox could rewrite
+    or delete anyone's posts. An object embedded in an Announce of a post from elsewhere
+    is not believed either: the post is fetched from its own uri instead."""
+    home = _host_key(page_url)
+    if parsed.deletion is not None and _host_key(parsed.deletion.uri) != home:
+        log.info(
+            "%s: a Delete of another server's post (%s); ignored", page_url, parsed.deletion.uri
+        )
+        return None
+    if parsed.boost is not None and _host_key(parsed.boost.uri) != home:
+        log.info(
+            "%s: an Announce with another server's id (%s); ignored", page_url, parsed.boost.uri
+        )
+        return None
+    if parsed.post is not None and _host_key(parsed.post.uri) != home:
+        if parsed.boost is None:
+            log.info("%s: another server's post (%s); ignored", page_url, parsed.post.uri)
+            return None
+        return replace(parsed, post=None, needs_fetch=parsed.post.uri)
+    return parsed
 
 
 def _dereference(
@@ -913,5 +941,10 @@ def _dereference(
         )
     except (FetchError, ParseError) as e:
         log.info("%s: skipped: %s", uri, e.message)
+        return None
+    if parsed.post is not None and _host_key(parsed.post.uri) != _host_key(response.url):
+        # The document must come from the server its id names, or anyone could answer
+        # for anyone's post.
+        log.info("%s: answered with an object of another server; skipped", uri)
         return None
     return None if parsed.needs_fetch is not None else parsed
