@@ -256,3 +256,28 @@ def test_a_link_added_by_an_edit_is_followed(
     assert third.exit_code == 0, third.output
     paths = [r.path for r, _ in blog.log[before:] if r.path != "/robots.txt"]
     assert paths == ["/2010/06/30/open-night/feed/"]  # only the comment feed, re-asked
+
+
+def test_unreadable_pages_and_comment_feeds_are_said_but_never_fail_the_run(
+    cli: Cli, servers: Any, fast_config: Path, blog: HTTPServer
+) -> None:
+    b = blog.url_for("").rstrip("/")
+    html = "text/html; charset=utf-8"
+    blog.expect_request("/down").respond_with_data("oops", status=503, content_type=html)
+    blog.expect_request("/with-comments").respond_with_data(
+        '<html><head><title>Has comments</title><link rel="alternate"'
+        ' type="application/rss+xml" href="/with-comments/feed/"></head></html>',
+        content_type=html,
+    )
+    # A comments "feed" that is a login page.
+    blog.expect_request("/with-comments/feed/").respond_with_data(
+        "<!DOCTYPE html><html><body>Log in</body></html>", content_type=html
+    )
+    masto = servers([post(0, f"{b}/down", f"{b}/with-comments", f"{b}/gone")])
+    result = fetch(cli, fast_config, masto.url, "--allow-private-networks")
+    assert result.exit_code == 0, result.output
+    assert f"reaction {b}/down: HTTP 503" in result.stderr
+    assert f"comments {b}/with-comments/feed/: " in result.stderr
+    assert f"{b}/gone" not in result.stderr  # a dead link is the author's, not a failure
+    assert "2 linked pages or comment feeds unreadable" in result.stderr
+    assert cli.rows("SELECT url FROM reactions") == [(f"{b}/with-comments",)]

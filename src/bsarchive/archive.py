@@ -78,6 +78,8 @@ class RunResult:
     updated: int = 0
     skipped: int = 0
     reactions: int = 0
+    # Reaction pages and comment feeds that could not be read (logged; never fail the run).
+    reaction_failures: int = 0
     discovered: list[str] = field(default_factory=list)
 
     @property
@@ -411,6 +413,10 @@ def _store_reaction(
             result.reactions += 1
     elif outcome.outcome == "skipped":
         result.skipped += 1
+    elif outcome.outcome == "failed":
+        result.reaction_failures += 1
+    if outcome.comments_failed:
+        result.reaction_failures += 1
     if outcome.comments is not None:
         store.save_page(outcome.comments, now())
 

@@ -616,6 +616,8 @@ class ReactionResult:
     comments: Page | None = None  # comments with the comment feed's cursor
     reason: str = ""
     requests: int = 0
+    # The page was read but its comment feed could not be (logged as a warning).
+    comments_failed: bool = False
 
 
 @dataclass
@@ -722,7 +724,7 @@ def _bind_comments(
     now: Callable[[], datetime],
 ) -> Callable[[], ReactionResult]:
     def job() -> ReactionResult:
-        page, requests, reason = _fetch_comments(
+        page, requests, reason, _ = _fetch_comments(
             client, reaction_url, feed_url, cursor, robots, now
         )
         if page is None:
@@ -884,6 +886,8 @@ def _fetch_link(
             link, untrusted=True, max_bytes=MAX_ARTICLE_BYTES, accept=ARTICLE_ACCEPT
         )
         requests += response.requests
+        if response.status >= 500:  # the site is down: worth saying, unlike a dead link
+            return skip("failed", f"HTTP {response.status}", logging.WARNING)
         if response.status >= 400:
             return skip("ignored", f"HTTP {response.status}")
         if response.content_type not in HTML_TYPES:
@@ -898,7 +902,7 @@ def _fetch_link(
     except BlockedAddressError as e:
         return skip("refused", str(e), logging.WARNING)
     except FetchError as e:
-        return skip("failed", str(e))
+        return skip("failed", str(e), logging.WARNING)
     opted_out = page.noindex or "noindex" in (response.header("x-robots-tag") or "").lower()
     if opted_out and not include_opted_out:
         return skip("skipped", "page asks not to be indexed (noindex)")
@@ -915,8 +919,9 @@ def _fetch_link(
         flags=(*page.reaction.flags, *(("noindex",) if opted_out else ())),
     )
     comments: Page | None = None
+    reason, failed = "", False
     if page.comments_feed and is_new:
-        comments, n, _reason = _fetch_comments(
+        comments, n, reason, failed = _fetch_comments(
             client, stored_url, page.comments_feed, Cursor(), robots, now
         )
         requests += n
@@ -926,7 +931,9 @@ def _fetch_link(
         link,
         reaction=reaction,
         comments=comments,
+        reason=reason,
         requests=requests,
+        comments_failed=failed,
     )
 
 
@@ -954,8 +961,9 @@ def _fetch_comments(
     cursor: Cursor,
     robots: Robots,
     now: Callable[[], datetime],
-) -> tuple[Page | None, int, str]:
-    """Fetch a comment feed (conditional GET) into a page keyed ``comments:<feed url>``."""
+) -> tuple[Page | None, int, str, bool]:
+    """Fetch a comment feed (conditional GET) into a page keyed ``comments:<feed url>``;
+    (page or None, requests, why not, whether that was a failure rather than a refusal)."""
     requests = 0
     key = COMMENTS_KEY_PREFIX + feed_url
     why = _refusal(client, feed_url)
@@ -964,7 +972,7 @@ def _fetch_comments(
             raise BlockedAddressError(feed_url, why)
         if not robots.allowed(feed_url):
             log.info("comments %s: disallowed by robots.txt", feed_url)
-            return None, requests, "disallowed by robots.txt"
+            return None, requests, "disallowed by robots.txt", False
         response: Response = client.get(
             feed_url,
             untrusted=True,
@@ -975,10 +983,10 @@ def _fetch_comments(
         )
         requests += response.requests
         if response.status == 304:
-            return Page(key, (), cursor, requests=requests), requests, ""
+            return Page(key, (), cursor, requests=requests), requests, "", False
         if response.status >= 400:
-            log.info("comments %s: HTTP %d", feed_url, response.status)
-            return None, requests, f"HTTP {response.status}"
+            log.warning("comments %s: HTTP %d", feed_url, response.status)
+            return None, requests, f"HTTP {response.status}", True
         comments: tuple[Comment, ...] = parse_comments(
             response.body,
             url=feed_url,
@@ -987,11 +995,10 @@ def _fetch_comments(
             content_type=response.header("content-type"),
         )
     except (FetchError, ParseError) as e:
-        level = logging.WARNING if isinstance(e, BlockedAddressError) else logging.INFO
-        log.log(level, "comments %s: %s", feed_url, e)
-        return None, requests, str(e)
+        log.warning("comments %s: %s", feed_url, e)
+        return None, requests, str(e), True
     new_cursor = Cursor(
         etag=response.header("etag"),
         last_modified=response.header("last-modified"),
     )
-    return Page(key, comments, new_cursor, requests=requests), requests, ""
+    return Page(key, comments, new_cursor, requests=requests), requests, "", False
