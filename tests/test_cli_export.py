@@ -6,11 +6,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import feedparser
 import pytest
+
+from bsarchive.models import Author, Post, Sighting
+from bsarchive.store import Store
 
 from .cli_archive import REACTION_RAW, REACTION_URL, Archive, build_archive
 from .conftest import Cli
@@ -149,3 +155,33 @@ def test_stats_json_is_a_stable_document(cli: Cli, archive: Archive) -> None:
     tables = cli("stats", "--db", str(cli.db))
     assert tables.exit_code == 0
     assert "health" in tables.stdout
+
+
+def test_a_reader_that_stops_early_is_not_a_failure(tmp_path: Path) -> None:
+    # `bsarchive export csv | head` under `set -o pipefail` in cron: exit 0, nothing said.
+    db = tmp_path / "big.db"
+    when = datetime(2010, 6, 29, 18, 0, tzinfo=UTC)
+    with Store(db) as store:
+        store.save_items(
+            [
+                Post(
+                    f"https://a.example/users/al/statuses/{n}", None, when, Author("@al@a.example"),
+                    "<p>x</p>", "#bsnopen " + "words " * 40,
+                    Sighting("a.example", str(n), None, when, "https://a.example/api"),
+                )
+                for n in range(3000)
+            ],
+            when,
+        )  # fmt: skip
+    for command in (["export", "csv"], ["export", "jsonl"]):
+        child = subprocess.Popen(
+            [sys.executable, "-m", "bsarchive", *command, "--db", str(db)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert child.stdout is not None and child.stderr is not None
+        assert child.stdout.readline()
+        child.stdout.close()
+        with child.stderr:
+            assert child.wait(timeout=60) == 0
+            assert child.stderr.read() == b""

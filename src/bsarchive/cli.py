@@ -7,6 +7,7 @@ Thin by design: no SQL, no parsing, no HTTP here.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -70,9 +71,14 @@ def _run(fn: Callable[[], int | None]) -> None:
     """Run a command body; BsarchiveError -> one stderr line and its exit code."""
     try:
         code = fn()
+        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
     except BsarchiveError as e:
         console.error_line(e)
         raise typer.Exit(e.exit_code) from None
+    except BrokenPipeError:  # `bsarchive export csv | head`: the reader has all it wants
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_OK) from None
     except KeyboardInterrupt as e:
         stopped = "terminated" if isinstance(e, _Terminated) else "interrupted"
         console.error_line(f"{stopped}; everything stored so far is kept")

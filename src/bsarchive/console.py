@@ -27,7 +27,17 @@ if TYPE_CHECKING:  # types only: importing the run loop would slow every command
     from bsarchive.store import Stats
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+
+
+class _StdoutConsole(Console):
+    def on_broken_pipe(self) -> None:
+        """`bsarchive stats | head`: the reader stopped reading, which is not a failure
+        (rich's default exits 1); cli._run turns this into exit 0."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
+out = _StdoutConsole(highlight=False, soft_wrap=True)
 
 
 def error_line(e: BsarchiveError | str) -> None:
