@@ -428,9 +428,19 @@ def test_usage_errors_exit_2(cli: Cli, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "unknown key 'colour'" in result.stderr
     assert not cli.db.exists()
+    # A wrong --db is a usage error too, with one line and no traceback.
     missing = cli("export", "csv", "--db", str(tmp_path / "nope.db"))
-    assert missing.exit_code == 1
+    assert missing.exit_code == 2
     assert "no such archive" in missing.stderr
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not sqlite at all" * 100)
+    bad = cli("stats", "--db", str(junk))
+    assert (bad.exit_code, bad.stderr.count("\n")) == (2, 1), bad.stderr
+    assert "not a usable SQLite archive" in bad.stderr
+    nowhere = cli("fetch", "--tag", "bsnopen", "--feed", "http://127.0.0.1:9/f", "--db",
+                  str(tmp_path / "no" / "such" / "dir" / "a.db"))  # fmt: skip
+    assert (nowhere.exit_code, nowhere.stderr.count("\n")) == (2, 1), nowhere.stderr
+    assert "cannot use this archive path: No such file or directory" in nowhere.stderr
 
 
 def test_token_never_in_logs_db_or_exports(

@@ -667,7 +667,12 @@ class ArchiveLock:
         self._fd: int | None = None
 
     def acquire(self, *, wait: bool = False, timeout: float | None = None) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:  # no such directory, read-only place, ...
+            raise ConfigError(
+                str(self.path.with_suffix("")), f"cannot use this archive path: {e.strerror}"
+            ) from e
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             try:
@@ -867,7 +872,8 @@ class Store:
         self.readonly = readonly
         self._grouped = False
         if readonly and not self.path.exists():
-            raise StoreError(str(self.path), "no such archive", hint="run `bsarchive fetch` first")
+            # A wrong --db is a usage error (exit 2), as DESIGN.md counts them.
+            raise ConfigError(str(self.path), "no such archive", hint="run `bsarchive fetch` first")
         try:
             if readonly:
                 uri = f"file:{self.path.resolve()}?mode=ro"
@@ -887,7 +893,7 @@ class Store:
             self.db.execute("PRAGMA foreign_keys = ON")
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as e:
-            raise StoreError(str(self.path), f"not a usable SQLite archive: {e}") from e
+            raise ConfigError(str(self.path), f"not a usable SQLite archive: {e}") from e
         if version > SCHEMA_VERSION:
             raise StoreError(
                 str(self.path),
