@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bsarchive.config import Instance, load_settings, normalize_tag, parse_instance
+from bsarchive.config import (
+    Instance,
+    load_settings,
+    normalize_tag,
+    parse_instance,
+    require_sources,
+)
 from bsarchive.errors import ConfigError
 
 
@@ -82,8 +88,12 @@ def test_config_errors_name_the_key(tmp_path: Path, text: str, message: str) -> 
         load_settings(config=config, env={})
 
 
-def test_missing_token_env_is_an_error(tmp_path: Path) -> None:
+def test_missing_token_env_is_an_error_for_fetch_only(tmp_path: Path) -> None:
     config = tmp_path / "e.toml"
     config.write_text('[[mastodon]]\ninstance = "a.example"\ntoken_env = "NOPE"\n')
+    # export, digest, stats never send a token: the file still loads for them.
+    settings = load_settings(config=config, env={})
+    assert (settings.unset_token_envs, settings.tokens) == (("NOPE",), {})
     with pytest.raises(ConfigError, match="NOPE is not set"):
-        load_settings(config=config, env={})
+        require_sources(load_settings(config=config, cli={"tags": ["bsnopen"]}, env={}))
+    assert load_settings(config=config, env={"NOPE": "t"}).unset_token_envs == ()

@@ -82,6 +82,9 @@ class Settings:
     retries: int = 3
     backoff: float = 1.0
     refetch_gone: bool = False
+    # token_env names whose variable is not set: an error for fetch (require_sources) and
+    # doctor, nothing to the commands that never send a token.
+    unset_token_envs: tuple[str, ...] = ()
 
     def sources(self) -> list[SourceSpec]:
         """One spec per (instance, tag), feed and outbox, in a stable order."""
@@ -251,6 +254,7 @@ def load_settings(
     tags += [parse_tag(t) for t in cli.get("tags", ())]
 
     instances: dict[str, str | None] = {}
+    unset_token_envs: list[str] = []
     for entry in _list(data, "mastodon", where):
         if isinstance(entry, str):
             instances[parse_instance(entry, f"{where}: mastodon")] = None
@@ -265,10 +269,7 @@ def load_settings(
             if entry.get("token_env"):
                 token = env.get(str(entry["token_env"])) or None
                 if token is None:
-                    raise ConfigError(
-                        f"{where}: mastodon.token_env",
-                        f"environment variable {entry['token_env']} is not set",
-                    )
+                    unset_token_envs.append(str(entry["token_env"]))
             instances[parse_instance(raw, f"{where}: mastodon")] = token if token else None
         else:
             raise ConfigError(f"{where}: mastodon", "expected a host or a [[mastodon]] table")
@@ -293,6 +294,7 @@ def load_settings(
         outboxes=tuple(dict.fromkeys(outboxes)),
         since=parse_when(cli.get("since", data.get("since")), "--since"),
         until=parse_when(cli.get("until", data.get("until")), "--until", end=True),
+        unset_token_envs=tuple(unset_token_envs),
     )
     numbers: dict[str, Any] = {}
     for key, kind in (
@@ -339,7 +341,10 @@ def _validate(s: Settings) -> None:
 
 
 def require_sources(s: Settings) -> None:
-    """``fetch`` needs at least one source, and tags when a Mastodon instance is given."""
+    """``fetch`` needs at least one source, tags when a Mastodon instance is given, and
+    every token the config names (a run without one would fail or read less)."""
+    for name in s.unset_token_envs:
+        raise ConfigError("mastodon.token_env", f"environment variable {name} is not set")
     if s.instances and not s.tags:
         raise ConfigError("--tag", "give at least one hashtag to archive")
     if not (s.instances or s.feeds or s.outboxes):

@@ -77,6 +77,10 @@ def check_sources(settings: Settings) -> list[Check]:
 def run_doctor(settings: Settings, *, probe: bool = True) -> list[Check]:
     tags = ", ".join(settings.tags) or "-"
     checks = [Check("config", True, f"{len(settings.sources())} source(s), tags {tags}")]
+    for name in settings.unset_token_envs:
+        checks.append(
+            Check("token", False, f"environment variable {name} is not set", f"export {name}=…")
+        )
     if not settings.sources():
         fix = "use --mastodon, --feed or --outbox"
         checks.append(Check("sources", True, "none configured", fix))
