@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 from pathlib import Path
 
 from bsarchive.store import ArchiveLock
@@ -160,10 +161,16 @@ def test_tags_csv(cli: Cli, tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
-def test_import_waits_for_no_one(cli: Cli, tmp_path: Path) -> None:
+def test_import_exits_75_on_a_held_lock_or_waits_with_wait(cli: Cli, tmp_path: Path) -> None:
     path = write(tmp_path / "tweets.jsonl", twarc2_lines())
     with ArchiveLock(cli.db) as lock:
         lock.acquire()
         result = cli("import", "twarc", str(path), "--db", str(cli.db))
     assert result.exit_code == 75
-    assert "another bsarchive run is using this archive" in result.stderr
+    assert "another bsarchive run is using this archive (use --wait" in result.stderr
+    held = ArchiveLock(cli.db)
+    held.acquire()
+    threading.Timer(0.5, held.release).start()
+    waited = cli("import", "twarc", str(path), "--db", str(cli.db), "--wait")
+    assert waited.exit_code == 0, waited.output
+    assert waited.stderr == f"bsarchive: imported 4 tweets (4 new) from {path}\n"

@@ -46,6 +46,7 @@ DbOpt = Annotated[
 ]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Event TOML file.")]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")]
+WaitOpt = Annotated[bool, typer.Option("--wait", help="Wait for another run's lock.")]
 VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="-v info, -vv debug.")]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="ISO date/datetime (UTC).")]
 UntilOpt = Annotated[str | None, typer.Option("--until", help="ISO date/datetime (UTC).")]
@@ -162,7 +163,7 @@ def fetch(
     include_opted_out: Annotated[
         bool | None, typer.Option("--include-opted-out", help="Store opted-out accounts.")
     ] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Wait for another run's lock.")] = False,
+    wait: WaitOpt = False,
     refetch_gone: Annotated[
         bool, typer.Option("--refetch-gone", help="Try feeds that answered 410 Gone again.")
     ] = False,
@@ -422,14 +423,14 @@ FilesArg = Annotated[list[Path], typer.Argument(help="Files to import (plain or 
 
 
 def _import(
-    files: list[Path], db: Path | None, config: Path | None, quiet: bool, reader: Any
+    files: list[Path], db: Path | None, config: Path | None, quiet: bool, wait: bool, reader: Any
 ) -> int:
     """Import each file through ``reader``; report bad lines; 1 if any line was bad."""
     from bsarchive import archive  # imported where used: other commands start faster
 
     s = _settings(config, db=db)
     with ArchiveLock(s.db) as lock, Store(s.db) as store:
-        lock.acquire()
+        lock.acquire(wait=wait)
         results = archive.run_import(store, files, reader)
     code = EXIT_OK
     for r in results:
@@ -448,22 +449,30 @@ def _import(
 
 @import_app.command("twarc")
 def import_twarc(
-    files: FilesArg, db: DbOpt = None, config: ConfigOpt = None, quiet: QuietOpt = False
+    files: FilesArg,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    wait: WaitOpt = False,
 ) -> None:
     """twarc JSONL: twarc2 responses or flattened tweets, or twarc1 (v1.1) tweets."""
     from bsarchive.sources.twarc import iter_twarc_file
 
-    _run(lambda: _import(files, db, config, quiet, iter_twarc_file))
+    _run(lambda: _import(files, db, config, quiet, wait, iter_twarc_file))
 
 
 @import_app.command("tags")
 def import_tags(
-    files: FilesArg, db: DbOpt = None, config: ConfigOpt = None, quiet: QuietOpt = False
+    files: FilesArg,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    wait: WaitOpt = False,
 ) -> None:
     """A TAGS archive sheet exported as CSV."""
     from bsarchive.sources.twarc import iter_tags_csv
 
-    _run(lambda: _import(files, db, config, quiet, iter_tags_csv))
+    _run(lambda: _import(files, db, config, quiet, wait, iter_tags_csv))
 
 
 @app.command()
@@ -570,7 +579,7 @@ def forget(
     ] = None,
     post: Annotated[str | None, typer.Option("--post", help="Post uri or url.")] = None,
     reason: Annotated[str, typer.Option(help="Why (kept with the takedown).")] = "",
-    wait: Annotated[bool, typer.Option("--wait", help="Wait for another run's lock.")] = False,
+    wait: WaitOpt = False,
     db: DbOpt = None,
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
