@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bsarchive.errors import LockHeldError, StoreError
+from bsarchive.errors import ConfigError, LockHeldError, StoreError
 from bsarchive.models import Author, Boost, Cursor, Deletion, Page, Post, Sighting, iso
 from bsarchive.store import (
     MIGRATIONS,
@@ -187,10 +187,10 @@ def test_locked_database_is_a_store_error(tmp_path: Path) -> None:
         blocker.close()
 
 
-def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+def test_not_a_database_is_a_usage_error(tmp_path: Path) -> None:
     path = tmp_path / "junk.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="not a usable SQLite archive"):
+    with pytest.raises(ConfigError, match="not a usable SQLite archive"):
         Store(path)
 
 
