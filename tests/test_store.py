@@ -10,7 +10,18 @@ from pathlib import Path
 import pytest
 
 from bsarchive.errors import ConfigError, LockHeldError, StoreError
-from bsarchive.models import Author, Boost, Cursor, Deletion, Page, Post, Sighting, iso
+from bsarchive.models import (
+    Author,
+    Boost,
+    Comment,
+    Cursor,
+    Deletion,
+    Page,
+    Post,
+    Reaction,
+    Sighting,
+    iso,
+)
 from bsarchive.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -358,3 +369,36 @@ def test_a_post_first_read_in_tag_rss_gets_what_the_api_adds(tmp_path: Path) -> 
             " FROM posts WHERE uri = ?",
             (reply_uri,),
         ).fetchall() == [("en", "public", "900", parent.uri, "mastodon")]
+
+
+def test_a_tag_filter_keeps_the_reactions_and_comments_about_the_tag(tmp_path: Path) -> None:
+    ours = post(tags=("bsnopen",))
+    theirs = post("https://a.example/users/al/statuses/2", local="2", tags=("other",))
+    blog = "https://blog.example"
+    reactions = [
+        Reaction(f"{blog}/ours", NOW, "x", title="Ours", linked_from=(ours.uri,)),
+        Reaction(f"{blog}/theirs", NOW, "x", title="Theirs", linked_from=(theirs.uri,)),
+        Reaction(f"{blog}/tagged", NOW, "x", title="Tagged", tags=("other",)),
+    ]
+    comments = [
+        Comment(f"{blog}/ours#c1", f"{blog}/ours", NOW, "x", text="On ours"),
+        Comment(f"{blog}/theirs#c1", f"{blog}/theirs", NOW, "x", text="On theirs"),
+    ]
+    with Store(tmp_path / "a.db") as store:
+        store.save_items([ours, theirs, *reactions, *comments], NOW)
+
+        def kept(tag: str) -> list[tuple[object, ...]]:
+            flt = ExportFilter(tags=(tag,))
+            return sorted((r[0], r[2]) for r in store.iter_export_rows(flt))
+
+        assert kept("bsnopen") == [
+            ("comment", f"{blog}/ours#c1"),
+            ("post", ours.uri),
+            ("reaction", f"{blog}/ours"),
+        ]
+        assert kept("other") == [
+            ("comment", f"{blog}/theirs#c1"),
+            ("post", theirs.uri),
+            ("reaction", f"{blog}/tagged"),
+            ("reaction", f"{blog}/theirs"),
+        ]

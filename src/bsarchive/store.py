@@ -532,6 +532,23 @@ def _post_filter(flt: ExportFilter, params: list[Any]) -> str:
     return clause + _match("p.id", "posts_fts", flt, params)
 
 
+def _reaction_tags(flt: ExportFilter, params: list[Any], reaction_id: str = "r.id") -> str:
+    """`` AND`` the reaction (``reaction_id``) is about the filter's tags: it carries one
+    (its categories), or a post carrying one links to it. Comments follow their reaction."""
+    if not flt.tags:
+        return ""
+    marks = ",".join("?" * len(flt.tags))
+    own = " OR ".join("instr(' ' || r2.tags || ' ', ' ' || ? || ' ') > 0" for _ in flt.tags)
+    params.extend(flt.tags)
+    params.extend(flt.tags)
+    return (
+        f" AND {reaction_id} IN (SELECT l.reaction_id FROM reaction_links l"
+        " JOIN posts p2 ON p2.uri = l.post_uri JOIN post_tags t ON t.post_id = p2.id"
+        f" WHERE t.tag IN ({marks})"
+        f" UNION SELECT r2.id FROM reactions r2 WHERE {own})"
+    )
+
+
 def _match(id_column: str, fts: str, flt: ExportFilter, params: list[Any]) -> str:
     """`` AND id IN (rows matching the filter's search)`` when it has one."""
     if not flt.search:
@@ -1817,6 +1834,7 @@ class Store:
                        NULL, NULL, r.fetched_at, r.fetched_from, r.version{reaction_x}
                 FROM reactions r WHERE 1=1"""
             sql += window("coalesce(r.published_at, r.first_seen_at)", params)
+            sql += _reaction_tags(flt, params)
             sql += _match("r.id", "reactions_fts", flt, params)
             selects.append((sql, params))
         if "comment" in flt.kinds:
@@ -1828,6 +1846,7 @@ class Store:
                        c.version{comment_x}
                 FROM comments c JOIN reactions r ON r.id = c.reaction_id WHERE 1=1"""
             sql += window("coalesce(c.created_at, c.fetched_at)", params)
+            sql += _reaction_tags(flt, params, "c.reaction_id")
             sql += _match("c.id", "comments_fts", flt, params)
             selects.append((sql, params))
         return selects
@@ -1885,7 +1904,8 @@ class Store:
     def iter_archived_reactions(self, flt: ExportFilter) -> Iterator[ArchivedReaction]:
         """Reactions the filter keeps (by published time, else first seen), oldest first.
 
-        Like ``iter_export_rows``, ``--tag`` selects posts only: reactions are kept by time.
+        As in ``iter_export_rows``, ``--tag`` keeps the reactions about the tags (tagged
+        themselves, or linked from a post that is).
         """
         if "reaction" not in flt.kinds:
             return
@@ -1896,7 +1916,7 @@ class Store:
                    (SELECT count(*) FROM reaction_links l WHERE l.reaction_id = r.id),
                    r.tags, {_REACTION_TIME} AS t
             FROM reactions r WHERE 1=1 {_window(_REACTION_TIME, flt, params)}
-                {_match("r.id", "reactions_fts", flt, params)}
+                {_reaction_tags(flt, params)} {_match("r.id", "reactions_fts", flt, params)}
             ORDER BY t, r.url
         """
         with _errors("read reactions", self.path), self.snapshot():
@@ -1932,6 +1952,7 @@ class Store:
                 reactions = q(
                     "SELECT count(*) FROM reactions r WHERE 1=1"
                     + _window(_REACTION_TIME, flt, params)
+                    + _reaction_tags(flt, params)
                     + _match("r.id", "reactions_fts", flt, params),
                     params,
                 ).fetchone()[0]
@@ -1940,6 +1961,7 @@ class Store:
                 comments = q(
                     "SELECT count(*) FROM comments c WHERE 1=1"
                     + _window("coalesce(c.created_at, c.fetched_at)", flt, params)
+                    + _reaction_tags(flt, params, "c.reaction_id")
                     + _match("c.id", "comments_fts", flt, params),
                     params,
                 ).fetchone()[0]
@@ -1978,7 +2000,8 @@ class Store:
                 latest.append(
                     self.db.execute(
                         f"SELECT max({_REACTION_TIME}) FROM reactions r WHERE 1=1"
-                        + _window(_REACTION_TIME, flt, params),
+                        + _window(_REACTION_TIME, flt, params)
+                        + _reaction_tags(flt, params),
                         params,
                     ).fetchone()[0]
                 )
