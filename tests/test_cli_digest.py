@@ -85,6 +85,17 @@ def test_markdown_digest(cli: Cli, archive: Archive, tmp_path: Path) -> None:
     assert positions == sorted(positions)
 
 
+def test_untitled_digest_and_atom_are_named_after_the_archived_tags(
+    cli: Cli, archive: Archive
+) -> None:
+    # No --title, --tag or config: the tags of the run that made the archive.
+    digest = cli("digest", "--db", str(cli.db), "--format", "markdown")
+    assert digest.exit_code == 0, digest.output
+    assert digest.stdout.splitlines()[0] == "# \\#bsnopen"
+    atom = cli("export", "atom", "--db", str(cli.db))
+    assert '<title type="text">#bsnopen</title>' in atom.stdout
+
+
 def test_digest_window_filter_and_bad_format(cli: Cli, archive: Archive) -> None:
     # Posts are 3 s apart from 17:00:00: since 17:00:12 keeps posts 4..7.
     result = cli(

@@ -292,7 +292,8 @@ def export_atom(
         s = _settings(config, db=db, title=title)
         flt = _filter(since, until, tag, kind)
         with Store(s.db, readonly=True) as store, _open_text(output) as f:
-            build.write_atom(store, f, flt, title=build.default_title(s.title, flt.tags or s.tags))
+            tags = flt.tags or s.tags or store.archived_tags()
+            build.write_atom(store, f, flt, title=build.default_title(s.title, tags))
 
     _run(body)
 
@@ -330,9 +331,10 @@ def digest(
     def body() -> None:
         s = _settings(config, db=db, title=title)
         flt = _filter(since, until, tag, kind, search_query)
-        form, tags = build.digest_format(fmt, output), flt.tags or s.tags
+        form = build.digest_format(fmt, output)
         stamp = datetime.now(UTC) if generated_at else None
         with Store(s.db, readonly=True) as store, _open_text(output) as f:
+            tags = flt.tags or s.tags or store.archived_tags()
             build.write_digest(
                 store, f, flt, fmt=form, title=build.default_title(s.title, tags), tags=tags,
                 images=images, generated_at=stamp,

@@ -2016,6 +2016,22 @@ class Store:
                 ).fetchall()
             )
 
+    def archived_tags(self) -> tuple[str, ...]:
+        """The event's tags as the archive knows them: those of the latest run that named
+        any, else (an archive made by imports) its most used tag; () when it has none."""
+        with _errors("read runs", self.path):
+            for (options,) in self.db.execute("SELECT options FROM runs ORDER BY id DESC"):
+                try:
+                    tags = json.loads(options).get("tags")
+                except (ValueError, AttributeError):
+                    continue
+                if isinstance(tags, list) and tags and all(isinstance(t, str) for t in tags):
+                    return tuple(tags)
+            row = self.db.execute(
+                "SELECT tag FROM post_tags GROUP BY tag ORDER BY count(*) DESC, tag LIMIT 1"
+            ).fetchone()
+        return (row[0],) if row else ()
+
     def stats(self, *, top: int = 10) -> Stats:
         """Counts, top authors/links/tags, posts per hour, per instance and source health."""
         q = self.db.execute
