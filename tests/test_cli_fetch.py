@@ -5,9 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bsarchive.demo import synthetic_instances, synthetic_status
 from bsarchive.sources.mastodon import TOKEN_HINT
@@ -461,3 +465,28 @@ def test_token_never_in_logs_db_or_exports(
     exports = [cli("export", fmt, "--db", str(cli.db)).stdout for fmt in ("csv", "jsonl", "atom")]
     for blob in (result.output, text, cli.db.read_bytes().decode("latin-1"), *exports):
         assert token not in blob
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["fetch", "--bogus"], "bsarchive: error: bsarchive fetch: No such option: --bogus"),
+        (
+            ["search", "x", "--limit", "0"],
+            "bsarchive: error: bsarchive search: Invalid value for '--limit': 0 is not in the"
+            " range x>=1.",
+        ),
+        (["nosuch"], "bsarchive: error: bsarchive: No such command 'nosuch'."),
+    ],
+)
+def test_usage_errors_are_one_line_from_the_installed_command(args: list[str], line: str) -> None:
+    # The console script runs main(), which CliRunner does not: run it as a user would.
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "bsarchive"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(line), done.stderr

@@ -621,9 +621,27 @@ def doctor(
 
 
 def main() -> None:
+    # typer 0.27 carries its own copy of click (typer._click; pyproject pins typer < 0.28):
+    # its exceptions are the ones raised here.
+    from typer._click import exceptions as click_errors
+
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        app()
+        code = app(standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as e:  # `bsarchive export`: its help
+        e.show()
+        sys.exit(ConfigError.exit_code)
+    except click_errors.UsageError as e:
+        # One line, like every other error (STYLE.md), instead of click's framed box.
+        where = e.ctx.command_path if e.ctx is not None else "bsarchive"
+        console.error_line(f"{where}: {e.format_message()} (see {where} --help)")
+        sys.exit(ConfigError.exit_code)
+    except click_errors.ClickException as e:
+        console.error_line(e.format_message())
+        sys.exit(e.exit_code)
+    except typer.Abort:  # Ctrl-C while click itself was running
+        sys.exit(130)
     except BrokenPipeError:  # `bsarchive export jsonl | head`
         sys.stderr.close()
         sys.exit(0)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
