@@ -185,3 +185,24 @@ def test_a_reader_that_stops_early_is_not_a_failure(tmp_path: Path) -> None:
         with child.stderr:
             assert child.wait(timeout=60) == 0
             assert child.stderr.read() == b""
+
+
+def test_every_reading_command_takes_the_common_quiet_and_verbose(
+    cli: Cli, archive: Archive, tmp_path: Path
+) -> None:
+    # DESIGN.md's common options: -q and -v are accepted everywhere, not only by fetch.
+    db = ("--db", str(cli.db))
+    commands = [
+        ["export", "csv", *db],
+        ["export", "jsonl", *db],
+        ["export", "atom", *db],
+        ["digest", *db, "-o", str(tmp_path / "d.html")],
+        ["stats", *db],
+        ["search", "bsnopen", *db],
+        ["doctor", "--no-probe", *db],
+        ["datasette-metadata", *db, "-o", str(tmp_path / "m.json")],
+    ]
+    for command in commands:
+        for flag in ("-q", "-v"):
+            result = cli(*command, flag)
+            assert result.exit_code == 0, (command, flag, result.output)

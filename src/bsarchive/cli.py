@@ -68,8 +68,13 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise _Terminated
 
 
-def _run(fn: Callable[[], int | None]) -> None:
-    """Run a command body; BsarchiveError -> one stderr line and its exit code."""
+def _run(fn: Callable[[], int | None], *, quiet: bool = False, verbose: int = 0) -> None:
+    """Run a command body; BsarchiveError -> one stderr line and its exit code.
+
+    ``quiet``/``verbose``: the common -q/-v of commands that do not set up logging
+    themselves (fetch and import do, with a log file too)."""
+    if quiet or verbose:
+        console.setup_logging(verbose, quiet)
     try:
         code = fn()
         sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
@@ -231,6 +236,8 @@ def export_csv(
     ] = False,
     db: DbOpt = None,
     config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """CSV (RFC 4180, UTF-8), one row per item, oldest first."""
 
@@ -246,7 +253,7 @@ def export_csv(
                 with _open_binary(output) as fb:
                     write_csv(store, fb, flt, safe_cells=not unsafe_cells, columns=chosen)
 
-    _run(body)
+    _run(body, quiet=quiet, verbose=verbose)
 
 
 @export_app.command("jsonl")
@@ -262,6 +269,8 @@ def export_jsonl(
     ] = False,
     db: DbOpt = None,
     config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """JSON Lines, one object per item, oldest first."""
 
@@ -271,7 +280,7 @@ def export_jsonl(
         with Store(s.db, readonly=True) as store, _open_binary(output) as f:
             write_jsonl(store, f, flt, raw=raw)
 
-    _run(body)
+    _run(body, quiet=quiet, verbose=verbose)
 
 
 @export_app.command("atom")
@@ -284,6 +293,8 @@ def export_atom(
     kind: KindFilter = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Atom feed (RFC 4287) of posts and reactions, oldest first."""
     from bsarchive.export import build  # imported where used: other commands start faster
@@ -295,7 +306,7 @@ def export_atom(
             tags = flt.tags or s.tags or store.archived_tags()
             build.write_atom(store, f, flt, title=build.default_title(s.title, tags))
 
-    _run(body)
+    _run(body, quiet=quiet, verbose=verbose)
 
 
 @app.command()
@@ -324,6 +335,8 @@ def digest(
     search_query: SearchOpt = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Readable timeline digest: one offline HTML page, or Markdown."""
     from bsarchive.export import build  # imported where used: other commands start faster
@@ -340,7 +353,7 @@ def digest(
                 images=images, generated_at=stamp,
             )  # fmt: skip
 
-    _run(body)
+    _run(body, quiet=quiet, verbose=verbose)
 
 
 @app.command()
@@ -348,6 +361,8 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     db: DbOpt = None,
     config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Counts, top authors and links, posts per hour, per-source health."""
 
@@ -360,7 +375,7 @@ def stats(
         else:
             console.stats_tables(result)
 
-    _run(body)
+    _run(body, quiet=quiet, verbose=verbose)
 
 
 @app.command()
@@ -487,6 +502,8 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines, one match each.")] = False,
     db: DbOpt = None,
     config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Full-text search of posts, reactions and comments, best matches first."""
 
@@ -504,7 +521,7 @@ def search(
             table.add_row(hit.kind, hit.created_at or "", hit.author, escape(hit.snippet))
         console.out.print(table)
 
-    _run(body)
+    _run(body, quiet=quiet, verbose=verbose)
 
 
 @app.command("datasette-metadata")
@@ -513,6 +530,8 @@ def datasette_metadata_command(
     title: Annotated[str | None, typer.Option("--title", help="Title shown by Datasette.")] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Write metadata.json for `datasette ARCHIVE -m metadata.json` (tables, views, facets)."""
     from bsarchive.export import build  # imported where used: other commands start faster
@@ -523,7 +542,7 @@ def datasette_metadata_command(
         with _open_text(output) as f:
             f.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
-    _run(body)
+    _run(body, quiet=quiet, verbose=verbose)
 
 
 @export_app.command("parquet")
@@ -536,6 +555,8 @@ def export_parquet(
     search_query: SearchOpt = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Apache Parquet with typed columns (needs the parquet extra: pyarrow)."""
     from bsarchive.export import parquet  # imported where used: other commands start faster
@@ -546,7 +567,7 @@ def export_parquet(
         with Store(s.db, readonly=True) as store:
             parquet.write_parquet(store, Path(output), flt)
 
-    _run(body)
+    _run(body, quiet=quiet, verbose=verbose)
 
 
 @export_app.command("xlsx")
@@ -561,6 +582,8 @@ def export_xlsx(
     ] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Excel workbook with typed columns: ids as text, dates as dates (needs openpyxl)."""
     from bsarchive.export.xlsx import write_xlsx
@@ -571,7 +594,7 @@ def export_xlsx(
         with Store(s.db, readonly=True) as store:
             write_xlsx(store, Path(output), _filter(since, until, tag, kind), columns=chosen)
 
-    _run(body)
+    _run(body, quiet=quiet, verbose=verbose)
 
 
 @app.command()
@@ -608,6 +631,8 @@ def doctor(
     ] = True,
     db: DbOpt = None,
     config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Check the config, the archive (integrity, schema, lock) and the sources."""
     from bsarchive.doctor import run_doctor
@@ -617,7 +642,7 @@ def doctor(
         console.doctor_table(checks)
         return int(any(not c.ok for c in checks))
 
-    _run(body)
+    _run(body, quiet=quiet, verbose=verbose)
 
 
 def main() -> None:
