@@ -97,3 +97,21 @@ def test_missing_token_env_is_an_error_for_fetch_only(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="NOPE is not set"):
         require_sources(load_settings(config=config, cli={"tags": ["bsnopen"]}, env={}))
     assert load_settings(config=config, env={"NOPE": "t"}).unset_token_envs == ()
+
+
+def test_fetch_option_names_work_as_config_keys_and_bad_numbers_name_their_option(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "e.toml"
+    config.write_text("timeout = 5\nwait = true\n")
+    settings = load_settings(config=config, env={})
+    assert (settings.read_timeout, settings.wait) == (5, True)
+    for cli, message in (
+        ({"read_timeout": -1}, "--timeout: must not be negative"),
+        ({"retries": -1}, "--retries: must not be negative"),
+        ({"max_pages": 0}, "--max-pages: must be at least 1"),
+        ({"max_reactions": -5}, "--max-reactions: must not be negative"),
+    ):
+        with pytest.raises(ConfigError) as raised:
+            load_settings(cli=cli, env={})
+        assert str(raised.value) == message

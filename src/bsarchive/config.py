@@ -190,6 +190,7 @@ _KNOWN_KEYS = {
     "reactions", "max_reactions", "allow_private_networks", "concurrency", "refresh",
     "discover", "max_instances", "include_opted_out", "max_wait", "max_pages",
     "connect_timeout", "read_timeout", "total_timeout", "retries", "backoff", "refetch_gone",
+    "timeout", "wait",  # the names of fetch's --timeout (read_timeout) and --wait
 }  # fmt: skip
 
 
@@ -297,6 +298,8 @@ def load_settings(
         unset_token_envs=tuple(unset_token_envs),
     )
     numbers: dict[str, Any] = {}
+    if "read_timeout" not in data and "timeout" in data:  # fetch --timeout's own name
+        data = {**data, "read_timeout": data["timeout"]}
     for key, kind in (
         ("reactions", bool),
         ("max_reactions", int),
@@ -320,6 +323,8 @@ def load_settings(
     refresh = cli.get("refresh", _typed(data, "refresh", (int, float), where))
     if refresh is not None:
         numbers["refresh_hours"] = float(refresh)
+    if _typed(data, "wait", bool, where):
+        numbers["wait"] = True
     for flag in ("wait", "refetch_gone"):
         if cli.get(flag):
             numbers[flag] = True
@@ -333,9 +338,17 @@ def _validate(s: Settings) -> None:
         raise ConfigError("--concurrency", "must be between 1 and 64")
     if s.since and s.until and s.since >= s.until:
         raise ConfigError("--since", "must be before --until")
-    for name in ("max_wait", "connect_timeout", "read_timeout", "total_timeout", "backoff"):
+    # Each named as the user can set it: fetch's option, else the config file's key.
+    for name, where in (
+        ("max_wait", "--max-wait"), ("read_timeout", "--timeout"), ("retries", "--retries"),
+        ("max_reactions", "--max-reactions"), ("max_instances", "--max-instances"),
+        ("connect_timeout", "connect_timeout"), ("total_timeout", "total_timeout"),
+        ("backoff", "backoff"),
+    ):  # fmt: skip
         if getattr(s, name) < 0:
-            raise ConfigError(f"--{name.replace('_', '-')}", "must not be negative")
+            raise ConfigError(where, "must not be negative")
+    if s.max_pages < 1:
+        raise ConfigError("--max-pages", "must be at least 1")
     if s.refresh_hours is not None and s.refresh_hours <= 0:
         raise ConfigError("--refresh", "must be a positive number of hours")
 
