@@ -206,3 +206,11 @@ def test_every_reading_command_takes_the_common_quiet_and_verbose(
         for flag in ("-q", "-v"):
             result = cli(*command, flag)
             assert result.exit_code == 0, (command, flag, result.output)
+
+
+def test_an_empty_window_is_a_usage_error_not_an_empty_export(cli: Cli, archive: Archive) -> None:
+    result = cli(
+        "export", "csv", "--db", str(cli.db), "--since", "2010-07-01", "--until", "2010-06-01"
+    )
+    assert result.exit_code == 2
+    assert result.stderr == "bsarchive: error: --since: must be before --until\n"

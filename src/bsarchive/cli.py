@@ -109,9 +109,12 @@ def _filter(
     for kind in kinds:
         if kind not in ("post", "reaction", "comment"):
             raise ConfigError("--kind", f"{kind!r} is not one of post, reaction, comment")
+    start, end = parse_when(since, "--since"), parse_when(until, "--until", end=True)
+    if start is not None and end is not None and start >= end:
+        raise ConfigError("--since", "must be before --until")  # as fetch says
     return ExportFilter(
-        since=parse_when(since, "--since"),
-        until=parse_when(until, "--until", end=True),
+        since=start,
+        until=end,
         tags=tuple(parse_tag(t) for t in tags or ()),
         kinds=tuple(kinds),
         search=search,
