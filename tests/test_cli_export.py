@@ -214,3 +214,31 @@ def test_an_empty_window_is_a_usage_error_not_an_empty_export(cli: Cli, archive:
     )
     assert result.exit_code == 2
     assert result.stderr == "bsarchive: error: --since: must be before --until\n"
+
+
+def test_stats_counts_the_spellings_of_one_link_as_one(cli: Cli, tmp_path: Path) -> None:
+    when = datetime(2010, 6, 29, 18, 0, tzinfo=UTC)
+    spellings = [
+        "https://blog.example/notes/",
+        "https://blog.example/notes/?utm_source=mastodon&utm_medium=social",
+        "http://blog.example/notes",
+        "https://other.example/",
+    ]
+    with Store(cli.db) as store:
+        store.save_items(
+            [
+                Post(
+                    f"https://a.example/users/al/statuses/{n}", None, when, Author("@al@a.example"),
+                    "<p>x</p>", "x", Sighting("a.example", str(n), None, when, "https://a.example/api"),
+                    links=(link,),
+                )
+                for n, link in enumerate(spellings)
+            ],
+            when,
+        )  # fmt: skip
+    result = cli("stats", "--json", "--db", str(cli.db))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["top_links"] == [
+        {"url": "http://blog.example/notes", "posts": 3},  # the shortest spelling shown
+        {"url": "https://other.example/", "posts": 1},
+    ]

@@ -371,8 +371,11 @@ def stats(
 
     def body() -> None:
         s = _settings(config, db=db)
+        from bsarchive.export.build import merge_link_variants
+
         with Store(s.db, readonly=True) as store:
             result = store.stats()
+        result.top_links = merge_link_variants(result.top_links, top=10)  # as the digest
         if as_json:
             print(console.stats_json(result))
         else:

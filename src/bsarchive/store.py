@@ -2050,10 +2050,12 @@ class Store:
                 " ON a.id = p.author_id GROUP BY a.id ORDER BY n DESC, a.handle LIMIT ?",
                 (top,),
             ).fetchall()
+            # Twenty times as many as shown: callers merge the spellings of one article
+            # (export.build.merge_link_variants), as the digest does.
             s.top_links = q(
                 "SELECT url, count(*) AS n FROM post_links GROUP BY url ORDER BY n DESC, url"
                 " LIMIT ?",
-                (top,),
+                (top * 20,),
             ).fetchall()
             s.top_tags = q(
                 "SELECT tag, count(*) AS n FROM post_tags GROUP BY tag ORDER BY n DESC, tag"
