@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +73,19 @@ def test_xlsx_typed_columns(cli: Cli, tmp_path: Path) -> None:
         return
     frame = pd.read_excel(out, dtype={"local_id": str})
     assert frame["local_id"][0] == "17350000020123456"
+
+
+def test_xlsx_to_an_unwritable_place_is_one_line_and_nothing_more(tmp_path: Path) -> None:
+    pytest.importorskip("openpyxl")
+    db = tmp_path / "a.db"
+    cli_bin = str(Path(sys.executable).parent / "bsarchive")
+    subprocess.run([cli_bin, "forget", "--author", "@nobody", "--db", str(db)], check=True)
+    out = tmp_path / "no" / "such" / "dir" / "x.xlsx"
+    done = subprocess.run(
+        [cli_bin, "export", "xlsx", "--db", str(db), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr == f"bsarchive: error: {out}: cannot write: No such file or directory\n"

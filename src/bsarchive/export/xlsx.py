@@ -55,6 +55,12 @@ def write_xlsx(
     columns: Sequence[tuple[str, str]] = DEFAULT_COLUMNS,
 ) -> int:
     """Write the export to ``path``; return the number of rows."""
+    try:  # before the work, and before openpyxl's writers exist (a failed save left them
+        # to die noisily at exit)
+        with path.open("ab"):
+            pass
+    except OSError as e:
+        raise ConfigError(str(path), f"cannot write: {e.strerror}") from None
     openpyxl = _openpyxl()
     book = openpyxl.Workbook(write_only=True)
     sheet = book.create_sheet("archive")
