@@ -589,11 +589,15 @@ def _drain(
             with store.grouped():
                 for key, payload in ready:
                     handle(key, payload)
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM: what is stored stays; leave at once
+        ctx.stop.set()
+        raise
     finally:
         if bugs or pending:
             ctx.stop.set()
-        for t in threads:
-            t.join(timeout=5)
+        if not pending:  # every source said its last word: the threads are ending
+            for t in threads:
+                t.join(timeout=5)
     if bugs:
         raise bugs[0]
     return errors
