@@ -321,3 +321,15 @@ def test_parse_status_raises_only_parse_error(data: dict[str, object]) -> None:
         origin = reblog if isinstance(reblog, dict) else data
         assert post.uri == origin["uri"]
         assert (boost is None) == (origin is data)
+
+
+def test_a_url_or_card_that_is_not_a_web_address_is_not_kept() -> None:
+    status = load("status_card")
+    status["url"] = "javascript:alert('url')"
+    card = status["card"]
+    assert isinstance(card, dict)
+    card["url"] = "javascript:alert('card')"
+    post, _ = parse_status(status, instance="a.example", fetched_at=FETCHED_AT, fetched_from="x")
+    assert post.url is None
+    assert not any("javascript" in link for link in post.links)
+    assert post.sighting.url is None

@@ -324,13 +324,15 @@ def _status_post(
         except ValueError:
             flags.append("bad edited_at")
 
-    url = str_field(data, "url")
+    # A web address or nothing: a `javascript:` url or card (a hostile server's) is not
+    # kept to be exported into someone's spreadsheet or reader.
+    url = _web_url(str_field(data, "url"))
     content = str_field(data, "content") or ""
     links = content_links(content)
     card = data.get("card")
     if isinstance(card, dict):
-        card_url = card.get("url")
-        if isinstance(card_url, str) and card_url and card_url not in links:
+        card_url = _web_url(card.get("url"))
+        if card_url and card_url not in links:
             links = (*links, card_url)
 
     tags: tuple[str, ...] = ()
@@ -439,7 +441,7 @@ def parse_status(
         created_at = parse_iso_datetime(created)[0]
     except ValueError:
         raise ParseError(fetched_from, f"status {local_id}: bad created_at {created!r}") from None
-    url = str_field(data, "url")
+    url = _web_url(str_field(data, "url"))
     boost = Boost(
         uri=uri,
         post_uri=post.uri,
@@ -455,3 +457,10 @@ def parse_status(
         raw=dump_json(data),
     )
     return post, boost
+
+
+def _web_url(value: object) -> str | None:
+    """``value`` when it is an http(s) URL, else None."""
+    if isinstance(value, str) and value[:8].lower().startswith(("http://", "https://")):
+        return value
+    return None
