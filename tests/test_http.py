@@ -218,3 +218,15 @@ def test_redirect_from_public_name_to_loopback_is_refused(httpserver: HTTPServer
 
 def _fields(settings: HttpSettings) -> dict[str, Any]:
     return {name: getattr(settings, name) for name in settings.__dataclass_fields__}
+
+
+def test_a_redirect_without_location_and_an_unasked_304_are_errors(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/nowhere").respond_with_response(Response(status=302))
+    httpserver.expect_request("/same").respond_with_response(Response(status=304))
+    with Http(FAST) as client:
+        with pytest.raises(FetchError, match="HTTP 302 redirect without a Location"):
+            client.get(httpserver.url_for("/nowhere"))
+        with pytest.raises(FetchError, match="304 Not Modified to a request that was not cond"):
+            client.get(httpserver.url_for("/same"))
+        # Asked with a validator, 304 is the answer it should be.
+        assert client.get(httpserver.url_for("/same"), etag='"v1"').status == 304

@@ -510,6 +510,11 @@ class Http:
                 history.append(current)
                 current = urljoin(current, response.header("location") or "")
                 continue
+            if response.status in REDIRECT_STATUSES:
+                raise FetchError(url, f"HTTP {response.status} redirect without a Location")
+            if response.status == 304 and not (etag or last_modified):
+                # Not Modified answers a conditional request; to a plain one it says nothing.
+                raise FetchError(url, "HTTP 304 Not Modified to a request that was not conditional")
             return Response(
                 url=current,
                 status=response.status,
