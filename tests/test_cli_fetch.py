@@ -301,11 +301,13 @@ def test_malformed_statuses_are_skipped_and_reported(
         language=None,
         account=dict(statuses[2]["account"], acct=None),
     )
-    dup = [statuses[0], statuses[0], bad, nulls]
+    # Entries that are not objects at all count as malformed too, not as nothing.
+    dup = [statuses[0], statuses[0], bad, nulls, None, [1, 2], 7]
     server = servers([], hook=_answer(200, json.dumps(dup).encode()))
     result = fetch(cli, fast_config, server.url, extra=("--max-pages", "1"))
     assert result.exit_code == 1
-    assert "1 malformed status(es) skipped" in result.stderr
+    assert "4 malformed status(es) skipped" in result.stderr
+    assert "skipping 3 entries that are not statuses" in result.stderr
     assert cli.rows("SELECT count(*) FROM posts") == [(2,)]
 
 

@@ -62,8 +62,9 @@ def decode_json(body: bytes, subject: str, what: str) -> object:
     return orjson.loads(text)
 
 
-def _decode_statuses(response: Response, subject: str) -> list[dict[str, object]]:
-    """The JSON array of a timeline page, or ParseError naming what came back instead."""
+def _decode_statuses(response: Response, subject: str) -> tuple[list[dict[str, object]], int]:
+    """The statuses of a timeline page and how many entries were not objects; ParseError
+    naming what came back instead of a JSON array."""
     body = response.body
     if response.content_type in ("text/html", "application/xhtml+xml") or body.lstrip()[:1] == b"<":
         raise ParseError(
@@ -76,7 +77,12 @@ def _decode_statuses(response: Response, subject: str) -> list[dict[str, object]
         if isinstance(data, dict) and "error" in data:
             raise FetchError(subject, f"server error: {str(data['error'])[:200]}")
         raise ParseError(subject, "expected a JSON array of statuses")
-    return [s for s in data if isinstance(s, dict)]
+    statuses = [s for s in data if isinstance(s, dict)]
+    if len(statuses) < len(data):
+        log.warning(
+            "%s: skipping %d entries that are not statuses", subject, len(data) - len(statuses)
+        )
+    return statuses, len(data) - len(statuses)
 
 
 def _link_param(response: Response, rel: str, param: str, base: str, subject: str) -> str | None:
@@ -94,7 +100,7 @@ def _link_param(response: Response, rel: str, param: str, base: str, subject: st
 
 def _get_page(
     client: Http, spec: SourceSpec, subject: str, **params: str
-) -> tuple[Response, list[dict[str, object]]]:
+) -> tuple[Response, list[dict[str, object]], int]:
     assert spec.tag is not None
     url = tag_url(spec.url, spec.tag, **params)
     try:
@@ -110,10 +116,10 @@ def _get_page(
         )
     if response.status == 404:
         # Unknown tag: newer servers answer 404, older ones [] (PROTOCOL.md §1). No posts.
-        return response, []
+        return response, [], 0
     if response.status >= 400:
         raise FetchError(subject, f"HTTP {response.status} from the hashtag timeline")
-    return response, _decode_statuses(response, subject)
+    return response, *_decode_statuses(response, subject)
 
 
 def _parse_page(
@@ -163,8 +169,9 @@ def fetch_tag_timeline(
     if cursor.newest is not None:
         min_id = cursor.newest
         while pages < ctx.max_pages and not ctx.stop.is_set():
-            response, statuses = _get_page(client, spec, subject, min_id=min_id)
+            response, statuses, junk = _get_page(client, spec, subject, min_id=min_id)
             pages += 1
+            malformed += junk
             if not statuses:
                 break
             items, skipped, bad, _ = _parse_page(statuses, spec, response.url, ctx)
@@ -181,8 +188,9 @@ def fetch_tag_timeline(
         max_id = cursor.oldest
         while pages < ctx.max_pages and not ctx.stop.is_set():
             params = {"max_id": max_id} if max_id else {}
-            response, statuses = _get_page(client, spec, subject, **params)
+            response, statuses, junk = _get_page(client, spec, subject, **params)
             pages += 1
+            malformed += junk
             if not statuses:
                 # An empty tag (no posts yet, or its feed off) is not a finished backfill:
                 # with no newest id to catch up from, the next run starts afresh.
