@@ -678,6 +678,18 @@ def test_outbox_walk_follows_actor_outbox_first_and_next_on_the_same_host(
     ]
 
 
+def refused_elsewhere(url: str, pages: list[Page], what: str, elsewhere: FeedServer) -> None:
+    """Walking ``url`` stops at a ``what`` link to ``elsewhere``, which is never asked."""
+    with pytest.raises(ParseError) as raised:
+        walk(url, pages)
+    port = elsewhere.url.rsplit(":", 1)[1]
+    assert str(raised.value) == (
+        f"{url}: {what} link points to another host (localhost:{port}); "
+        f"refusing to follow {REFUSED_HINT}"
+    )
+    assert elsewhere.paths() == []
+
+
 def test_outbox_first_on_another_host_is_refused_without_a_request(
     home: FeedServer, elsewhere: FeedServer
 ) -> None:
@@ -686,14 +698,7 @@ def test_outbox_first_on_another_host_is_refused_without_a_request(
     home.routes["/users/alice/outbox"] = collection(home.url, hostile)
     elsewhere.routes["/users/alice/outbox?page=1"] = outbox_page(hostile, [1])
     pages: list[Page] = []
-    with pytest.raises(ParseError) as raised:
-        walk(outbox, pages)
-    port = elsewhere.url.rsplit(":", 1)[1]
-    assert str(raised.value) == (
-        f"{outbox}: first link points to another host (localhost:{port}); "
-        f"refusing to follow {REFUSED_HINT}"
-    )
-    assert elsewhere.paths() == []
+    refused_elsewhere(outbox, pages, "first", elsewhere)
     assert home.paths() == ["/users/alice/outbox"]
     assert pages == []
 
@@ -737,14 +742,7 @@ def test_actor_outbox_on_another_host_is_refused_without_a_request(
     hostile = f"{other_host(elsewhere)}/users/alice/outbox"
     home.routes["/users/alice"] = ap({"id": actor, "type": "Person", "outbox": hostile})
     elsewhere.routes["/users/alice/outbox"] = collection(hostile, f"{hostile}?page=1")
-    with pytest.raises(ParseError) as raised:
-        walk(actor, [])
-    port = elsewhere.url.rsplit(":", 1)[1]
-    assert str(raised.value) == (
-        f"{actor}: outbox link points to another host (localhost:{port}); "
-        f"refusing to follow {REFUSED_HINT}"
-    )
-    assert elsewhere.paths() == []
+    refused_elsewhere(actor, [], "outbox", elsewhere)
 
 
 def test_next_on_another_host_ends_the_walk_and_keeps_the_first_page(
@@ -761,13 +759,7 @@ def test_next_on_another_host_ends_the_walk_and_keeps_the_first_page(
     )
     elsewhere.routes["/users/alice/outbox?page=2"] = outbox_page(hostile, [1])
     pages: list[Page] = []
-    with pytest.raises(ParseError) as raised:
-        walk(outbox, pages)
-    port = elsewhere.url.rsplit(":", 1)[1]
-    assert str(raised.value) == (
-        f"{outbox}: next link points to another host (localhost:{port}); "
-        f"refusing to follow {REFUSED_HINT}"
-    )
+    refused_elsewhere(outbox, pages, "next", elsewhere)
     assert uris(pages) == [f"{home.url}/users/alice/statuses/{n}" for n in (3, 2)]
     assert elsewhere.paths() == []
     assert home.paths() == ["/users/alice/outbox", "/users/alice/outbox?page=1"]

@@ -87,17 +87,11 @@ def test_a_tag_empty_on_the_first_run_is_read_again_later(
 def instance_saying(hashtag_feeds: dict[str, str]) -> Any:
     """A hook answering /api/v2/instance with the given timelines_access.hashtag_feeds."""
 
+    access = {"live_feeds": hashtag_feeds, "hashtag_feeds": hashtag_feeds}
+    answer = _answer(200, json.dumps({"configuration": {"timelines_access": access}}).encode())
+
     def hook(handler: BaseHTTPRequestHandler, path: str, query: Any) -> bool:
-        if path != "/api/v2/instance":
-            return False
-        access = {"live_feeds": hashtag_feeds, "hashtag_feeds": hashtag_feeds}
-        body = json.dumps({"configuration": {"timelines_access": access}}).encode()
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
-        return True
+        return path == "/api/v2/instance" and bool(answer(handler, path, query))
 
     return hook
 
@@ -129,14 +123,7 @@ def test_an_empty_tag_on_a_server_with_hashtag_feeds_off_is_reported(
 def test_a_url_with_no_mastodon_api_is_reported_not_archived_as_silence(
     cli: Cli, servers: Any, fast_config: Path
 ) -> None:
-    def blog(handler: BaseHTTPRequestHandler, path: str, query: Any) -> bool:
-        body = b"<html><body>Not found</body></html>"
-        handler.send_response(404)
-        handler.send_header("Content-Type", "text/html")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
-        return True
+    blog = _answer(404, b"<html><body>Not found</body></html>", "text/html")
 
     instance = instance_saying({"local": "public", "remote": "public"})
 
@@ -193,16 +180,7 @@ def test_a_422_is_an_error_of_the_request_not_a_token_to_add(
     cli: Cli, servers: Any, fast_config: Path
 ) -> None:
     # Mastodon answers 422 for validation errors, never for a timeline needing a login.
-    def invalid(handler: BaseHTTPRequestHandler, path: str, query: Any) -> bool:
-        body = b'{"error":"Validation failed"}'
-        handler.send_response(422)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
-        return True
-
-    server = servers([], hook=invalid)
+    server = servers([], hook=_answer(422, b'{"error":"Validation failed"}'))
     result = fetch(cli, fast_config, server.url)
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if "error" in line]
