@@ -128,7 +128,7 @@ def test_a_url_with_no_mastodon_api_is_reported_not_archived_as_silence(
     instance = instance_saying({"local": "public", "remote": "public"})
 
     def tag_unknown(handler: BaseHTTPRequestHandler, path: str, query: Any) -> bool:
-        return instance(handler, path, query) or blog(handler, path, query)
+        return bool(instance(handler, path, query) or blog(handler, path, query))
 
     # A tag unknown to a real server is 404 too: its instance document says it is one.
     unknown_tag = servers([], hook=tag_unknown)
