@@ -176,6 +176,24 @@ def test_instance_requiring_a_token_fails_alone(cli: Cli, servers: Any, fast_con
     assert cli.rows("SELECT count(*) FROM posts") == [(1,)]
 
 
+def test_a_server_hiding_remote_posts_from_anonymous_readers_gives_its_local_ones(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    refuse = _answer(401, b'{"error":"This API requires an authenticated user"}')
+
+    def remote_needs_login(handler: BaseHTTPRequestHandler, path: str, query: Any) -> bool:
+        return "local" not in query and bool(refuse(handler, path, query))
+
+    statuses = [synthetic_status(n, viewer="v.example", local_id=100 + n) for n in range(3)]
+    server = servers(statuses, hook=remote_needs_login)
+    result = fetch(cli, fast_config, server.url)
+    assert result.exit_code == 0, result.output
+    assert "archiving its local posts (a token would give the rest)" in result.stderr
+    assert cli.rows("SELECT count(*) FROM posts") == [(3,)]
+    # Once told, every request of the run asks for local posts only.
+    assert [("local=true" in r) for r in server.requests] == [False, True, True]
+
+
 def test_a_422_is_an_error_of_the_request_not_a_token_to_add(
     cli: Cli, servers: Any, fast_config: Path
 ) -> None:

@@ -99,16 +99,34 @@ def _link_param(response: Response, rel: str, param: str, base: str, subject: st
 
 
 def _get_page(
-    client: Http, spec: SourceSpec, subject: str, **params: str
+    client: Http, spec: SourceSpec, subject: str, scope: dict[str, str], **params: str
 ) -> tuple[Response, list[dict[str, object]], int]:
+    """One page of the tag timeline. ``scope`` holds the parameters every request of this
+    source's run carries: ``local=true`` once the server said remote posts need a login."""
     assert spec.tag is not None
-    url = tag_url(spec.url, spec.tag, **params)
-    try:
-        response = client.get(
-            url, accept="application/json", same_host_only=True, untrusted=spec.discovered
-        )
-    except FetchError as e:
-        raise e.with_subject(subject) from e
+
+    def get(**extra: str) -> Response:
+        url = tag_url(spec.url, spec.tag or "", **extra, **params)
+        try:
+            return client.get(
+                url, accept="application/json", same_host_only=True, untrusted=spec.discovered
+            )
+        except FetchError as e:
+            raise e.with_subject(subject) from e
+
+    response = get(**scope)
+    if response.status == 401 and not scope and not client.has_token(spec.url):
+        # A server showing its own posts but not remote ones to anonymous readers answers
+        # 401 unless asked for local posts only (PROTOCOL.md §1): keep that slice.
+        local = get(local="true")
+        if local.status == 200:
+            log.warning(
+                "%s: this server shows remote posts to logged-in users only; archiving its"
+                " local posts (a token would give the rest)",
+                subject,
+            )
+            scope["local"] = "true"
+            response = local
     # Not 422: Mastodon answers it for validation errors only (PROTOCOL.md §1).
     if response.status in (401, 403):
         raise AuthRequiredError(
@@ -164,12 +182,13 @@ def fetch_tag_timeline(
     subject = f"{spec.url} #{spec.tag}"
     pages = 0
     malformed = 0
+    scope: dict[str, str] = {}
 
     # 1. Forward catch-up, gap-free: min_id returns the page just above the cursor.
     if cursor.newest is not None:
         min_id = cursor.newest
         while pages < ctx.max_pages and not ctx.stop.is_set():
-            response, statuses, junk = _get_page(client, spec, subject, min_id=min_id)
+            response, statuses, junk = _get_page(client, spec, subject, scope, min_id=min_id)
             pages += 1
             malformed += junk
             if not statuses:
@@ -188,7 +207,7 @@ def fetch_tag_timeline(
         max_id = cursor.oldest
         while pages < ctx.max_pages and not ctx.stop.is_set():
             params = {"max_id": max_id} if max_id else {}
-            response, statuses, junk = _get_page(client, spec, subject, **params)
+            response, statuses, junk = _get_page(client, spec, subject, scope, **params)
             pages += 1
             malformed += junk
             if not statuses:
