@@ -214,6 +214,14 @@ def test_without_allow_private_networks_everything_is_refused(
     assert blog.log == []
     assert "Traceback" not in result.output
     assert f"reaction {b}/gone: targets a loopback address 127.0.0.1" in result.stderr
+    # A later run allowed to reach them reads the links the first one refused.
+    allowed = fetch(cli, fast_config, masto.url, "--allow-private-networks")
+    assert allowed.exit_code == 0, allowed.output
+    assert cli.rows("SELECT count(*) FROM reactions") == [(2,)]
+    # ... once: the run after that plans nothing again.
+    before = len(article_requests(blog))
+    assert fetch(cli, fast_config, masto.url, "--allow-private-networks").exit_code == 0
+    assert [p for p in article_requests(blog)[before:] if not p.endswith("/feed/")] == []
 
 
 def test_no_reactions_flag_fetches_nothing(

@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 LINKS_KEY = "reactions:links"
 # The newest post version (edit) whose links the reaction pass has planned.
 EDITS_KEY = "reactions:edits"
+# Posts whose links were planned by a pass allowed to reach private addresses: a run with
+# --allow-private-networks plans again the links earlier passes refused for lack of it.
+PRIVATE_KEY = "reactions:private"
 
 # Rounds of --discover: each reads the servers found by the previous one.
 MAX_DISCOVERY_ROUNDS = 5
@@ -360,7 +363,10 @@ def _follow_reactions(
     mark = store.get_cursor(LINKS_KEY)
     edits = store.get_cursor(EDITS_KEY)
     last_edit = store.last_version_id()
-    links = store.post_links(int(mark.newest or 0), int(edits.newest or 0))
+    start = int(mark.newest or 0)
+    if settings.allow_private_networks:
+        start = min(start, int(store.get_cursor(PRIVATE_KEY).newest or 0))
+    links = store.post_links(start, int(edits.newest or 0))
     plan = plan_links(
         [(uri, url) for _, uri, url in links],
         skip_hosts=[i.url for i in settings.instances],
@@ -402,6 +408,8 @@ def _follow_reactions(
         with store.grouped():
             store.save_page(Page(LINKS_KEY, (), Cursor(newest=newest), requests=requests), now())
             store.save_page(Page(EDITS_KEY, (), Cursor(newest=str(last_edit))), now())
+            if settings.allow_private_networks:
+                store.save_page(Page(PRIVATE_KEY, (), Cursor(newest=newest)), now())
 
 
 def _store_reaction(
