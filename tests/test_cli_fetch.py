@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from bsarchive.demo import synthetic_instances, synthetic_status
-from bsarchive.sources.mastodon import TOKEN_HINT
+from bsarchive.sources.mastodon import TOKEN_HINT, catch_up_from
 
 from .conftest import Cli
 
@@ -488,3 +489,46 @@ def test_usage_errors_are_one_line_from_the_installed_command(args: list[str], l
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(line), done.stderr
+
+
+def test_a_post_delivered_late_below_the_newest_id_is_caught(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    # Mastodon ids a remote status by its published time: one arriving late sorts below
+    # ids already read. A catch-up looks back an hour (live events only) and finds it.
+    now = datetime.now(UTC)
+
+    def at(minutes_ago: int, n: int) -> dict[str, Any]:
+        when = now - timedelta(minutes=minutes_ago)
+        status = synthetic_status(n, viewer="v.example", local_id=1)
+        status["id"] = str(int(when.timestamp() * 1000) << 16)
+        status["created_at"] = when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        return status
+
+    early, newest, late = at(10, 1), at(5, 2), at(8, 3)
+    server = servers([early, newest])
+    assert fetch(cli, fast_config, server.url).exit_code == 0
+    server.set_statuses([early, newest, late])
+    result = fetch(cli, fast_config, server.url)
+    assert result.exit_code == 0, result.output
+    assert cli.rows("SELECT count(*) FROM posts") == [(3,)]
+    assert "1 new" in result.stderr
+    # The stored cursor never moved back below the newest id read.
+    assert cli.rows("SELECT newest FROM sources WHERE key LIKE 'mastodon:%'") == [(newest["id"],)]
+
+
+@pytest.mark.parametrize(
+    ("newest", "expected"),
+    [
+        ("01HZX4K6W8D3Q9V2M7N5P1R0ST", "01HZX4K6W8D3Q9V2M7N5P1R0ST"),  # a ULID: as is
+        ("1042", "1042"),  # a small integer: as is
+        (str(int(datetime(2010, 6, 29, tzinfo=UTC).timestamp() * 1000) << 16), "unchanged"),
+        (str(int(datetime(2024, 6, 29, tzinfo=UTC).timestamp() * 1000) << 16), "unchanged"),
+        (str(int(datetime(2026, 12, 1, 11, 50, tzinfo=UTC).timestamp() * 1000) << 16),
+         str(int(datetime(2026, 12, 1, 11, 0, tzinfo=UTC).timestamp() * 1000) << 16)),
+    ],
+    ids=["ulid", "small", "before-2016", "past-event", "live"],
+)  # fmt: skip
+def test_catch_up_looks_back_an_hour_only_on_live_snowflake_ids(newest: str, expected: str) -> None:
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert catch_up_from(newest, now) == (newest if expected == "unchanged" else expected)

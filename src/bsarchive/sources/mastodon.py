@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import orjson
@@ -184,9 +184,10 @@ def fetch_tag_timeline(
     malformed = 0
     scope: dict[str, str] = {}
 
-    # 1. Forward catch-up, gap-free: min_id returns the page just above the cursor.
+    # 1. Forward catch-up, gap-free: min_id returns the page just above the cursor (moved
+    # back by LATE_ARRIVALS where the id tells its time, for posts that arrived late).
     if cursor.newest is not None:
-        min_id = cursor.newest
+        min_id = catch_up_from(cursor.newest, ctx.now())
         while pages < ctx.max_pages and not ctx.stop.is_set():
             response, statuses, junk = _get_page(client, spec, subject, scope, min_id=min_id)
             pages += 1
@@ -198,7 +199,8 @@ def fetch_tag_timeline(
             top = _link_param(response, "prev", "min_id", spec.url, subject) or _first_id(statuses)
             if top is None or top == min_id:
                 raise ParseError(subject, "pagination does not advance (min_id repeats)")
-            cursor = replace(cursor, newest=top)
+            # A catch-up that looked back starts below the stored newest: never move it back.
+            cursor = replace(cursor, newest=_later(top, cursor.newest))
             yield Page(spec.key, tuple(items), cursor, requests=response.requests, skipped=skipped)
             min_id = top
 
@@ -288,6 +290,38 @@ def _check_feed_access(client: Http, spec: SourceSpec, subject: str, status: int
         raise AuthRequiredError(
             subject, "the server shows hashtag feeds to logged-in users only", hint=TOKEN_HINT
         )
+
+
+# Mastodon gives a remote status an id made from its *published* time (snowflake: the
+# millisecond timestamp above 16 random bits), so a post delivered late sorts below ids
+# already read and a catch-up from the newest id never sees it. Federation delays are
+# seconds to minutes, retries up to hours: a catch-up starts no later than the id of an
+# hour ago, re-reading the posts published in the last hour (stored once, their sightings
+# updated). An archive of a past event is caught up strictly from its newest id.
+LATE_ARRIVALS = timedelta(hours=1)
+_SNOWFLAKE_EPOCH_MIN = datetime(2016, 1, 1, tzinfo=UTC)
+
+
+def catch_up_from(newest: str, now: datetime) -> str:
+    """The ``min_id`` of a catch-up after ``newest``: the snowflake id of ``now`` minus
+    LATE_ARRIVALS when that is lower and ``newest`` is a Mastodon snowflake (its time
+    plausible), else ``newest`` itself (ULIDs, flake ids, small integers)."""
+    if not newest.isdigit():
+        return newest
+    millis = int(newest) >> 16
+    now_millis = int(now.timestamp() * 1000)
+    if not _SNOWFLAKE_EPOCH_MIN.timestamp() * 1000 <= millis <= now_millis + 60_000:
+        return newest
+    late = (now_millis - int(LATE_ARRIVALS.total_seconds() * 1000)) << 16
+    return str(min(int(newest), late))
+
+
+def _later(top: str, stored: str | None) -> str:
+    """The newer of a catch-up page's top id and the stored newest (only numeric ids look
+    back, so other kinds of id are always moving up: ``top``)."""
+    if stored is not None and top.isdigit() and stored.isdigit() and int(stored) > int(top):
+        return stored
+    return top
 
 
 def _first_id(statuses: list[dict[str, object]]) -> str | None:
