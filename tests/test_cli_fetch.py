@@ -532,3 +532,20 @@ def test_a_post_delivered_late_below_the_newest_id_is_caught(
 def test_catch_up_looks_back_an_hour_only_on_live_snowflake_ids(newest: str, expected: str) -> None:
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     assert catch_up_from(newest, now) == (newest if expected == "unchanged" else expected)
+
+
+def test_two_boosts_of_one_post_in_one_page_are_two_boosts(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    # Some servers' tag timelines carry boosts; two people boosting one post is two boosts.
+    fixtures = Path(__file__).parent / "fixtures" / "activitypub"
+    first = json.loads((fixtures / "status_boost.json").read_text(encoding="utf-8"))
+    second = json.loads(
+        json.dumps(first)
+        .replace("carol", "dave")
+        .replace("104566250000000999", "104566250000001000")
+    )
+    server = servers([], hook=_answer(200, json.dumps([second, first]).encode()))
+    assert fetch(cli, fast_config, server.url, extra=("--max-pages", "1")).exit_code == 0
+    assert cli.rows("SELECT count(*) FROM posts") == [(1,)]
+    assert sorted(cli.rows("SELECT uri FROM boosts")) == [(first["uri"],), (second["uri"],)]

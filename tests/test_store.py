@@ -402,3 +402,34 @@ def test_a_tag_filter_keeps_the_reactions_and_comments_about_the_tag(tmp_path: P
             ("reaction", f"{blog}/tagged"),
             ("reaction", f"{blog}/theirs"),
         ]
+
+
+def test_another_servers_404_does_not_delete_a_post_its_own_server_has(tmp_path: Path) -> None:
+    home, remote = post(), post(on="b.example", local="77")
+    only_remote = post("https://c.example/users/cy/statuses/5", on="b.example", local="78")
+    with Store(tmp_path / "a.db") as store:
+        store.save_items([home, remote, only_remote], NOW)
+        purged = Sighting("b.example", "77", None, NOW, "https://b.example/api")
+        store.save_items([Deletion(home.uri, purged), Deletion(only_remote.uri, purged)], NOW)
+        # a.example, where the first was seen too, will say; nothing else speaks for c.example.
+        assert rows(store, "SELECT uri, deleted_at IS NOT NULL FROM posts ORDER BY id") == [
+            (home.uri, 0),
+            (only_remote.uri, 1),
+        ]
+
+
+def test_the_same_edit_at_second_and_millisecond_precision_is_one_version(
+    tmp_path: Path,
+) -> None:
+    remote_copy = post(
+        on="b.example", local="77", content_html="<p>v2</p>", text="v2",
+        edited_at=NOW.replace(second=27),
+    )  # fmt: skip
+    origin_copy = post(
+        content_html='<p data-user="1">v2</p>', text="v2",
+        edited_at=NOW.replace(second=27, microsecond=123000),
+    )  # fmt: skip
+    with Store(tmp_path / "a.db") as store:
+        store.save_items([post(), remote_copy], NOW)
+        assert store.save_items([origin_copy], NOW).updated == 0
+        assert rows(store, "SELECT count(*) FROM post_versions") == [(1,)]

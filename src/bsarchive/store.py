@@ -756,10 +756,10 @@ def _described(post: Post) -> tuple[str | None, ...]:
     )
 
 
-def _from_origin(uri: str, sighting: Sighting) -> bool:
-    """Whether ``sighting`` was made on the post's own server (the host of its uri): an
-    instance's source is its host, an outbox's its URL."""
-    source = sighting.source
+def _from_origin(uri: str, sighting: Sighting | str) -> bool:
+    """Whether a sighting (or a sighting's source) was made on the post's own server (the
+    host of its uri): an instance's source is its host, an outbox's its URL."""
+    source = sighting if isinstance(sighting, str) else sighting.source
     where = urlsplit(source).netloc if "://" in source else source
     return bool(where) and where.lower() == urlsplit(uri).netloc.lower()
 
@@ -1387,8 +1387,10 @@ class Store:
             changes["uri"] = post.uri
         # Only a newer edit replaces the text: another instance's copy may be older (a
         # remote server keeps the version it was last sent), and must not flip it back.
+        # Within one second is the same edit: a remote copy gives edited_at in whole
+        # seconds where the origin has milliseconds (and may re-sanitise the HTML).
         edited = post.edited_at is not None and (
-            edited_at is None or iso(post.edited_at) > edited_at
+            edited_at is None or (iso(post.edited_at) or "")[:19] > edited_at[:19]
         )
         content_changed = post.content_html != content_html or post.spoiler_text != spoiler
         if (edited and content_changed) or richer:
@@ -1451,6 +1453,16 @@ class Store:
         return int(cur.rowcount > 0)
 
     def _mark_deleted(self, deletion: Deletion, now: datetime) -> int:
+        if not _from_origin(deletion.uri, deletion.sighting):
+            # Another server no longer has its copy (purged, the domain suspended there):
+            # that proves nothing while the post's own server, where it was seen too, can
+            # still be asked. Only when it was never seen there is this the best word.
+            sources = self.db.execute(
+                "SELECT s.source FROM sightings s JOIN posts p ON p.id = s.post_id WHERE p.uri = ?",
+                (deletion.uri,),
+            ).fetchall()
+            if any(_from_origin(deletion.uri, source) for (source,) in sources):
+                return 0
         cur = self.db.execute(
             "UPDATE posts SET deleted_at = ?, updated_at = ? WHERE uri = ? AND deleted_at IS NULL",
             (iso(now), iso(now), deletion.uri),

@@ -159,14 +159,13 @@ def _parse_page(
             continue
         if newest is None or post.created_at > newest:
             newest = post.created_at
-        if post.uri in seen:  # duplicate within a page: harmless, store once
-            continue
-        seen.add(post.uri)
         if not ctx.in_window(post.created_at):
             skipped += 1
             continue
-        items.append(post)
-        if boost is not None:
+        if post.uri not in seen:  # the same post twice in a page (two boosts): store once
+            seen.add(post.uri)
+            items.append(post)
+        if boost is not None:  # each boost is its own
             items.append(boost)
     return items, skipped, malformed, newest
 
