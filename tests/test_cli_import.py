@@ -174,3 +174,57 @@ def test_import_exits_75_on_a_held_lock_or_waits_with_wait(cli: Cli, tmp_path: P
     waited = cli("import", "twarc", str(path), "--db", str(cli.db), "--wait")
     assert waited.exit_code == 0, waited.output
     assert waited.stderr == f"bsarchive: imported 4 tweets (3 new) from {path}\n"
+
+
+# The same event from twarc and from a TAGS sheet: one archive, each tweet once.
+TAGS_OF_THE_SAME_TWEETS = (
+    "id_str,from_user,text,created_at,status_url\n"
+    # The retweet, which TAGS keeps as its text only.
+    '17350000011,bob_k,"RT @ada_l: Slides from the open night are up https://t.co/abc #bsnopen",'
+    "Tue Jun 29 18:11:00 +0000 2010,https://twitter.com/bob_k/status/17350000011\n"
+    # Bob's tweet, with his name as the sheet spelled it.
+    "17350000012,Bob_K,Tea and a wall of sticky notes at #bsnopen,"
+    "Tue Jun 29 18:12:00 +0000 2010,https://twitter.com/Bob_K/status/17350000012\n"
+)
+
+
+def test_a_tags_sheet_and_twarc_of_the_same_tweets_make_one_archive(
+    cli: Cli, tmp_path: Path
+) -> None:
+    twarc = write(tmp_path / "tweets.jsonl", twarc2_lines())
+    sheet = tmp_path / "tags.csv"
+    sheet.write_text(TAGS_OF_THE_SAME_TWEETS, encoding="utf-8")
+    for order in ((twarc, sheet), (sheet, twarc)):
+        cli.db.unlink(missing_ok=True)
+        for path in order:
+            kind = "tags" if path.suffix == ".csv" else "twarc"
+            assert cli("import", kind, str(path), "--db", str(cli.db)).exit_code == 0
+        # Ada's tweet and Bob's are posts once each; Bob's retweet is a boost, not a post.
+        bob = "bob_k" if order[0] == twarc else "Bob_K"  # the first spelling read stays
+        assert cli.rows("SELECT uri FROM posts ORDER BY uri") == sorted(
+            [
+                ("https://twitter.com/ada_l/status/17350000010",),
+                (f"https://twitter.com/{bob}/status/17350000012",),
+            ]
+        ), order
+        assert cli.rows("SELECT uri, post_uri FROM boosts") == [
+            ("https://twitter.com/bob_k/status/17350000011",
+             "https://twitter.com/ada_l/status/17350000010"),
+        ]  # fmt: skip
+
+
+def test_a_tweet_read_without_its_author_takes_the_permalink_a_later_file_gives(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # The first response lacks the user (suspended, or cut from includes): /i/web/ link.
+    anonymous = {"data": [OTHER], "includes": {"users": []}, "__twarc": TWARC}
+    first = write(tmp_path / "first.jsonl", [json.dumps(anonymous).encode()])
+    assert cli("import", "twarc", str(first), "--db", str(cli.db)).exit_code == 0
+    assert cli.rows("SELECT uri FROM posts") == [("https://twitter.com/i/web/status/17350000012",)]
+    full = write(tmp_path / "full.jsonl", twarc2_lines())
+    assert cli("import", "twarc", str(full), "--db", str(cli.db)).exit_code == 0
+    assert cli.rows("SELECT p.uri, a.handle FROM posts p JOIN authors a ON a.id = p.author_id"
+                    " WHERE p.uri LIKE '%17350000012'") == [
+        ("https://twitter.com/bob_k/status/17350000012", "@bob_k")
+    ]  # fmt: skip
+    assert cli.rows("SELECT count(*) FROM sightings WHERE local_id = '17350000012'") == [(1,)]

@@ -742,6 +742,8 @@ def _join(values: Sequence[str]) -> str:
     return " ".join(dict.fromkeys(v for v in values if v))
 
 
+# The permalink of a tweet whose author the file did not name (sources.twarc).
+_TWEET_BY_ID_ONLY = "twitter.com/i/web/status/"
 # Columns a later source may fill when the first left them empty (see _update_post).
 _DESCRIBED = ("language", "visibility", "in_reply_to_uri", "in_reply_to_local_id", "quote_uri")
 
@@ -1281,12 +1283,21 @@ class Store:
             " LIMIT 1",
             (*names, *names),
         ).fetchone()
+        if row is None and post.sighting.source == "twitter" and post.sighting.local_id:
+            # A tweet is its id: the same one under another spelling of its permalink.
+            row = self.db.execute(
+                f"SELECT {columns} FROM posts WHERE id = (SELECT post_id FROM sightings"
+                " WHERE source = 'twitter' AND local_id = ? LIMIT 1)",
+                (post.sighting.local_id,),
+            ).fetchone()
         return row
 
     def _upsert_post(self, post: Post, now: datetime) -> tuple[int, int]:
         stamp = iso(now)
         sighting = post.sighting
         row = self._find_post(post)
+        if row is None and self._is_a_boost(post.uri):
+            return 0, 0  # a retweet's own row (TAGS keeps it as text): the boost says it
         if row is None:
             author_id = self._author_id(post.author)
             cur = self.db.execute(
@@ -1385,6 +1396,14 @@ class Store:
         richer = source == "rss" and post.source in ("mastodon", "activitypub")
         if richer and uri != post.uri:
             changes["uri"] = post.uri
+        if _TWEET_BY_ID_ONLY in uri and _TWEET_BY_ID_ONLY not in post.uri:
+            # A tweet first read without its author (/i/web/ permalink) gets the user's.
+            changes.update(uri=post.uri, url=post.url, author_id=self._author_id(post.author))
+        if "uri" in changes:  # what pointed at the old identity follows it
+            for table in ("boosts", "reaction_links"):
+                self.db.execute(
+                    f"UPDATE {table} SET post_uri = ? WHERE post_uri = ?", (changes["uri"], uri)
+                )
         # Only a newer edit replaces the text: another instance's copy may be older (a
         # remote server keeps the version it was last sent), and must not flip it back.
         # Within one second is the same edit: a remote copy gives edited_at in whole
@@ -1430,7 +1449,22 @@ class Store:
                 )
         return updated
 
+    def _is_a_boost(self, uri: str) -> bool:
+        return self.db.execute("SELECT 1 FROM boosts WHERE uri = ?", (uri,)).fetchone() is not None
+
+    def _drop_retweet_rows(self, uris: Sequence[str]) -> None:
+        """A retweet stored as a post from its text alone (TAGS: 'RT @x: …', flagged
+        'retweet text') gives way to the boost that now says what it is."""
+        for start in range(0, len(uris), 400):
+            part = uris[start : start + 400]
+            self.db.execute(
+                f"DELETE FROM posts WHERE uri IN ({','.join('?' * len(part))})"
+                " AND instr(flags, 'retweet text') > 0",
+                part,
+            )
+
     def _insert_boost(self, boost: Boost, now: datetime) -> int:
+        self._drop_retweet_rows([boost.uri])
         booster = self._author_id(boost.booster)
         cur = self.db.execute(
             """
@@ -2199,9 +2233,14 @@ class Store:
         new = updated = 0
         posts, boosts = self._remembered_packed(packed)
         with self.transaction(), _errors("import items", self.path):
+            retweets = self._stored_boosts([p[_P_URI] for p in posts])
+            if retweets:  # a retweet's own row (TAGS keeps it as text): the boost says it
+                posts = [p for p in posts if p[_P_URI] not in retweets]
+            self._drop_retweet_rows([b[_B_URI] for b in boosts])
             known = self._known_identities(
                 [p[_P_URI] for p in posts] + [p[_P_URL] for p in posts if p[_P_URL]]
             )
+            known |= self._known_tweets(posts)
             fresh: list[PostValues] = []
             later: list[PostValues] = []
             for p in posts:
@@ -2243,6 +2282,38 @@ class Store:
                 if not _boost_kept_out(authors, posts, b[_B_BOOSTER][0], b[_B_POST_URI])
             ],
         )
+
+    def _stored_boosts(self, uris: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(uris), 400):
+            part = uris[start : start + 400]
+            found.update(
+                uri
+                for (uri,) in self.db.execute(
+                    f"SELECT uri FROM boosts WHERE uri IN ({','.join('?' * len(part))})", part
+                )
+            )
+        return found
+
+    def _known_tweets(self, posts: Sequence[PostValues]) -> set[str]:
+        """The uris of ``posts`` that are tweets already stored under another spelling of
+        their permalink (another user name, its case, or /i/web/ when the author was not
+        in the file): a tweet is its id, seen as the 'twitter' sighting's local id."""
+        ids = {p[_P_SIGHTING][1]: p[_P_URI] for p in posts if p[_P_SIGHTING][0] == "twitter"}
+        ids.pop(None, None)
+        found: set[str] = set()
+        keys = list(ids)
+        for start in range(0, len(keys), 400):
+            part = keys[start : start + 400]
+            found.update(
+                ids[local_id]
+                for (local_id,) in self.db.execute(
+                    "SELECT local_id FROM sightings WHERE source = 'twitter' AND local_id IN"
+                    f" ({','.join('?' * len(part))})",
+                    part,
+                )
+            )
+        return found
 
     def _known_identities(self, keys: Sequence[str]) -> set[str]:
         """Those of ``keys`` (uris and urls) that a stored post already has, with the
