@@ -228,3 +228,35 @@ def test_a_tweet_read_without_its_author_takes_the_permalink_a_later_file_gives(
         ("https://twitter.com/bob_k/status/17350000012", "@bob_k")
     ]  # fmt: skip
     assert cli.rows("SELECT count(*) FROM sightings WHERE local_id = '17350000012'") == [(1,)]
+
+
+def test_the_apis_copy_of_a_tweet_replaces_a_tags_sheets_whichever_came_first(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # The sheet's row: text cut with its t.co link, and only the sheet's local time.
+    sheet = tmp_path / "tags.csv"
+    sheet.write_text(
+        "id_str,from_user,text,time,status_url\n"
+        '17350000010,ada_l,"Slides from the open night are up https://t.co/abc #bsn…",'
+        "29/06/2010 19:10:00,https://twitter.com/ada_l/status/17350000010\n",
+        encoding="utf-8",
+    )
+    twarc = write(tmp_path / "tweets.jsonl", twarc2_lines())
+    query = (
+        "SELECT text, created_at, flags, links FROM posts"
+        " WHERE uri = 'https://twitter.com/ada_l/status/17350000010'"
+    )
+    api = [(
+        "Slides from the open night are up https://blog.example.org/slides #bsnopen",
+        "2010-06-29T18:10:00.000Z", "", "https://blog.example.org/slides",
+    )]  # fmt: skip
+    for order in ((sheet, twarc), (twarc, sheet)):
+        cli.db.unlink(missing_ok=True)
+        for path in order:
+            kind = "tags" if path.suffix == ".csv" else "twarc"
+            assert cli("import", kind, str(path), "--db", str(cli.db)).exit_code == 0
+        assert cli.rows(query) == api, order
+        assert cli.rows(
+            "SELECT l.url FROM post_links l JOIN posts p ON p.id = l.post_id"
+            " WHERE p.uri LIKE '%17350000010'"
+        ) == [("https://blog.example.org/slides",)]

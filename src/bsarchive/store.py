@@ -742,6 +742,8 @@ def _join(values: Sequence[str]) -> str:
     return " ".join(dict.fromkeys(v for v in values if v))
 
 
+# A key only a TAGS sheet's row has in its raw JSON (sources.twarc keeps the row).
+_TAGS_ROW = '"from_user":'
 # The permalink of a tweet whose author the file did not name (sources.twarc).
 _TWEET_BY_ID_ONLY = "twitter.com/i/web/status/"
 # Columns a later source may fill when the first left them empty (see _update_post).
@@ -1393,8 +1395,12 @@ class Store:
         updated = 0
         # A feed item stored first (uri = its HTML url) gains the ActivityPub identity
         # when the API or an outbox describes the same status (dedupe rules, issue 4).
-        richer = source == "rss" and post.source in ("mastodon", "activitypub")
-        if richer and uri != post.uri:
+        richer = (source == "rss" and post.source in ("mastodon", "activitypub")) or (
+            # A TAGS sheet's row (its text may be cut, its time local) gives way to the
+            # API's own JSON of the tweet (twarc), whichever was imported first.
+            source == post.source == "twitter" and _TAGS_ROW in raw and _TAGS_ROW not in post.raw
+        )
+        if richer and uri != post.uri and post.source != "twitter":
             changes["uri"] = post.uri
         if _TWEET_BY_ID_ONLY in uri and _TWEET_BY_ID_ONLY not in post.uri:
             # A tweet first read without its author (/i/web/ permalink) gets the user's.
@@ -1429,7 +1435,12 @@ class Store:
                 links=_join(post.links) or links,
             )
             if richer:
-                changes.update(source=post.source, author_id=self._author_id(post.author))
+                changes.update(
+                    source=post.source,
+                    author_id=self._author_id(post.author),
+                    created_at=iso(post.created_at),  # to the millisecond, in UTC
+                    flags=_join(post.flags),  # 'tz-less date', 'unknown author' gone
+                )
         elif edited and edited_at is None:
             changes["edited_at"] = iso(post.edited_at)
         if deleted_at is not None and _from_origin(uri, post.sighting):
@@ -1443,6 +1454,8 @@ class Store:
                 f"UPDATE posts SET {assignments} WHERE id = ?", (*changes.values(), post_id)
             )
             if "links" in changes and changes["links"] != links:
+                if richer:  # the poorer copy's links (t.co, cut) are not the post's
+                    self.db.execute("DELETE FROM post_links WHERE post_id = ?", (post_id,))
                 self.db.executemany(
                     "INSERT OR IGNORE INTO post_links (post_id, url, position) VALUES (?, ?, ?)",
                     [(post_id, url, i) for i, url in enumerate(post.links)],
