@@ -720,3 +720,31 @@ def test_tags_row_without_entities_or_dates() -> None:
     row["created_at"] = "yesterday"
     record = parse_tags_row(row, line_no=9, fetched_at=FETCHED_AT, fetched_from="t.csv")
     assert record.error == "bad created_at 'yesterday'"
+
+
+def test_a_retweeted_tweet_whose_author_is_missing_is_named_as_the_retweet_names_them() -> None:
+    original = {
+        "id": "1588100000000000000", "author_id": "1666", "text": "Opening night #bsnopen",
+        "created_at": "2022-11-01T09:00:00.000Z",
+    }  # fmt: skip
+    retweet = {
+        "id": "1588100000000000001", "author_id": "1002", "created_at": "2022-11-01T09:05:00.000Z",
+        "text": "RT @SuspendedSam: Opening night #bsnopen",
+        "referenced_tweets": [{"type": "retweeted", "id": "1588100000000000000"}],
+    }  # fmt: skip
+    response = {
+        "data": [retweet],
+        "includes": {"users": [{"id": "1002", "username": "bob_k", "name": "Bob"}],
+                     "tweets": [original]},
+        "errors": [{"resource_id": "1666", "title": "Forbidden",
+                    "detail": "User has been suspended: [1666]."}],
+    }  # fmt: skip
+    line = parse_twarc_line(
+        json.dumps(response), line_no=1, fetched_at=FETCHED_AT, fetched_from="x.jsonl"
+    )
+    post, boost = line.items
+    assert isinstance(post, Post) and isinstance(boost, Boost)
+    assert (
+        post.uri == boost.post_uri == "https://twitter.com/SuspendedSam/status/1588100000000000000"
+    )
+    assert post.author.handle == "@SuspendedSam"

@@ -925,7 +925,15 @@ def _v2_tweet(
     if original is not None and original_id not in ctx.data_ids and original_id not in ctx.emitted:
         try:
             items.append(
-                _v2_post(original, original_id, _v2_refs(original, ctx), ctx, fetch, original)
+                _v2_post(
+                    original,
+                    original_id,
+                    _v2_refs(original, ctx),
+                    ctx,
+                    fetch,
+                    original,
+                    known_as=original_username,
+                )  # fmt: skip
             )
             ctx.emitted.add(original_id)
         except _BadTweet as e:
@@ -967,6 +975,7 @@ def _v2_post(
     ctx: _V2Context,
     fetch: _Fetch,
     raw: object,
+    known_as: str | None = None,
 ) -> Post:
     # Hot path (every tweet of a backfill archive): plain gets and isinstance, no helpers
     # where a helper would only wrap one lookup.
@@ -984,6 +993,15 @@ def _v2_post(
         raise _BadTweet("missing text")
     created_at, tzless = _created_at(tweet)
     username, author, author_id = _v2_user(tweet, ctx)
+    if author is None and known_as is not None:
+        # Its author missing from the file (suspended, protected): a retweet's "RT @name:"
+        # still names them, and the boost points at that permalink.
+        username = known_as
+        author = Author(
+            handle=f"@{known_as}",
+            url=f"{TWITTER}/{known_as}",
+            uri=f"{TWITTER}/i/user/{author_id}" if author_id else None,
+        )
     if author is None:
         author = _unknown_author(author_id)
     urls = _v2_urls(entities) if "urls" in entities else []
