@@ -549,3 +549,26 @@ def test_two_boosts_of_one_post_in_one_page_are_two_boosts(
     assert fetch(cli, fast_config, server.url, extra=("--max-pages", "1")).exit_code == 0
     assert cli.rows("SELECT count(*) FROM posts") == [(1,)]
     assert sorted(cli.rows("SELECT uri FROM boosts")) == [(first["uri"],), (second["uri"],)]
+
+
+def test_a_reply_to_an_untagged_post_gets_its_parent_asked_of_the_instance(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    # The parent does not carry the tag, so only the reply is in the tag timeline; the
+    # API names the parent by its id on this instance.
+    parent = synthetic_status(1, viewer="v.example", local_id=500)
+    parent["tags"] = []
+    parent["content"] = "<p>Who is going tonight?</p>"
+    reply = synthetic_status(2, viewer="v.example", local_id=501)
+    reply["in_reply_to_id"] = "500"
+    gone = synthetic_status(3, viewer="v.example", local_id=502)
+    gone["in_reply_to_id"] = "499"  # deleted: asked once, then left alone
+    server = servers([parent, reply, gone])
+    assert fetch(cli, fast_config, server.url).exit_code == 0
+    assert cli.rows("SELECT uri, in_reply_to_uri FROM posts ORDER BY uri") == sorted(
+        [(reply["uri"], parent["uri"]), (gone["uri"], None)]
+    )
+    asked = [r for r in server.requests if r.startswith("/api/v1/statuses/")]
+    assert sorted(asked) == ["/api/v1/statuses/499", "/api/v1/statuses/500"]
+    assert fetch(cli, fast_config, server.url).exit_code == 0
+    assert [r for r in server.requests if r.startswith("/api/v1/statuses/")] == asked

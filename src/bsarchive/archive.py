@@ -40,7 +40,7 @@ from bsarchive.policy import screen_page
 from bsarchive.sources import FetchContext, Offload, P, R, in_process
 from bsarchive.sources.activitypub import fetch_outbox
 from bsarchive.sources.feeds import fetch_feed
-from bsarchive.sources.mastodon import fetch_tag_timeline, refresh_statuses
+from bsarchive.sources.mastodon import fetch_tag_timeline, parent_uris, refresh_statuses
 from bsarchive.sources.nodeinfo import probe_instance
 from bsarchive.sources.reactions import (
     COMMENTS_KEY_PREFIX,
@@ -200,6 +200,8 @@ def _run_fetch(
         if settings.reactions and not ctx.stop.is_set():
             _follow_reactions(settings, store, http, ctx, result, now)
         store.resolve_replies()
+        if not ctx.stop.is_set():
+            _ask_for_reply_parents(settings, store, http, now)
     except BaseException:
         ctx.stop.set()
         raise
@@ -410,6 +412,30 @@ def _follow_reactions(
             store.save_page(Page(EDITS_KEY, (), Cursor(newest=str(last_edit))), now())
             if settings.allow_private_networks:
                 store.save_page(Page(PRIVATE_KEY, (), Cursor(newest=newest)), now())
+
+
+# Reply parents asked of each instance per run (one request each): a reply to an untagged
+# post names its parent only by an id on the instance that served it.
+MAX_PARENT_LOOKUPS = 100
+PARENTS_KEY_PREFIX = "parents:"
+
+
+def _ask_for_reply_parents(
+    settings: Settings, store: Store, http: Http, now: Callable[[], datetime]
+) -> None:
+    """Give replies whose parent is not archived (it does not carry the tag) the parent's
+    uri, asked of the instance that named it. Each reply is asked about once: a cursor per
+    instance remembers the last post tried, found or not."""
+    for inst in settings.instances:
+        key = PARENTS_KEY_PREFIX + inst.url
+        after = int(store.get_cursor(key).newest or 0)
+        replies = store.unresolved_replies(urlsplit(inst.url).netloc, after, MAX_PARENT_LOOKUPS)
+        if not replies:
+            continue
+        found = parent_uris(http, inst.url, list(dict.fromkeys(local for _, local in replies)))
+        parents = [(pid, found[local]) for pid, local in replies if local in found]
+        last = str(max(pid for pid, _ in replies))
+        store.set_reply_parents(parents, Page(key, (), Cursor(newest=last)), now())
 
 
 def _store_reaction(

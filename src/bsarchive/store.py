@@ -1671,6 +1671,32 @@ class Store:
             )
             return int(cur.rowcount)
 
+    def unresolved_replies(self, source: str, after: int, limit: int) -> list[tuple[int, str]]:
+        """(post id, parent's local id) of the replies first seen on ``source`` whose parent
+        is not archived (so only its id there is known), above post id ``after``."""
+        with _errors("read replies", self.path):
+            return [
+                (int(pid), str(local))
+                for pid, local in self.db.execute(
+                    "SELECT id, in_reply_to_local_id FROM posts WHERE id > ?"
+                    " AND in_reply_to_uri IS NULL AND in_reply_to_local_id IS NOT NULL"
+                    " AND substr(seen_on || ' ', 1, instr(seen_on || ' ', ' ') - 1) = ?"
+                    " ORDER BY id LIMIT ?",
+                    (after, source, limit),
+                )
+            ]
+
+    def set_reply_parents(
+        self, parents: Sequence[tuple[int, str]], page: Page, now: datetime
+    ) -> None:
+        """Record ``(post id, parent uri)`` pairs with the cursor ``page`` carries, at once."""
+        with self.grouped(), _errors("write reply parents", self.path):
+            self.db.executemany(
+                "UPDATE posts SET in_reply_to_uri = ? WHERE id = ? AND in_reply_to_uri IS NULL",
+                [(uri, pid) for pid, uri in parents],
+            )
+            self.save_page(page, now)
+
     # -- reads ------------------------------------------------------------------------------
 
     def refresh_targets(self, source: str, since: datetime) -> list[RefreshTarget]:
@@ -2137,9 +2163,12 @@ class Store:
                 GROUP BY source ORDER BY 2 DESC, source
                 """
             ).fetchall()
+            # Sources the user configured (and comment feeds), not the run's own bookmarks.
             cursor = q(
                 "SELECT key, last_success_at, last_error, last_error_at, items, requests,"
-                " waited, gone, backfill_done FROM sources ORDER BY key"
+                " waited, gone, backfill_done FROM sources"
+                " WHERE key NOT LIKE 'reactions:%' AND key NOT LIKE 'parents:%'"
+                " ORDER BY key"
             )
             names = [d[0] for d in cursor.description]
             s.sources = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -380,5 +380,29 @@ def refresh_statuses(
         yield Page(key, tuple(batch), Cursor(), requests=requests)
 
 
+def parent_uris(client: Http, base: str, local_ids: list[str]) -> dict[str, str]:
+    """The uris of reply parents known only by their id on ``base`` (the API names a
+    reply's parent that way): ``GET /api/v1/statuses/:id`` each. A parent that is gone,
+    private or unreadable is left out; so is everything once a request fails outright."""
+    found: dict[str, str] = {}
+    for local_id in local_ids:
+        url = f"{base}/api/v1/statuses/{quote(local_id, safe='')}"
+        try:
+            response = client.get(url, accept="application/json", same_host_only=True)
+        except FetchError as e:
+            log.info("%s: reply parents: %s", base, e)
+            break
+        if response.status != 200:
+            continue
+        try:
+            data = decode_json(response.body, url, "status")
+        except ParseError:
+            continue
+        uri = data.get("uri") if isinstance(data, dict) else None
+        if isinstance(uri, str) and uri.startswith(("https://", "http://")):
+            found[local_id] = uri
+    return found
+
+
 def refresh_window(now: datetime, hours: float) -> datetime:
     return now - timedelta(hours=hours)
