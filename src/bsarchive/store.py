@@ -742,6 +742,18 @@ def _join(values: Sequence[str]) -> str:
     return " ".join(dict.fromkeys(v for v in values if v))
 
 
+def _parts(keys: Sequence[str], size: int = 400) -> Iterator[tuple[Sequence[str], str]]:
+    """Slices of ``keys`` small enough for one ``IN (...)``, each with its ``?`` marks."""
+    for start in range(0, len(keys), size):
+        part = keys[start : start + size]
+        yield part, ",".join("?" * len(part))
+
+
+# The first source in a post's seen_on (where it was first seen, and where an id it names,
+# like its parent's, comes from); ``{t}`` is the posts table's qualifier.
+_FIRST_SEEN_ON = "substr({t}seen_on || ' ', 1, instr({t}seen_on || ' ', ' ') - 1)"
+# The flag sources.twarc gives a retweet known from its text only ('RT @x: …', in TAGS).
+_RETWEET_TEXT = "retweet text"
 # A key only a TAGS sheet's row has in its raw JSON (sources.twarc keeps the row).
 _TAGS_ROW = '"from_user":'
 # The permalink of a tweet whose author the file did not name (sources.twarc).
@@ -1298,7 +1310,7 @@ class Store:
         stamp = iso(now)
         sighting = post.sighting
         row = self._find_post(post)
-        if row is None and self._is_a_boost(post.uri):
+        if row is None and _RETWEET_TEXT in post.flags and self._is_a_boost(post.uri):
             return 0, 0  # a retweet's own row (TAGS keeps it as text): the boost says it
         if row is None:
             author_id = self._author_id(post.author)
@@ -1468,12 +1480,10 @@ class Store:
     def _drop_retweet_rows(self, uris: Sequence[str]) -> None:
         """A retweet stored as a post from its text alone (TAGS: 'RT @x: …', flagged
         'retweet text') gives way to the boost that now says what it is."""
-        for start in range(0, len(uris), 400):
-            part = uris[start : start + 400]
+        for part, marks in _parts(uris):
             self.db.execute(
-                f"DELETE FROM posts WHERE uri IN ({','.join('?' * len(part))})"
-                " AND instr(flags, 'retweet text') > 0",
-                part,
+                f"DELETE FROM posts WHERE uri IN ({marks}) AND instr(flags, ?) > 0",
+                (*part, _RETWEET_TEXT),
             )
 
     def _insert_boost(self, boost: Boost, now: datetime) -> int:
@@ -1648,12 +1658,11 @@ class Store:
         """
         with self.transaction() as db, _errors("resolve replies", self.path):
             cur = db.execute(
-                """
+                f"""
                 UPDATE posts SET in_reply_to_uri = coalesce((
                     SELECT parent.uri FROM sightings s JOIN posts parent ON parent.id = s.post_id
                     WHERE s.local_id = posts.in_reply_to_local_id
-                      AND s.source = substr(posts.seen_on || ' ', 1,
-                                            instr(posts.seen_on || ' ', ' ') - 1)
+                      AND s.source = {_FIRST_SEEN_ON.format(t="posts.")}
                     LIMIT 1), (
                     SELECT parent.uri FROM sightings r
                     JOIN sightings s ON s.source = r.source
@@ -1680,7 +1689,7 @@ class Store:
                 for pid, local in self.db.execute(
                     "SELECT id, in_reply_to_local_id FROM posts WHERE id > ?"
                     " AND in_reply_to_uri IS NULL AND in_reply_to_local_id IS NOT NULL"
-                    " AND substr(seen_on || ' ', 1, instr(seen_on || ' ', ' ') - 1) = ?"
+                    f" AND {_FIRST_SEEN_ON.format(t='')} = ?"
                     " ORDER BY id LIMIT ?",
                     (after, source, limit),
                 )
@@ -2275,7 +2284,9 @@ class Store:
         new = updated = 0
         posts, boosts = self._remembered_packed(packed)
         with self.transaction(), _errors("import items", self.path):
-            retweets = self._stored_boosts([p[_P_URI] for p in posts])
+            retweets = self._stored_boosts(
+                [p[_P_URI] for p in posts if _RETWEET_TEXT in p[_P_FLAGS]]
+            )
             if retweets:  # a retweet's own row (TAGS keeps it as text): the boost says it
                 posts = [p for p in posts if p[_P_URI] not in retweets]
             self._drop_retweet_rows([b[_B_URI] for b in boosts])
@@ -2327,12 +2338,11 @@ class Store:
 
     def _stored_boosts(self, uris: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        for start in range(0, len(uris), 400):
-            part = uris[start : start + 400]
+        for part, marks in _parts(uris):
             found.update(
                 uri
                 for (uri,) in self.db.execute(
-                    f"SELECT uri FROM boosts WHERE uri IN ({','.join('?' * len(part))})", part
+                    f"SELECT uri FROM boosts WHERE uri IN ({marks})", part
                 )
             )
         return found
@@ -2344,14 +2354,12 @@ class Store:
         ids = {p[_P_SIGHTING][1]: p[_P_URI] for p in posts if p[_P_SIGHTING][0] == "twitter"}
         ids.pop(None, None)
         found: set[str] = set()
-        keys = list(ids)
-        for start in range(0, len(keys), 400):
-            part = keys[start : start + 400]
+        for part, marks in _parts(list(ids)):
             found.update(
                 ids[local_id]
                 for (local_id,) in self.db.execute(
-                    "SELECT local_id FROM sightings WHERE source = 'twitter' AND local_id IN"
-                    f" ({','.join('?' * len(part))})",
+                    "SELECT local_id FROM sightings WHERE source = 'twitter'"
+                    f" AND local_id IN ({marks})",
                     part,
                 )
             )
@@ -2362,9 +2370,7 @@ class Store:
         stored posts' other identity."""
         keys = list(dict.fromkeys(keys))
         known: set[str] = set()
-        for start in range(0, len(keys), 400):
-            part = keys[start : start + 400]
-            marks = ",".join("?" * len(part))
+        for part, marks in _parts(keys):
             rows = self.db.execute(
                 f"SELECT uri, url FROM posts WHERE uri IN ({marks})"
                 f" OR (url IN ({marks}) AND url != uri)",
@@ -2396,14 +2402,9 @@ class Store:
             changes,
         )
         ids: dict[str, int] = {}
-        handles = list(last)
-        for start in range(0, len(handles), 500):
-            part = handles[start : start + 500]
+        for part, marks in _parts(list(last), 500):
             ids.update(
-                self.db.execute(
-                    f"SELECT handle, id FROM authors WHERE handle IN ({','.join('?' * len(part))})",
-                    part,
-                ).fetchall()
+                self.db.execute(f"SELECT handle, id FROM authors WHERE handle IN ({marks})", part)
             )
         self._author_ids.update(ids)
         return ids
