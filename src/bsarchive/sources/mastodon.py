@@ -28,7 +28,7 @@ from bsarchive.errors import AuthRequiredError, FetchError, ParseError
 from bsarchive.http import Http, Response
 from bsarchive.models import Cursor, Deletion, Item, Page, Sighting, SourceSpec
 from bsarchive.sources import FetchContext
-from bsarchive.sources.mastodon_parse import parse_status
+from bsarchive.sources.mastodon_parse import parse_status, web_url
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,11 @@ TOKEN_HINT = (
 def tag_url(base: str, tag: str, **params: str) -> str:
     query = urlencode({"limit": str(PAGE_LIMIT), **params})
     return f"{base}/api/v1/timelines/tag/{quote(tag, safe='')}?{query}"
+
+
+def status_url(base: str, local_id: str) -> str:
+    """The API URL of status ``local_id`` on ``base``."""
+    return f"{base}/api/v1/statuses/{quote(local_id, safe='')}"
 
 
 def decode_json(body: bytes, subject: str, what: str) -> object:
@@ -352,7 +357,7 @@ def refresh_statuses(
     for uri, local_id in targets:
         if ctx.stop.is_set():
             break
-        url = f"{base}/api/v1/statuses/{quote(local_id, safe='')}"
+        url = status_url(base, local_id)
         response = client.get(
             url, accept="application/json", same_host_only=True, untrusted=untrusted
         )
@@ -386,7 +391,7 @@ def parent_uris(client: Http, base: str, local_ids: list[str]) -> dict[str, str]
     private or unreadable is left out; so is everything once a request fails outright."""
     found: dict[str, str] = {}
     for local_id in local_ids:
-        url = f"{base}/api/v1/statuses/{quote(local_id, safe='')}"
+        url = status_url(base, local_id)
         try:
             response = client.get(url, accept="application/json", same_host_only=True)
         except FetchError as e:
@@ -398,8 +403,8 @@ def parent_uris(client: Http, base: str, local_ids: list[str]) -> dict[str, str]
             data = decode_json(response.body, url, "status")
         except ParseError:
             continue
-        uri = data.get("uri") if isinstance(data, dict) else None
-        if isinstance(uri, str) and uri.startswith(("https://", "http://")):
+        uri = web_url(data.get("uri")) if isinstance(data, dict) else None
+        if uri is not None:
             found[local_id] = uri
     return found
 

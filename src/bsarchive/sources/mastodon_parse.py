@@ -37,6 +37,7 @@ __all__ = [
     "normalise_tag",
     "parse_iso_datetime",
     "parse_status",
+    "web_url",
 ]
 
 # --- tags -----------------------------------------------------------------------------------
@@ -152,7 +153,7 @@ def content_links(content: str) -> tuple[str, ...]:
         if "&" in href:
             href = html.unescape(href)
         href = href.strip()
-        if not href[:8].lower().startswith(("http://", "https://")):
+        if not web_url(href):
             continue
         start = _LEADING_MARKUP.match(content, anchor.end())
         first = content[start.end() : start.end() + 1] if start else ""
@@ -326,12 +327,12 @@ def _status_post(
 
     # A web address or nothing: a `javascript:` url or card (a hostile server's) is not
     # kept to be exported into someone's spreadsheet or reader.
-    url = _web_url(str_field(data, "url"))
+    url = web_url(str_field(data, "url"))
     content = str_field(data, "content") or ""
     links = content_links(content)
     card = data.get("card")
     if isinstance(card, dict):
-        card_url = _web_url(card.get("url"))
+        card_url = web_url(card.get("url"))
         if card_url and card_url not in links:
             links = (*links, card_url)
 
@@ -441,7 +442,7 @@ def parse_status(
         created_at = parse_iso_datetime(created)[0]
     except ValueError:
         raise ParseError(fetched_from, f"status {local_id}: bad created_at {created!r}") from None
-    url = _web_url(str_field(data, "url"))
+    url = web_url(str_field(data, "url"))
     boost = Boost(
         uri=uri,
         post_uri=post.uri,
@@ -459,7 +460,7 @@ def parse_status(
     return post, boost
 
 
-def _web_url(value: object) -> str | None:
+def web_url(value: object) -> str | None:
     """``value`` when it is an http(s) URL, else None."""
     if isinstance(value, str) and value[:8].lower().startswith(("http://", "https://")):
         return value
