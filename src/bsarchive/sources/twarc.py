@@ -996,12 +996,7 @@ def _v2_post(
     if author is None and known_as is not None:
         # Its author missing from the file (suspended, protected): a retweet's "RT @name:"
         # still names them, and the boost points at that permalink.
-        username = known_as
-        author = Author(
-            handle=f"@{known_as}",
-            url=f"{TWITTER}/{known_as}",
-            uri=f"{TWITTER}/i/user/{author_id}" if author_id else None,
-        )
+        username, author = _make_author(known_as, "", author_id, "")
     if author is None:
         author = _unknown_author(author_id)
     urls = _v2_urls(entities) if "urls" in entities else []
