@@ -46,18 +46,43 @@ def test_forget_removes_and_keeps_out(cli: Cli, servers: Any, fast_config: Path)
 def test_opted_out_accounts_are_counted_not_stored(
     cli: Cli, servers: Any, fast_config: Path
 ) -> None:
-    statuses = [synthetic_status(n, viewer="v.example", local_id=100 + n) for n in range(4)]
+    statuses = [synthetic_status(n, viewer="v.example", local_id=100 + n) for n in range(5)]
     statuses[0]["account"] = dict(statuses[0]["account"], noindex=True)
-    statuses[1]["account"] = dict(statuses[1]["account"], indexable=False)
+    statuses[1]["account"] = dict(statuses[1]["account"], indexable=False, discoverable=None)
     statuses[2]["account"] = dict(statuses[2]["account"], note="<p>Please, no archives. #NoBot</p>")
+    statuses[4]["account"] = dict(statuses[4]["account"], indexable=True, discoverable=False)
     server = servers(statuses)
     result = _fetch(cli, fast_config, server.url)
     assert result.exit_code == 0
-    assert cli.rows("SELECT uri FROM posts") == [(statuses[3]["uri"],)]
-    assert "3 outside the window or opted out" in result.stderr
+    # indexable: false is Mastodon 4.2's default (no opt-in to search): archived, and the
+    # author's flags are kept for researchers to filter on.
+    assert cli.rows(
+        "SELECT p.uri, a.indexable, a.discoverable, a.noindex FROM posts p"
+        " JOIN authors a ON a.id = p.author_id ORDER BY p.created_at"
+    ) == [
+        (statuses[1]["uri"], 0, None, None),
+        (statuses[3]["uri"], None, 1, None),
+        (statuses[4]["uri"], 1, 0, None),
+    ]
+    assert "2 outside the window or opted out" in result.stderr
+    csv_out = cli(
+        "export",
+        "csv",
+        "--db",
+        str(cli.db),
+        "--columns",
+        "author,author_indexable,author_discoverable",
+    )
+    assert csv_out.stdout.splitlines() == [
+        "author,author_indexable,author_discoverable",
+        '"\'@user1@home1.example",0,',
+        '"\'@user3@home3.example",,1',
+        '"\'@user4@home4.example",1,0',
+    ]
     cli.rows("DELETE FROM sources")
     assert _fetch(cli, fast_config, server.url, "--include-opted-out").exit_code == 0
-    assert cli.rows("SELECT count(*) FROM posts") == [(4,)]
+    assert cli.rows("SELECT count(*) FROM posts") == [(5,)]
+    assert cli.rows("SELECT noindex FROM authors WHERE handle = '@user0@home0.example'") == [(1,)]
     assert cli.rows("SELECT count(*) FROM meta WHERE key = 'include_opted_out_used'") == [(1,)]
 
 

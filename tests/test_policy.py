@@ -1,4 +1,4 @@
-"""Opt-out rules: each of the four signals, and the override."""
+"""Opt-out rules: each signal, the opt-ins that are not opt-outs, and the override."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ WHEN = datetime(2010, 6, 29, 18, 0, tzinfo=UTC)
         (Author("@a@x.example"), False),
         (Author("@a@x.example", noindex=True), True),
         (Author("@a@x.example", noindex=False, indexable=True), False),
-        (Author("@a@x.example", indexable=False), True),
+        # indexable is an opt-in to search (false by default since Mastodon 4.2): not an opt-out
+        (Author("@a@x.example", indexable=False), False),
+        (Author("@a@x.example", indexable=False, discoverable=False), False),
+        (Author("@a@x.example", indexable=False, noindex=True), True),
         (Author("@a@x.example", bio="Community organiser. #nobot"), True),
         (Author("@a@x.example", bio="#NoIndex please"), True),
         (Author("@a@x.example", bio="I like #nobotswanted and #robots"), False),

@@ -66,9 +66,12 @@ class Author:
     uri: str | None = None
     bio: str = ""
     bot: bool = False
-    # Opt-out signals as the server reported them (None = not reported).
+    # What the account said about being found, as the server reported it (None = not
+    # reported). ``noindex`` is an opt-out; ``indexable`` (search) and ``discoverable``
+    # (profile directory) are opt-ins, false or null for most accounts (PROTOCOL.md §6).
     noindex: bool | None = None
     indexable: bool | None = None
+    discoverable: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,15 @@
 """Respect rules: which accounts asked not to be archived (issue 9).
 
 Pure decisions on models, no I/O. An account opts out with ``noindex: true`` (Mastodon's
-"exclude from search engines"), ``indexable: false`` (4.2+ "include public posts in search
-results" off), or ``#nobot`` / ``#noindex`` in its bio (the fediverse convention for "no
-bots, no archivers"). Opted-out posts and boosts are counted, not stored, unless the run
-was given ``--include-opted-out`` (work with consent or ethics approval).
+"exclude from search engines") or ``#nobot`` / ``#noindex`` in its bio (the fediverse
+convention for "no bots, no archivers"). Opted-out posts and boosts are counted, not
+stored, unless the run was given ``--include-opted-out`` (work with consent or ethics
+approval).
+
+``indexable: false`` is *not* an opt-out: since Mastodon 4.2 ``indexable`` is an opt-in to
+full-text search, false by default, so most accounts carry it; it says nothing about
+hashtag timelines, which list public tagged posts regardless (PROTOCOL.md §6, issue 14).
+The store keeps it, with ``discoverable``, for researchers to filter on.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ _OPT_OUT_TAG = re.compile(r"(?<![\w#/])#(?:nobots?|noindex|noarchive)\b", re.IGN
 
 def is_opted_out(author: Author) -> bool:
     """True when the account asked not to be indexed or archived."""
-    if author.noindex is True or author.indexable is False:
+    if author.noindex is True:
         return True
     return bool(author.bio and _OPT_OUT_TAG.search(author.bio))
 

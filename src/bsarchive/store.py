@@ -329,6 +329,15 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX posts_url;
     CREATE INDEX posts_url ON posts(url) WHERE url IS NOT NULL AND url != uri;
     """,
+    # 5: what each account said about being found (issue 14). `indexable` (Mastodon 4.2+,
+    # an opt-in to full-text search, false by default) and `discoverable` (an opt-in to
+    # the profile directory) are kept for researchers to filter on; `noindex` and the bio
+    # decide the opt-out. NULL: the server did not say.
+    """
+    ALTER TABLE authors ADD COLUMN noindex INTEGER;
+    ALTER TABLE authors ADD COLUMN indexable INTEGER;
+    ALTER TABLE authors ADD COLUMN discoverable INTEGER
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -433,6 +442,9 @@ EXTRA_COLUMNS: dict[str, tuple[str, str, str]] = {
     "username": ("ltrim(a.handle, '@')", "r.author", "c.author"),  # handle without leading @
     "language": ("p.language", "r.language", "NULL"),
     "first_seen_at": ("p.first_seen_at", "r.first_seen_at", "c.fetched_at"),
+    # The author's opt-ins as their server last reported them: 1, 0, or empty (not said).
+    "author_indexable": ("a.indexable", "NULL", "NULL"),
+    "author_discoverable": ("a.discoverable", "NULL", "NULL"),
     "raw": ("p.raw", "r.raw", "c.raw"),
     # The id the post had where it was first seen (a tweet id, a status id on one server).
     "local_id": (
@@ -447,7 +459,7 @@ ARCHIVE_COLUMNS: tuple[str, ...] = EXPORT_COLUMNS + tuple(EXTRA_COLUMNS)
 # Columns that hold remote text (everything but kind, id, counts and our own stamps).
 _TEXT_COLUMNS = frozenset(ARCHIVE_COLUMNS) - {
     "kind", "id", "boosts", "replies", "favourites", "created_at", "edited_at", "deleted_at",
-    "fetched_at", "version", "first_seen_at",
+    "fetched_at", "version", "first_seen_at", "author_indexable", "author_discoverable",
 }  # fmt: skip
 # A sighting whose source is a URL came from a feed or outbox, not from an instance.
 _INSTANCE_SOURCE = "s.source NOT LIKE '%://%'"
@@ -880,6 +892,32 @@ def _boost_kept_out(
     return booster in authors or post_uri in posts
 
 
+# One upsert for authors, row by row or in batches. The opt-in/opt-out flags keep the last
+# value a server reported; a source that does not report them (a feed) leaves them alone.
+_UPSERT_AUTHOR = """
+    INSERT INTO authors (handle, name, url, uri, bio, bot, noindex, indexable, discoverable)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT(handle) DO UPDATE SET
+        name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END,
+        url = coalesce(excluded.url, url), uri = coalesce(excluded.uri, uri),
+        bio = CASE WHEN excluded.bio != '' THEN excluded.bio ELSE bio END,
+        bot = excluded.bot,
+        noindex = coalesce(excluded.noindex, noindex),
+        indexable = coalesce(excluded.indexable, indexable),
+        discoverable = coalesce(excluded.discoverable, discoverable)
+"""
+
+
+def _flag(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _author_row(values: AuthorValues) -> tuple[Any, ...]:
+    """The ``_UPSERT_AUTHOR`` parameters for an author's packed values."""
+    handle, name, url, uri, bio, bot, noindex, indexable, discoverable = values
+    return (handle, name, url, uri, bio, int(bot), *map(_flag, (noindex, indexable, discoverable)))
+
+
 def _packed_sighting(sighting: Sighting) -> tuple[Any, ...]:
     source, local_id, url, fetched_at, fetched_from = _sighting_values(sighting)
     return (source, local_id, url, iso(fetched_at), fetched_from)
@@ -1258,16 +1296,7 @@ class Store:
     def _author_id(self, author: Author) -> int:
         cached = self._author_ids.get(author.handle)
         row = self.db.execute(
-            """
-            INSERT INTO authors (handle, name, url, uri, bio, bot) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT(handle) DO UPDATE SET
-                name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END,
-                url = coalesce(excluded.url, url), uri = coalesce(excluded.uri, uri),
-                bio = CASE WHEN excluded.bio != '' THEN excluded.bio ELSE bio END,
-                bot = excluded.bot
-            RETURNING id
-            """,
-            (author.handle, author.name, author.url, author.uri, author.bio, int(author.bot)),
+            _UPSERT_AUTHOR + " RETURNING id", _author_row(_author_values(author))
         ).fetchone()
         author_id = int(row[0]) if row else int(cached or 0)
         self._author_ids[author.handle] = author_id
@@ -2389,18 +2418,8 @@ class Store:
         for a in authors:
             if last.get(a[0]) != a:
                 last[a[0]] = a
-                changes.append((a[0], a[1], a[2], a[3], a[4], int(a[5])))
-        self.db.executemany(
-            """
-            INSERT INTO authors (handle, name, url, uri, bio, bot) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT(handle) DO UPDATE SET
-                name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END,
-                url = coalesce(excluded.url, url), uri = coalesce(excluded.uri, uri),
-                bio = CASE WHEN excluded.bio != '' THEN excluded.bio ELSE bio END,
-                bot = excluded.bot
-            """,
-            changes,
-        )
+                changes.append(_author_row(a))
+        self.db.executemany(_UPSERT_AUTHOR, changes)
         ids: dict[str, int] = {}
         for part, marks in _parts(list(last), 500):
             ids.update(

@@ -489,7 +489,7 @@ def _author(value: object, *, fallback: str) -> Author:
         else:
             handle = fallback
         summary = _str(chosen, "summary")
-        indexable = chosen.get("indexable")
+        indexable, discoverable = chosen.get("indexable"), chosen.get("discoverable")
         return Author(
             handle=handle,
             name=_str(chosen, "name") or "",
@@ -498,6 +498,7 @@ def _author(value: object, *, fallback: str) -> Author:
             bio=html_to_text(summary) if summary else "",
             bot=_type_in(chosen, frozenset({"Service", "Application"})) is not None,
             indexable=indexable if isinstance(indexable, bool) else None,
+            discoverable=discoverable if isinstance(discoverable, bool) else None,
         )
     return Author(handle=handle_from_actor_uri(_actor_part(fallback)))
 

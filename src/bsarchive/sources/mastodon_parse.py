@@ -277,6 +277,7 @@ def _account(value: object, host: str, status_uri: str) -> Author:
         bot=value.get("bot") is True,
         noindex=_bool_or_none(value, "noindex"),
         indexable=_bool_or_none(value, "indexable"),
+        discoverable=_bool_or_none(value, "discoverable"),
     )
 
 
