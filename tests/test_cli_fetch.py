@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bsarchive.demo import synthetic_instances, synthetic_status
-from bsarchive.sources.mastodon import TOKEN_HINT, catch_up_from
+from bsarchive.sources.mastodon import TOKEN_HINT
 
 from .conftest import Cli
 
@@ -54,17 +54,20 @@ def test_second_run_fetches_only_new_pages(cli: Cli, servers: Any, fast_config: 
     first_requests = len(server.requests)
     assert first_requests == 4  # 40 + 40 + 5 + the empty page that ends the backfill
     server.set_statuses(statuses)
-    result = fetch(cli, fast_config, server.url)
+    result = fetch(cli, fast_config, server.url, extra=("--refresh", "0"))
     assert result.exit_code == 0, result.output
     new_requests = server.requests[first_requests:]
-    # One min_id page with the 5 new statuses, one empty page to confirm; no backfill.
-    assert len(new_requests) == 2
-    assert all("min_id=" in r for r in new_requests)
-    assert "min_id=1084" in new_requests[0]
+    # One min_id page from 10 stored posts below the newest (1084): those 10 and the 5
+    # new ones, a short page, so the top of the timeline; no backfill.
+    assert new_requests == ["/api/v1/timelines/tag/bsnopen?limit=40&min_id=1074"]
     assert cli.rows("SELECT count(*) FROM posts") == [(90,)]
     # A third run with nothing new costs one request and writes nothing.
+    fetch(cli, fast_config, server.url, extra=("--refresh", "0"))
+    assert len(server.requests) == first_requests + 2
+    # With the default re-check, a run also walks the recent posts' timeline: 90 posts
+    # stored in the last 48 hours, three pages of 40.
     fetch(cli, fast_config, server.url)
-    assert len(server.requests) == first_requests + 3
+    assert len(server.requests) == first_requests + 2 + 1 + 3
 
 
 def test_a_tag_empty_on_the_first_run_is_read_again_later(
@@ -80,9 +83,14 @@ def test_a_tag_empty_on_the_first_run_is_read_again_later(
     result = fetch(cli, fast_config, server.url)
     assert result.exit_code == 0, result.output
     assert cli.rows("SELECT count(*) FROM posts") == [(5,)]
-    # From then on the run catches up from the newest id, as after any first run.
+    # From then on the run catches up (from the look-back below the newest id), as after
+    # any first run, and re-checks the recent posts (the last request).
+    server.requests.clear()
     fetch(cli, fast_config, server.url)
-    assert "min_id=1004" in server.requests[-1]
+    assert server.requests == [
+        "/api/v1/timelines/tag/bsnopen?limit=40&min_id=1000",
+        "/api/v1/timelines/tag/bsnopen?limit=40&max_id=1005",
+    ]
 
 
 def instance_saying(hashtag_feeds: dict[str, str]) -> Any:
@@ -363,8 +371,8 @@ def test_refresh_records_edits_and_deletions(cli: Cli, servers: Any, fast_config
         statuses[0], content="<p>Edited text #bsnopen</p>", edited_at="1970-01-01T01:00:00.000Z"
     )
     server.set_statuses([edited, statuses[2]])
-    # Everything from 1970 is "recent" with a window this wide.
-    result = fetch(cli, fast_config, server.url, extra=("--refresh", "600000"))
+    # The default re-check reads again what was stored in the last 48 hours.
+    result = fetch(cli, fast_config, server.url)
     assert result.exit_code == 0, result.output
     rows = cli.rows("SELECT text, edited_at, deleted_at IS NOT NULL FROM posts ORDER BY created_at")
     assert rows[0] == ("Edited text #bsnopen", "1970-01-01T01:00:00.000Z", 0)
@@ -491,47 +499,95 @@ def test_usage_errors_are_one_line_from_the_installed_command(args: list[str], l
     assert done.stderr.startswith(line), done.stderr
 
 
-def test_a_post_delivered_late_below_the_newest_id_is_caught(
+def _live(now: datetime, minutes_ago: float, n: int) -> dict[str, Any]:
+    """Status ``n`` published ``minutes_ago``, with the snowflake id Mastodon gives it."""
+    when = now - timedelta(minutes=minutes_ago)
+    status = synthetic_status(n, viewer="v.example", local_id=1)
+    status["id"] = str(int(when.timestamp() * 1000) << 16)
+    status["created_at"] = when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return status
+
+
+def test_a_post_delivered_late_just_below_the_newest_id_costs_no_request(
     cli: Cli, servers: Any, fast_config: Path
 ) -> None:
     # Mastodon ids a remote status by its published time: one arriving late sorts below
-    # ids already read. A catch-up looks back an hour (live events only) and finds it.
+    # ids already read. The catch-up starts a few stored posts below the newest, so the
+    # next run's one timeline request reads it.
     now = datetime.now(UTC)
-
-    def at(minutes_ago: int, n: int) -> dict[str, Any]:
-        when = now - timedelta(minutes=minutes_ago)
-        status = synthetic_status(n, viewer="v.example", local_id=1)
-        status["id"] = str(int(when.timestamp() * 1000) << 16)
-        status["created_at"] = when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        return status
-
-    early, newest, late = at(10, 1), at(5, 2), at(8, 3)
+    early, newest, late = _live(now, 10, 1), _live(now, 5, 2), _live(now, 8, 3)
     server = servers([early, newest])
-    assert fetch(cli, fast_config, server.url).exit_code == 0
+    assert fetch(cli, fast_config, server.url, extra=("--refresh", "0")).exit_code == 0
     server.set_statuses([early, newest, late])
-    result = fetch(cli, fast_config, server.url)
+    server.requests.clear()
+    result = fetch(cli, fast_config, server.url, extra=("--refresh", "0"))
     assert result.exit_code == 0, result.output
     assert cli.rows("SELECT count(*) FROM posts") == [(3,)]
     assert "1 new" in result.stderr
+    timeline = [r for r in server.requests if "/timelines/tag/" in r]
+    assert timeline == [f"/api/v1/timelines/tag/bsnopen?limit=40&min_id={early['id']}"]
     # The stored cursor never moved back below the newest id read.
     assert cli.rows("SELECT newest FROM sources WHERE key LIKE 'mastodon:%'") == [(newest["id"],)]
 
 
-@pytest.mark.parametrize(
-    ("newest", "expected"),
-    [
-        ("01HZX4K6W8D3Q9V2M7N5P1R0ST", "01HZX4K6W8D3Q9V2M7N5P1R0ST"),  # a ULID: as is
-        ("1042", "1042"),  # a small integer: as is
-        (str(int(datetime(2010, 6, 29, tzinfo=UTC).timestamp() * 1000) << 16), "unchanged"),
-        (str(int(datetime(2024, 6, 29, tzinfo=UTC).timestamp() * 1000) << 16), "unchanged"),
-        (str(int(datetime(2026, 12, 1, 11, 50, tzinfo=UTC).timestamp() * 1000) << 16),
-         str(int(datetime(2026, 12, 1, 11, 0, tzinfo=UTC).timestamp() * 1000) << 16)),
-    ],
-    ids=["ulid", "small", "before-2016", "past-event", "live"],
-)  # fmt: skip
-def test_catch_up_looks_back_an_hour_only_on_live_snowflake_ids(newest: str, expected: str) -> None:
-    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-    assert catch_up_from(newest, now) == (newest if expected == "unchanged" else expected)
+def test_a_run_with_nothing_new_is_one_request_per_tag(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    now = datetime.now(UTC)
+    server = servers([_live(now, 300 - n, n) for n in range(300)])
+    assert fetch(cli, fast_config, server.url, extra=("--refresh", "0")).exit_code == 0
+    server.requests.clear()
+    result = fetch(cli, fast_config, server.url, extra=("--refresh", "0"))
+    assert result.exit_code == 0, result.output
+    assert len(server.requests) == 1, server.requests
+
+
+def test_a_post_delivered_late_far_below_the_newest_is_archived_by_the_next_run(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    # 100 posts newer than it had been read when it arrived: beyond the catch-up's
+    # look-back, the default re-check's walk of the recent posts finds it.
+    now = datetime.now(UTC)
+    statuses = [_live(now, 200 - n, n) for n in range(100)]
+    late = _live(now, 250, 500)
+    server = servers(statuses)
+    assert fetch(cli, fast_config, server.url).exit_code == 0
+    server.set_statuses([*statuses, late])
+    result = fetch(cli, fast_config, server.url)
+    assert result.exit_code == 0, result.output
+    assert cli.rows("SELECT count(*) FROM posts WHERE uri = ?", late["uri"]) == [(1,)]
+
+
+def test_edits_and_deletions_are_caught_without_a_flag(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    # A past event (2010) archived today: the re-check goes by when posts were stored.
+    # 150 posts: the edited and the deleted ones are far below the catch-up's look-back.
+    statuses = [synthetic_status(n, viewer="v.example", local_id=1000 + n) for n in range(150)]
+    server = servers(statuses)
+    assert fetch(cli, fast_config, server.url).exit_code == 0
+    edited = dict(
+        statuses[3], content="<p>Edited text #bsnopen</p>", edited_at="2010-06-30T10:00:00.000Z"
+    )
+    server.set_statuses([edited, *statuses[:3], *statuses[4:7], *statuses[8:]])
+    server.requests.clear()
+    result = fetch(cli, fast_config, server.url)
+    assert result.exit_code == 0, result.output
+    rows = dict(cli.rows("SELECT uri, text FROM posts WHERE edited_at IS NOT NULL"))
+    assert rows == {statuses[3]["uri"]: "Edited text #bsnopen"}
+    assert cli.rows("SELECT text FROM post_versions") == [
+        ("Post 3 from the Big Society Network open night #bsnopen",)
+    ]
+    assert cli.rows("SELECT uri FROM posts WHERE deleted_at IS NOT NULL") == [(statuses[7]["uri"],)]
+    assert cli.rows("SELECT count(*) FROM posts") == [(150,)]  # marked, never dropped
+    # One catch-up, a walk of the timeline (4 pages of 40), one question for the missing post.
+    asked = [r for r in server.requests if "/statuses/" in r]
+    assert asked == [f"/api/v1/statuses/{statuses[7]['id']}"]
+    assert len(server.requests) == 1 + 4 + 1, server.requests
+    # --refresh 0 turns the re-check off.
+    server.requests.clear()
+    assert fetch(cli, fast_config, server.url, extra=("--refresh", "0")).exit_code == 0
+    assert len(server.requests) == 1
 
 
 def test_two_boosts_of_one_post_in_one_page_are_two_boosts(

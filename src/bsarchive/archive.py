@@ -33,14 +33,23 @@ from urllib.parse import urlsplit
 
 from bsarchive.config import Settings
 from bsarchive.discovery import candidate_hosts, discovery_base, host_of_handle
-from bsarchive.errors import SourceError
+from bsarchive.errors import SourceError, StoreError
 from bsarchive.http import Http, HttpSettings
 from bsarchive.models import Cursor, Item, Page, SourceResult, SourceSpec, iso
 from bsarchive.policy import screen_page
 from bsarchive.sources import FetchContext, Offload, P, R, in_process
 from bsarchive.sources.activitypub import fetch_outbox
 from bsarchive.sources.feeds import fetch_feed
-from bsarchive.sources.mastodon import fetch_tag_timeline, parent_uris, refresh_statuses
+from bsarchive.sources.mastodon import (
+    LOOKBACK,
+    RATE_WINDOW,
+    fetch_tag_timeline,
+    parent_uris,
+    recheck_budget,
+    recheck_key,
+    recheck_tag_timeline,
+    refresh_statuses,
+)
 from bsarchive.sources.nodeinfo import probe_instance
 from bsarchive.sources.reactions import (
     COMMENTS_KEY_PREFIX,
@@ -171,31 +180,25 @@ def _run_fetch(
     http = client or Http(http_settings(settings), tokens=settings.tokens)
     ctx = replace(fetch_context(settings, now), offload=offload)
     result = RunResult()
-    run_id = store.start_run(now(), json.dumps(_run_options(settings), sort_keys=True))
+    started = now()
+    run_id = store.start_run(started, json.dumps(_run_options(settings), sort_keys=True))
     if settings.include_opted_out:
         # Researchers must be able to tell that an archive holds opted-out accounts.
         store.set_meta("include_opted_out_used", iso(now()) or "")
     try:
         jobs: list[tuple[str, Callable[[], Iterator[Page]]]] = []
         for spec in settings.sources():
-            cursor = store.get_cursor(spec.key)
-            jobs.append((spec.key, _bind(http, spec, cursor, ctx)))
+            jobs.append((spec.key, _bind(http, spec, _cursor_for(store, spec), ctx)))
         _drain(jobs, store, http, ctx, result, progress, now, settings)
         if settings.discover and settings.tags and not ctx.stop.is_set():
             _discover(settings, store, http, ctx, result, progress, now)
-        if settings.refresh_hours:
-            since = now() - timedelta(hours=settings.refresh_hours)
-            refresh_jobs = []
-            for inst in settings.instances:
-                host = urlsplit(inst.url).netloc
-                targets = [(t.uri, t.local_id) for t in store.refresh_targets(host, since)]
-                key = f"refresh:{inst.url}"
-                refresh_jobs.append((key, _bind_refresh(http, inst.url, targets, ctx, key)))
-            _drain(refresh_jobs, store, http, ctx, result, progress, now, settings)
+        if settings.refresh_hours and not ctx.stop.is_set():
+            since = started - timedelta(hours=settings.refresh_hours)
+            _recheck(settings, store, http, ctx, result, progress, now, since, started)
             if settings.discover and not ctx.stop.is_set():
                 # Discovered servers' posts get edits and deletions too; like reading
                 # their timelines, this is untrusted and never fails the run.
-                jobs = _refresh_discovered(settings, store, http, ctx, since)
+                jobs = _refresh_discovered(settings, store, http, ctx, result, since, started)
                 _drain(jobs, store, http, ctx, result, progress, now, settings, best_effort=True)
         if settings.reactions and not ctx.stop.is_set():
             _follow_reactions(settings, store, http, ctx, result, now)
@@ -207,6 +210,7 @@ def _run_fetch(
         raise
     finally:
         store.finish_run(run_id, now(), result.new, result.updated, len(result.failures))
+        _record_requests(settings, store, result, now())
         if own_client:
             http.close()
     return result
@@ -334,7 +338,7 @@ def _tag_jobs(
     jobs = []
     for tag in settings.tags:
         spec = SourceSpec("mastodon", base, tag=tag, discovered=True)
-        jobs.append((spec.key, _bind(http, spec, store.get_cursor(spec.key), ctx)))
+        jobs.append((spec.key, _bind(http, spec, _cursor_for(store, spec), ctx)))
     return jobs
 
 
@@ -478,15 +482,112 @@ def _usable_discovered(settings: Settings, store: Store) -> list[tuple[str, str]
 
 
 def _refresh_discovered(
-    settings: Settings, store: Store, http: Http, ctx: FetchContext, since: datetime
+    settings: Settings,
+    store: Store,
+    http: Http,
+    ctx: FetchContext,
+    result: RunResult,
+    since: datetime,
+    started: datetime,
 ) -> list[tuple[str, Callable[[], Iterator[Page]]]]:
+    """Re-read, status by status, the recent posts of discovered servers, within each
+    server's re-check budget (as ``_recheck``)."""
     jobs: list[tuple[str, Callable[[], Iterator[Page]]]] = []
+    window = started - RATE_WINDOW
     for host, base in _usable_discovered(settings, store):
-        targets = [(t.uri, t.local_id) for t in store.refresh_targets(host, since)]
-        if targets:
+        sent, rechecked = store.requests_since(host, window)
+        budget = recheck_budget(sent + _requests_to(result, base), rechecked)
+        targets = [(t.uri, t.local_id) for t in store.refresh_targets(host, since, started)]
+        if targets and budget > 0:
             key = f"refresh:{base}"
-            jobs.append((key, _bind_refresh(http, base, targets, ctx, key, untrusted=True)))
+            jobs.append(
+                (key, _bind_refresh(http, base, targets[:budget], ctx, key, untrusted=True))
+            )
     return jobs
+
+
+def _recheck(
+    settings: Settings,
+    store: Store,
+    http: Http,
+    ctx: FetchContext,
+    result: RunResult,
+    progress: ProgressCallback | None,
+    now: Callable[[], datetime],
+    since: datetime,
+    started: datetime,
+) -> None:
+    """The default re-check (issue 14): posts first stored since ``since`` (and before
+    this run) are read again on each configured instance, walking its tag timelines, to
+    record edits and deletions. Each instance's walk spends at most its re-check budget
+    (``recheck_budget``: a share of the server's rate budget, counted over the runs of its
+    rate window), split between the tags; a walk that runs out goes on at the next run.
+    Best effort: a failure is logged and kept for ``stats``, the run's exit code is the
+    sources' own."""
+    jobs: list[tuple[str, Callable[[], Iterator[Page]]]] = []
+    window = started - RATE_WINDOW
+    specs = [spec for spec in settings.sources() if spec.kind == "mastodon"]
+    for base in dict.fromkeys(spec.url for spec in specs):
+        host = urlsplit(base).netloc
+        sent, rechecked = store.requests_since(host, window)
+        budget = recheck_budget(sent + _requests_to(result, base), rechecked)
+        if budget <= 0:
+            log.info("%s: re-check deferred: the server's rate budget is spent", base)
+            continue
+        mine = [spec for spec in specs if spec.url == base]
+        claimed: set[str] = set()
+        for spec in mine:
+            assert spec.tag is not None
+            targets = [
+                (t.uri, t.local_id)
+                for t in store.recheck_targets(host, spec.tag, since, started)
+                if t.uri not in claimed
+            ]
+            claimed.update(uri for uri, _ in targets)
+            if targets:
+                cursor = store.get_cursor(recheck_key(spec))
+                share = max(1, budget // len(mine))
+                job = _bind_recheck(http, spec, targets, cursor, ctx, share)
+                jobs.append((recheck_key(spec), job))
+    _drain(jobs, store, http, ctx, result, progress, now, settings, best_effort=True)
+
+
+def _bind_recheck(
+    http: Http,
+    spec: SourceSpec,
+    targets: list[tuple[str, str]],
+    cursor: Cursor,
+    ctx: FetchContext,
+    budget: int,
+) -> Callable[[], Iterator[Page]]:
+    return lambda: recheck_tag_timeline(http, spec, targets, cursor, ctx, budget=budget)
+
+
+def _requests_to(result: RunResult, base: str) -> int:
+    """Requests this run has sent to the instance at ``base`` so far (its sources)."""
+    return sum(r.requests for r in result.results if _url_of(r.key) == base)
+
+
+def _record_requests(settings: Settings, store: Store, result: RunResult, at: datetime) -> None:
+    """Record what this run sent to each instance, re-check apart, for later runs' budgets."""
+    bases = [i.url for i in settings.instances] + result.discovered
+    for base in dict.fromkeys(bases):
+        rechecked = sum(
+            r.requests
+            for r in result.results
+            if _url_of(r.key) == base and r.key.startswith(("recheck:", "refresh:"))
+        )
+        with contextlib.suppress(StoreError):  # a locked archive must not hide the run's end
+            store.record_requests(urlsplit(base).netloc, at, _requests_to(result, base), rechecked)
+
+
+def _cursor_for(store: Store, spec: SourceSpec) -> Cursor:
+    """The stored cursor of ``spec``, with the look-back of a tag timeline's catch-up."""
+    cursor = store.get_cursor(spec.key)
+    if spec.kind == "mastodon" and cursor.newest is not None:
+        host = urlsplit(spec.url).netloc
+        cursor = replace(cursor, lookback=store.lookback_id(host, cursor.newest, LOOKBACK))
+    return cursor
 
 
 def _bind_refresh(

@@ -162,7 +162,13 @@ def fetch(
     ] = None,
     concurrency: Annotated[int | None, typer.Option(help="Total parallel requests.")] = None,
     refresh: Annotated[
-        float | None, typer.Option("--refresh", metavar="HOURS", help="Re-read recent posts.")
+        float | None,
+        typer.Option(
+            "--refresh",
+            metavar="HOURS",
+            help="Re-read posts stored in the last HOURS for edits and deletions "
+            "(default 48, within a share of each server's rate budget; 0 = off).",
+        ),
     ] = None,
     discover: Annotated[
         bool | None, typer.Option("--discover", help="Find more instances.")

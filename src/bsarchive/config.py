@@ -69,7 +69,9 @@ class Settings:
     max_reactions: int = 200
     allow_private_networks: bool = False
     concurrency: int = 8
-    refresh_hours: float | None = None
+    # The default re-check of posts first stored this many hours ago or since (issue 14);
+    # 0 turns it off.
+    refresh_hours: float = 48.0
     discover: bool = False
     max_instances: int = 20
     include_opted_out: bool = False
@@ -349,8 +351,8 @@ def _validate(s: Settings) -> None:
             raise ConfigError(where, "must not be negative")
     if s.max_pages < 1:
         raise ConfigError("--max-pages", "must be at least 1")
-    if s.refresh_hours is not None and s.refresh_hours <= 0:
-        raise ConfigError("--refresh", "must be a positive number of hours")
+    if not s.refresh_hours >= 0:  # also refuses NaN
+        raise ConfigError("--refresh", "must be 0 (off) or a positive number of hours")
 
 
 def require_sources(s: Settings) -> None:

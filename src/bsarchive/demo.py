@@ -24,6 +24,7 @@ from bsarchive.config import Instance, Settings
 from bsarchive.export.build import DigestFormat, write_digest
 from bsarchive.export.csv import write_csv
 from bsarchive.export.jsonl import write_jsonl
+from bsarchive.sources.mastodon import id_order
 from bsarchive.store import ArchiveLock, ExportFilter, Store
 
 DEMO_INSTANCES = ("civic.example", "social.example", "town.example")
@@ -35,11 +36,6 @@ class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gave up (timeout tests) is not worth a traceback on stderr.
         pass
-
-
-def _id_key(value: str) -> tuple[int, str]:
-    # Mastodon ids are decimal strings of varying length: compare by (length, text).
-    return (len(value), value)
 
 
 class FixtureMastodon:
@@ -93,7 +89,7 @@ class FixtureMastodon:
 
     def set_statuses(self, statuses: Sequence[dict[str, Any]]) -> None:
         """Replace what the server holds (tests add, edit and delete statuses this way)."""
-        self.statuses = sorted(statuses, key=lambda s: _id_key(str(s["id"])), reverse=True)
+        self.statuses = sorted(statuses, key=lambda s: id_order(str(s["id"])), reverse=True)
         self.by_id = {str(s["id"]): s for s in self.statuses}
         self._encoded = {str(s["id"]): json.dumps(s).encode() for s in self.statuses}
         self._by_tag: dict[str, tuple[list[dict[str, Any]], list[tuple[int, str]]]] = {}
@@ -107,7 +103,7 @@ class FixtureMastodon:
                 for s in reversed(self.statuses)
                 if any(str(t.get("name", "")).lower() == tag for t in s.get("tags", []))
             ]
-            self._by_tag[tag] = (asc, [_id_key(str(s["id"])) for s in asc])
+            self._by_tag[tag] = (asc, [id_order(str(s["id"])) for s in asc])
         return self._by_tag[tag]
 
     def timeline(self, tag: str, query: dict[str, list[str]]) -> list[dict[str, Any]]:
@@ -117,10 +113,10 @@ class FixtureMastodon:
         asc, keys = self._tagged(tag)
         lo, hi = 0, len(asc)
         if "max_id" in query:
-            hi = bisect.bisect_left(keys, _id_key(query["max_id"][0]))
+            hi = bisect.bisect_left(keys, id_order(query["max_id"][0]))
         for key in ("since_id", "min_id"):
             if key in query:
-                lo = max(lo, bisect.bisect_right(keys, _id_key(query[key][0])))
+                lo = max(lo, bisect.bisect_right(keys, id_order(query[key][0])))
         if lo >= hi:
             return []
         if "min_id" in query:

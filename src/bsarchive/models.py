@@ -201,6 +201,9 @@ class Cursor:
     # Earliest time the source may be fetched again (Cache-Control / Retry-After).
     not_before: datetime | None = None
     gone: bool = False
+    # Not stored: filled in by the run from the archive. For a tag timeline, the id a few
+    # stored posts below ``newest`` where the catch-up starts, to read late deliveries.
+    lookback: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar
 from urllib.parse import urlsplit
@@ -337,6 +337,17 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE authors ADD COLUMN noindex INTEGER;
     ALTER TABLE authors ADD COLUMN indexable INTEGER;
     ALTER TABLE authors ADD COLUMN discoverable INTEGER
+    """,
+    # 6: the requests each run sent to each instance (issue 14), so the default re-check
+    # of recent posts spends a share of a server's rate budget across runs, not per run.
+    """
+    CREATE TABLE instance_requests (
+        host TEXT NOT NULL,
+        at TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        recheck INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX instance_requests_host ON instance_requests(host, at)
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -1737,19 +1748,82 @@ class Store:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def refresh_targets(self, source: str, since: datetime) -> list[RefreshTarget]:
-        """Posts seen on ``source`` created since ``since``, not yet marked deleted."""
+    def refresh_targets(
+        self, source: str, since: datetime, before: datetime
+    ) -> list[RefreshTarget]:
+        """Undeleted posts seen on ``source`` first stored in [``since``, ``before``)."""
         with _errors("read refresh targets", self.path):
             rows = self.db.execute(
                 """
                 SELECT p.uri, s.source, s.local_id FROM sightings s JOIN posts p ON p.id = s.post_id
-                WHERE s.source = ? AND s.local_id != '' AND p.created_at >= ?
-                  AND p.deleted_at IS NULL
-                ORDER BY p.created_at
+                WHERE s.source = ? AND s.local_id != '' AND p.first_seen_at >= ?
+                  AND p.first_seen_at < ? AND p.deleted_at IS NULL
+                ORDER BY p.first_seen_at
                 """,
-                (source, iso(since)),
+                (source, iso(since), iso(before)),
             ).fetchall()
         return [RefreshTarget(*row) for row in rows]
+
+    def lookback_id(self, source: str, newest: str, depth: int) -> str | None:
+        """The local id on ``source`` ``depth`` places below ``newest`` (ids ordered as
+        servers order them: by length, then text), or the lowest when fewer are stored:
+        where a catch-up starts so that posts delivered late just below the newest are read.
+        """
+        with _errors("read look-back id", self.path):
+            rows = self.db.execute(
+                """
+                SELECT local_id FROM sightings
+                WHERE source = :source AND local_id != ''
+                  AND (length(local_id) < length(:newest) OR
+                       (length(local_id) = length(:newest) AND local_id <= :newest))
+                ORDER BY length(local_id) DESC, local_id DESC LIMIT :depth + 1
+                """,
+                {"source": source, "newest": newest, "depth": depth},
+            ).fetchall()
+        return str(rows[-1][0]) if rows else None
+
+    def recheck_targets(
+        self, source: str, tag: str, since: datetime, before: datetime
+    ) -> list[RefreshTarget]:
+        """Undeleted posts carrying ``tag`` seen on ``source`` and first stored in
+        [``since``, ``before``): what the default re-check reads again (issue 14). By when
+        they were stored, not created, so an old event archived today is covered too."""
+        with _errors("read re-check targets", self.path):
+            rows = self.db.execute(
+                """
+                SELECT p.uri, s.source, s.local_id
+                FROM post_tags t JOIN posts p ON p.id = t.post_id
+                JOIN sightings s ON s.post_id = p.id
+                WHERE t.tag = ? AND s.source = ? AND s.local_id != ''
+                  AND p.first_seen_at >= ? AND p.first_seen_at < ? AND p.deleted_at IS NULL
+                """,
+                (tag, source, iso(since), iso(before)),
+            ).fetchall()
+        return [RefreshTarget(*row) for row in rows]
+
+    def requests_since(self, host: str, since: datetime) -> tuple[int, int]:
+        """(all requests, re-check requests) runs recorded for ``host`` since ``since``."""
+        with _errors("read instance requests", self.path):
+            row = self.db.execute(
+                "SELECT coalesce(sum(requests), 0), coalesce(sum(recheck), 0)"
+                " FROM instance_requests WHERE host = ? AND at >= ?",
+                (host, iso(since)),
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def record_requests(self, host: str, at: datetime, requests: int, recheck: int) -> None:
+        """Record what a run sent to ``host``; rows older than a day are dropped."""
+        with self.transaction() as db, _errors("record instance requests", self.path):
+            db.execute(
+                "DELETE FROM instance_requests WHERE host = ? AND at < ?",
+                (host, iso(at - timedelta(days=1))),
+            )
+            if requests or recheck:
+                db.execute(
+                    "INSERT INTO instance_requests (host, at, requests, recheck)"
+                    " VALUES (?, ?, ?, ?)",
+                    (host, iso(at), requests, recheck),
+                )
 
     def post_links(self, after_id: int, edited_after: int) -> list[tuple[int, str, str]]:
         """``(post row id, post uri, link url)`` for every link in an undeleted post stored

@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import orjson
@@ -34,6 +34,13 @@ log = logging.getLogger(__name__)
 
 # Documented maximum page size for timelines (doc methods/timelines.md: default 20, max 40).
 PAGE_LIMIT = 40
+# A page this short is the top of the timeline: no server caps its pages below the
+# documented default of 20 (Mastodon, Pleroma/Akkoma, GoToSocial: 20 by default, 40 max).
+FULL_PAGE = 20
+# Stored posts a catch-up looks back below the newest: late deliveries among them are read
+# by the catch-up's own first request (half a page, so a run with nothing new is one
+# request, as for a client catching up from the newest id alone).
+LOOKBACK = 10
 TOKEN_HINT = (
     "this server requires a token for its hashtag timeline: set BSARCHIVE_MASTODON_TOKEN "
     "or token/token_env for this instance in the config file"
@@ -188,10 +195,12 @@ def fetch_tag_timeline(
     malformed = 0
     scope: dict[str, str] = {}
 
-    # 1. Forward catch-up, gap-free: min_id returns the page just above the cursor (moved
-    # back by LATE_ARRIVALS where the id tells its time, for posts that arrived late).
+    # 1. Forward catch-up, gap-free: min_id returns the page just above the cursor. It
+    # starts a few stored posts below the newest (``cursor.lookback``), so that a post
+    # delivered late, whose id sorts below ids already read, is read by the next run at
+    # no extra request; later ones are found by the re-check (``recheck_tag_timeline``).
     if cursor.newest is not None:
-        min_id = catch_up_from(cursor.newest, ctx.now())
+        min_id = cursor.lookback or cursor.newest
         while pages < ctx.max_pages and not ctx.stop.is_set():
             response, statuses, junk = _get_page(client, spec, subject, scope, min_id=min_id)
             pages += 1
@@ -206,6 +215,8 @@ def fetch_tag_timeline(
             # A catch-up that looked back starts below the stored newest: never move it back.
             cursor = replace(cursor, newest=_later(top, cursor.newest))
             yield Page(spec.key, tuple(items), cursor, requests=response.requests, skipped=skipped)
+            if len(statuses) < FULL_PAGE:
+                break  # the top of the timeline: asking again would answer []
             min_id = top
 
     # 2. Backfill (first run, or one a previous run did not finish), by max_id.
@@ -296,30 +307,6 @@ def _check_feed_access(client: Http, spec: SourceSpec, subject: str, status: int
         )
 
 
-# Mastodon gives a remote status an id made from its *published* time (snowflake: the
-# millisecond timestamp above 16 random bits), so a post delivered late sorts below ids
-# already read and a catch-up from the newest id never sees it. Federation delays are
-# seconds to minutes, retries up to hours: a catch-up starts no later than the id of an
-# hour ago, re-reading the posts published in the last hour (stored once, their sightings
-# updated). An archive of a past event is caught up strictly from its newest id.
-LATE_ARRIVALS = timedelta(hours=1)
-_SNOWFLAKE_EPOCH_MIN = datetime(2016, 1, 1, tzinfo=UTC)
-
-
-def catch_up_from(newest: str, now: datetime) -> str:
-    """The ``min_id`` of a catch-up after ``newest``: the snowflake id of ``now`` minus
-    LATE_ARRIVALS when that is lower and ``newest`` is a Mastodon snowflake (its time
-    plausible), else ``newest`` itself (ULIDs, flake ids, small integers)."""
-    if not newest.isdigit():
-        return newest
-    millis = int(newest) >> 16
-    now_millis = int(now.timestamp() * 1000)
-    if not _SNOWFLAKE_EPOCH_MIN.timestamp() * 1000 <= millis <= now_millis + 60_000:
-        return newest
-    late = (now_millis - int(LATE_ARRIVALS.total_seconds() * 1000)) << 16
-    return str(min(int(newest), late))
-
-
 def _later(top: str, stored: str | None) -> str:
     """The newer of a catch-up page's top id and the stored newest (only numeric ids look
     back, so other kinds of id are always moving up: ``top``)."""
@@ -347,42 +334,166 @@ def refresh_statuses(
     key: str,
     untrusted: bool = False,
 ) -> Iterator[Page]:
-    """Re-read known statuses (``(uri, local id)`` pairs on ``base``) to catch edits and
-    deletions: 200 -> the current version (the store keeps prior ones), 404/410 -> Deletion.
+    """Re-read known statuses (``(uri, local id)`` pairs on ``base``) one by one to catch
+    edits and deletions: 200 -> the current version (the store keeps prior ones), 404/410
+    -> Deletion. For servers whose tag timeline is not walked (discovered ones).
     ``untrusted``: a discovered server, reached through the private-address guard.
     """
-    host = urlsplit(base).netloc
     batch: list[Item] = []
     requests = 0
     for uri, local_id in targets:
         if ctx.stop.is_set():
             break
-        url = status_url(base, local_id)
-        response = client.get(
-            url, accept="application/json", same_host_only=True, untrusted=untrusted
-        )
-        requests += response.requests
-        now = ctx.now()
-        if response.status in (404, 410):
-            batch.append(Deletion(uri, Sighting(host, local_id, None, now, url)))
-        elif response.status in (401, 403):
-            raise AuthRequiredError(
-                f"{base}", f"HTTP {response.status} re-reading statuses", hint=TOKEN_HINT
-            )
-        elif response.status >= 400:
-            raise FetchError(url, f"HTTP {response.status} re-reading a status")
-        else:
-            data = decode_json(response.body, url, "status")
-            if isinstance(data, dict):
-                post, boost = parse_status(data, instance=host, fetched_at=now, fetched_from=url)
-                batch.append(post)
-                if boost is not None:
-                    batch.append(boost)
+        items, spent = _status_now(client, base, uri, local_id, ctx, untrusted=untrusted)
+        batch.extend(items)
+        requests += spent
         if len(batch) >= PAGE_LIMIT:
             yield Page(key, tuple(batch), Cursor(), requests=requests)
             batch, requests = [], 0
     if batch or requests:
         yield Page(key, tuple(batch), Cursor(), requests=requests)
+
+
+def id_order(local_id: str) -> tuple[int, str]:
+    """The sort key of a server's status id: ids are decimal strings of varying length,
+    flake ids or ULIDs, all ordered by (length, text) (PROTOCOL.md §1), never by text alone."""
+    return (len(local_id), local_id)
+
+
+def _just_above(local_id: str) -> str | None:
+    """A ``max_id`` that includes ``local_id`` itself, for numeric ids; else None (from the
+    top of the timeline)."""
+    return str(int(local_id) + 1) if local_id.isdigit() else None
+
+
+def recheck_tag_timeline(
+    client: Http,
+    spec: SourceSpec,
+    targets: list[tuple[str, str]],
+    cursor: Cursor,
+    ctx: FetchContext,
+    *,
+    budget: int,
+) -> Iterator[Page]:
+    """Re-read recently stored posts (``(uri, local id)`` on ``spec``'s server) to catch
+    edits and deletions, walking the tag timeline (40 posts a request) rather than asking
+    for each status, within ``budget`` requests (issue 14).
+
+    The walk goes down from the newest target; each page's statuses are stored as read (a
+    changed text becomes a new version; a post not stored yet, delivered late, is stored
+    too). A target inside a page's id range but absent from it was deleted, made private
+    or lost the tag: it is asked for alone, 404/410 -> :class:`Deletion`, 200 -> its
+    current version. ``cursor.oldest`` is where a walk that ran out of budget stopped: the
+    next run goes on from there, and starts again from the top once it reaches the end.
+
+    Raises:
+        FetchError / ParseError: the walk failed; pages already yielded stay valid.
+    """
+    key = recheck_key(spec)
+    subject = f"{spec.url} #{spec.tag} (re-check)"
+    order = sorted(targets, key=lambda t: id_order(t[1]), reverse=True)
+    pending = order
+    max_id = _just_above(order[0][1]) if order else None
+    if cursor.oldest is not None:
+        below = [t for t in order if id_order(t[1]) < id_order(cursor.oldest)]
+        if below:  # resume; a walk that had reached the end starts again from the top
+            pending, max_id = below, cursor.oldest
+    scope: dict[str, str] = {}
+    spent = 0
+    while pending and spent < budget and not ctx.stop.is_set():
+        params = {"max_id": max_id} if max_id else {}
+        response, statuses, _junk = _get_page(client, spec, subject, scope, **params)
+        spent += response.requests
+        items, skipped, _bad, _ = _parse_page(statuses, spec, response.url, ctx)
+        bottom = (
+            _link_param(response, "next", "max_id", spec.url, subject) or _last_id(statuses)
+            if statuses
+            else None
+        )
+        # Targets down to this page's bottom (all of them once the timeline ends) are covered.
+        covered = [t for t in pending if bottom is None or id_order(t[1]) >= id_order(bottom)]
+        if bottom is not None and bottom == max_id:
+            raise ParseError(subject, "pagination does not advance (max_id repeats)")
+        listed = {str(s.get("id")) for s in statuses}
+        missing = [t for t in covered if t[1] not in listed]
+        asked = 0
+        page_requests = response.requests
+        for uri, local_id in missing:
+            if spent >= budget or ctx.stop.is_set():
+                break
+            status_items, requests = _status_now(
+                client, spec.url, uri, local_id, ctx, untrusted=spec.discovered
+            )
+            items.extend(status_items)
+            spent += requests
+            page_requests += requests
+            asked += 1
+        if asked < len(missing):  # out of budget: the next run re-reads from the first left
+            left = missing[asked][1]
+            pending = [t for t in pending if id_order(t[1]) <= id_order(left)]
+            stop_at = _just_above(left) or max_id
+        else:
+            pending = pending[len(covered) :]
+            stop_at = bottom
+        done = not pending
+        # The walk's position is its cursor: None once it reached the end.
+        yield Page(
+            key,
+            tuple(items),
+            Cursor(oldest=None if done else stop_at),
+            requests=page_requests,
+            skipped=skipped,
+        )
+        if asked < len(missing):
+            break
+        max_id = bottom
+
+
+# Mastodon's rate budgets (PROTOCOL.md §1): 300 requests per 5 minutes, and 300 per 15
+# minutes for paging requests (max_id/min_id/since_id), which are most of a walk. The
+# re-check takes at most RECHECK_SHARE of the paging budget in any window, and only while
+# the server has been sent less than half of it, so catch-ups always have room.
+RATE_WINDOW = timedelta(minutes=15)
+RATE_BUDGET = 300
+RECHECK_SHARE = 0.2
+
+
+def recheck_budget(sent: int, rechecked: int) -> int:
+    """Requests the re-check may spend on a server now, given the requests ``sent`` to it
+    in the last RATE_WINDOW (this run's included) and ``rechecked``, the re-check's own
+    part of them. 60 when the server is idle: a 2,400-post event is re-read in one run."""
+    share = int(RATE_BUDGET * RECHECK_SHARE) - rechecked
+    return max(0, min(share, RATE_BUDGET // 2 - sent))
+
+
+def recheck_key(spec: SourceSpec) -> str:
+    """The sources row holding where the re-check of ``spec``'s posts stopped."""
+    return f"recheck:{spec.url}" + (f"#{spec.tag}" if spec.tag else "")
+
+
+def _status_now(
+    client: Http, base: str, uri: str, local_id: str, ctx: FetchContext, *, untrusted: bool
+) -> tuple[list[Item], int]:
+    """One status as its server has it now: [its current version (and boost)], or
+    [a Deletion] when it answers 404/410; with the requests spent. ``untrusted``: a
+    discovered server, reached through the private-address guard."""
+    host = urlsplit(base).netloc
+    url = status_url(base, local_id)
+    response = client.get(url, accept="application/json", same_host_only=True, untrusted=untrusted)
+    now = ctx.now()
+    if response.status in (404, 410):
+        return [Deletion(uri, Sighting(host, local_id, None, now, url))], response.requests
+    if response.status in (401, 403):
+        raise AuthRequiredError(
+            base, f"HTTP {response.status} re-reading statuses", hint=TOKEN_HINT
+        )
+    if response.status >= 400:
+        raise FetchError(url, f"HTTP {response.status} re-reading a status")
+    data = decode_json(response.body, url, "status")
+    if not isinstance(data, dict):
+        return [], response.requests
+    post, boost = parse_status(data, instance=host, fetched_at=now, fetched_from=url)
+    return [post] if boost is None else [post, boost], response.requests
 
 
 def parent_uris(client: Http, base: str, local_ids: list[str]) -> dict[str, str]:
@@ -407,7 +518,3 @@ def parent_uris(client: Http, base: str, local_ids: list[str]) -> dict[str, str]
         if uri is not None:
             found[local_id] = uri
     return found
-
-
-def refresh_window(now: datetime, hours: float) -> datetime:
-    return now - timedelta(hours=hours)

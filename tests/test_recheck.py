@@ -1,0 +1,93 @@
+"""The default re-check (issue 14): the rotating walk of a tag timeline within a request
+budget, and the budget drawn from a server's rate budget across runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bsarchive.demo import FixtureMastodon, synthetic_status
+from bsarchive.http import Http, HttpSettings
+from bsarchive.models import Cursor, Deletion, Post, SourceSpec
+from bsarchive.sources import FetchContext
+from bsarchive.sources.mastodon import id_order, recheck_budget, recheck_tag_timeline
+from bsarchive.store import Store
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("sent", "rechecked", "budget"),
+    [
+        (0, 0, 60),  # an idle server: a fifth of the 300-request paging window
+        (50, 0, 60),  # after a small backfill
+        (120, 0, 30),  # never past half the server's budget: catch-ups keep room
+        (500, 0, 0),  # a big backfill in this window: deferred
+        (70, 60, 0),  # the re-check's own share is spent
+        (70, 45, 15),
+    ],
+)
+def test_recheck_budget(sent: int, rechecked: int, budget: int) -> None:
+    assert recheck_budget(sent, rechecked) == budget
+
+
+def test_ids_order_as_servers_order_them() -> None:
+    ids = ["99", "100", "1000", "101"]
+    assert sorted(ids, key=id_order) == ["99", "100", "101", "1000"]
+
+
+def test_the_walk_rotates_over_runs_within_its_budget() -> None:
+    statuses = [synthetic_status(n, viewer="v.example", local_id=1000 + n) for n in range(200)]
+    # Post 30 is deleted; it was stored, so it is a target.
+    server_statuses = [s for s in statuses if s["id"] != "1030"]
+    targets = [(s["uri"], s["id"]) for s in statuses]
+    ctx = FetchContext(tags=("bsnopen",), now=lambda: NOW)
+    with FixtureMastodon(server_statuses) as server, Http(HttpSettings(retries=0)) as http:
+        spec = SourceSpec("mastodon", server.url, tag="bsnopen")
+        first = list(recheck_tag_timeline(http, spec, targets, Cursor(), ctx, budget=3))
+        # Three pages of 40, newest first; the cursor says where the walk stopped.
+        assert [len(p.items) for p in first] == [40, 40, 40]
+        assert first[-1].cursor == Cursor(oldest="1080")
+        assert server.requests[0] == "/api/v1/timelines/tag/bsnopen?limit=40&max_id=1200"
+        second = list(recheck_tag_timeline(http, spec, targets, first[-1].cursor, ctx, budget=10))
+        items = [i for p in second for i in p.items]
+        deletions = [i for i in items if isinstance(i, Deletion)]
+        assert [d.uri for d in deletions] == [statuses[30]["uri"]]
+        assert len([i for i in items if isinstance(i, Post)]) == 79
+        assert second[-1].cursor == Cursor()  # the end: the next walk starts at the top
+        assert sum(p.requests for p in second) == 3  # two pages and one status
+        third = list(recheck_tag_timeline(http, spec, targets, second[-1].cursor, ctx, budget=1))
+        assert server.requests[-1] == "/api/v1/timelines/tag/bsnopen?limit=40&max_id=1200"
+        assert third[-1].cursor == Cursor(oldest="1160")
+
+
+def test_budget_out_while_asking_resumes_at_the_unconfirmed_post() -> None:
+    statuses = [synthetic_status(n, viewer="v.example", local_id=1000 + n) for n in range(10)]
+    kept = [s for s in statuses if s["id"] not in ("1008", "1004")]
+    targets = [(s["uri"], s["id"]) for s in statuses]
+    ctx = FetchContext(tags=("bsnopen",), now=lambda: NOW)
+    with FixtureMastodon(kept) as server, Http(HttpSettings(retries=0)) as http:
+        spec = SourceSpec("mastodon", server.url, tag="bsnopen")
+        pages = list(recheck_tag_timeline(http, spec, targets, Cursor(), ctx, budget=2))
+        # One page and one question (1008); 1004 is left for the next run to walk to.
+        assert [type(i).__name__ for i in pages[0].items].count("Deletion") == 1
+        assert pages[-1].cursor == Cursor(oldest="1005")
+        rest = list(recheck_tag_timeline(http, spec, targets, pages[-1].cursor, ctx, budget=5))
+        assert [i.uri for p in rest for i in p.items if isinstance(i, Deletion)] == [
+            statuses[4]["uri"]
+        ]
+        assert rest[-1].cursor == Cursor()
+
+
+def test_requests_are_counted_per_host_over_the_window(tmp_path: Path) -> None:
+    with Store(tmp_path / "a.db") as store:
+        store.record_requests("a.example", NOW - timedelta(days=2), 999, 0)
+        store.record_requests("a.example", NOW - timedelta(minutes=20), 100, 10)
+        store.record_requests("a.example", NOW - timedelta(minutes=5), 40, 30)
+        store.record_requests("b.example", NOW, 7, 0)
+        assert store.requests_since("a.example", NOW - timedelta(minutes=15)) == (40, 30)
+        assert store.requests_since("a.example", NOW - timedelta(hours=1)) == (140, 40)
+        # Rows older than a day are dropped as new ones are recorded.
+        assert store.requests_since("a.example", NOW - timedelta(days=3)) == (140, 40)
