@@ -4,6 +4,7 @@ fetched from loopback servers that includes a hostile post."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -132,11 +133,27 @@ def test_demo_writes_the_digest(tmp_path: Path) -> None:
     assert f"digest: {out / 'demo-digest.html'}" in result.stderr
     page = lxml.html.fromstring((out / "demo-digest.html").read_bytes())
     assert page.findtext(".//h1") == "Big Society Network open night (demo)"
-    assert (
-        (out / "demo-digest.md")
-        .read_text("utf-8")
-        .startswith("# Big Society Network open night (demo)\n")
-    )
+    markdown = (out / "demo-digest.md").read_text("utf-8")
+    assert markdown.startswith("# Big Society Network open night (demo)\n")
+    # The whole mission: posts from three instances, named as such (not a loopback
+    # port), the blog write-ups they link to, and those blogs' comment threads.
+    assert "on **3** instances" in markdown
+    assert "127.0.0.1" not in markdown
+    assert "127.0.0.1" not in (out / "demo.jsonl").read_text("utf-8")
+    with sqlite3.connect(out / "demo.db") as db:
+        assert db.execute("SELECT DISTINCT source FROM sightings ORDER BY 1").fetchall() == [
+            ("civic.example",),
+            ("http://social.example/tags/bsnopen.rss",),
+            ("social.example",),
+            ("town.example",),
+        ]
+        commented = db.execute(
+            "SELECT r.site_name, count(c.id) FROM reactions r JOIN comments c"
+            " ON c.reaction_id = r.id GROUP BY r.id ORDER BY r.url"
+        ).fetchall()
+    assert len(commented) >= 2, commented  # a WordPress blog and a Blogger blog at least
+    assert "Young people in the Big Society](http://timdavies.example/" in markdown
+    assert "2 comments" in markdown
 
 
 def test_html_digest_renders_in_headless_chromium(

@@ -13,17 +13,23 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+from xml.sax.saxutils import escape
 
-from bsarchive.archive import run_fetch
+import httpx
+
+from bsarchive.archive import http_settings, run_fetch
 from bsarchive.config import Instance, Settings
 from bsarchive.export.build import DigestFormat, write_digest
 from bsarchive.export.csv import write_csv
 from bsarchive.export.jsonl import write_jsonl
+from bsarchive.http import Http
 from bsarchive.sources.mastodon import id_order
 from bsarchive.store import ArchiveLock, ExportFilter, Store
 
@@ -148,7 +154,10 @@ class FixtureMastodon:
                     body = b"[" + b",".join(fixture._encoded[str(s["id"])] for s in page) + b"]"
                     headers = {}
                     if page:
-                        base = f"{fixture.url}{parts.path}?limit={query.get('limit', ['20'])[0]}"
+                        # Links name the host the client asked for, as a real server does.
+                        host = self.headers.get("Host") or fixture.url.split("//", 1)[1]
+                        limit = query.get("limit", ["20"])[0]
+                        base = f"http://{host}{parts.path}?limit={limit}"
                         headers["Link"] = (
                             f'<{base}&max_id={page[-1]["id"]}>; rel="next", '
                             f'<{base}&min_id={page[0]["id"]}>; rel="prev"'
@@ -160,6 +169,11 @@ class FixtureMastodon:
                         self.send(200, fixture._encoded[status_id])
                     else:
                         self.send(404, b'{"error":"Record not found"}')
+                elif path.startswith("/tags/") and path.endswith(".rss"):
+                    host = self.headers.get("Host") or fixture.url.split("//", 1)[1]
+                    tag = unquote(path[len("/tags/") : -len(".rss")])
+                    rss = tag_rss(host.split(":")[0], tag, fixture._tagged(tag)[0][::-1][:20])
+                    self.send(200, rss, {"Content-Type": "application/rss+xml; charset=utf-8"})
                 elif path == "/.well-known/nodeinfo":
                     href = f"{fixture.url}/nodeinfo/2.0"
                     rel = "http://nodeinfo.diaspora.software/ns/schema/2.0"
@@ -173,9 +187,9 @@ class FixtureMastodon:
 
             def send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 for name, value in {
+                    "Content-Type": "application/json; charset=utf-8",
                     **(fixture.extra_headers() if fixture.extra_headers else {}),
                     **(headers or {}),
                 }.items():
@@ -288,30 +302,165 @@ def demo_statuses(instance: str) -> list[dict[str, Any]]:
     return statuses
 
 
+def tag_rss(host: str, tag: str, statuses: Sequence[dict[str, Any]]) -> bytes:
+    """``/tags/TAG.rss`` as Mastodon renders it (PROTOCOL.md §2): no item titles, the
+    status ``url`` as guid and link, the HTML escaped in the description, one category
+    per tag; ``statuses`` newest first."""
+    items = []
+    for status in statuses:
+        when = datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00"))
+        categories = "".join(
+            f"<category>{escape(str(t.get('name', '')))}</category>" for t in status["tags"]
+        )
+        url = escape(str(status.get("url") or status["uri"]))
+        items.append(
+            f'<item><guid isPermaLink="true">{url}</guid><link>{url}</link>'
+            f"<pubDate>{format_datetime(when)}</pubDate>"
+            f"<description>{escape(str(status['content']))}</description>{categories}</item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
+        'xmlns:webfeeds="http://webfeeds.org/rss/1.0" xmlns:media="http://search.yahoo.com/mrss/">'
+        f"<channel><title>#{escape(tag)}</title>"
+        f"<description>Public posts tagged #{escape(tag)}</description>"
+        f"<link>https://{escape(host)}/tags/{escape(tag)}</link>"
+        "<generator>Mastodon v4.3.2</generator>" + "".join(items) + "</channel></rss>\n"
+    ).encode()
+
+
+class DemoWeb:
+    """A loopback server standing in for the blogs the demo's posts link to: files under
+    ``fixtures/demo/web/HOST/PATH`` (``index.html``/``index.xml`` for a path ending in
+    ``/``), chosen by the request's Host header. Always stopped, like FixtureMastodon."""
+
+    ROOT = "fixtures/demo/web"
+
+    def __init__(self) -> None:
+        self.root = resources.files("bsarchive").joinpath(self.ROOT)
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def hosts(self) -> list[str]:
+        return sorted(entry.name for entry in self.root.iterdir() if entry.is_dir())
+
+    def start(self) -> DemoWeb:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def page(self, host: str, path: str) -> tuple[bytes, str] | None:
+        """The file for ``path`` on ``host`` and its content type, or None."""
+        parts = [p for p in unquote(path).split("/") if p]
+        if any(p in (".", "..") for p in parts) or host not in self.hosts():
+            return None
+        node = self.root.joinpath(host, *parts)
+        for candidate in (node.joinpath("index.html"), node.joinpath("index.xml"), node):
+            if candidate.is_file():
+                body = candidate.read_bytes()
+                head = body[:300]
+                kind = (
+                    "application/rss+xml"
+                    if b"<rss" in head
+                    else "application/atom+xml"
+                    if b"<feed" in head
+                    else "text/html"
+                )
+                return body, kind + "; charset=utf-8"
+        return None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        web = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # silence
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                host = (self.headers.get("Host") or "").split(":")[0]
+                found = web.page(host, urlsplit(self.path).path)
+                body, kind = found or (b"<h1>Not found</h1>", "text/html; charset=utf-8")
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+
+class _LoopbackTransport(httpx.HTTPTransport):
+    """Sends the demo's requests for ``social.example`` and the blogs to the loopback
+    servers standing in for them, the Host header unchanged, so the archive names the
+    instances and sites as a real run would, not a loopback port."""
+
+    def __init__(self, ports: dict[str, int]) -> None:
+        super().__init__(retries=0)
+        self._ports = ports
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        port = self._ports.get(request.url.host)
+        if port is not None:
+            request.url = request.url.copy_with(host="127.0.0.1", port=port)
+        return super().handle_request(request)
+
+
+# The demo's sources: the three instances' tag timelines, one instance's tag RSS and a
+# WordPress blog's feed; the posts link to a WordPress, a Blogger and a Ghost blog.
+DEMO_FEEDS = ("http://social.example/tags/bsnopen.rss", "http://podnosh.example/blog/feed/")
+
+
 def run_demo(out: Path, report: Callable[[str], None] | None = None) -> int:
-    """Serve the demo instances on loopback, fetch, export, and report where files are."""
+    """Serve the demo instances and blogs on loopback, fetch, export, and report where
+    the files are."""
     say = report or (lambda _line: None)
     out.mkdir(parents=True, exist_ok=True)
     db = out / "demo.db"
+    for stale in out.glob("demo.db*"):  # each demo starts afresh
+        stale.unlink()
     servers = [FixtureMastodon(demo_statuses(name)).start() for name in DEMO_INSTANCES]
+    web = DemoWeb().start()
+    ports = {
+        name: int(s.url.rsplit(":", 1)[1]) for name, s in zip(DEMO_INSTANCES, servers, strict=True)
+    }
+    ports.update(dict.fromkeys(web.hosts(), web.port))
     try:
         settings = Settings(
             db=db,
             title="Big Society Network open night (demo)",
             tags=("bsnopen",),
-            instances=tuple(Instance(s.url) for s in servers),
-            reactions=False,
+            instances=tuple(Instance(f"http://{name}") for name in DEMO_INSTANCES),
+            feeds=DEMO_FEEDS,
+            # The blogs stand on loopback here; a real run keeps this off.
+            allow_private_networks=True,
         )
         settings = replace(settings, retries=1, backoff=0.05)
-        with ArchiveLock(db) as lock, Store(db) as store:
+        with (
+            Http(http_settings(settings), transport=_LoopbackTransport(ports)) as client,
+            ArchiveLock(db) as lock,
+            Store(db) as store,
+        ):
             lock.acquire()
-            result = run_fetch(settings, store)
+            result = run_fetch(settings, store, client=client)
             stats = store.stats()
         say(
-            f"fetched {len(servers)} demo instances: {result.new} new posts, "
-            f"{result.updated} updated, {len(result.failures)} failed"
+            f"fetched {len(servers)} demo instances and {len(DEMO_FEEDS)} feeds: "
+            f"{result.new} new posts, {result.reactions} blog reactions, "
+            f"{len(result.failures)} failed"
         )
     finally:
+        web.stop()
         for server in servers:
             server.stop()
     with Store(db, readonly=True) as store:
@@ -328,7 +477,10 @@ def run_demo(out: Path, report: Callable[[str], None] | None = None) -> int:
                 write_digest(
                     store, f, ExportFilter(), fmt=fmt, title=settings.title, tags=settings.tags
                 )
-    say(f"archive: {stats.posts} posts by {stats.authors} people, {stats.first} to {stats.last}")
+    say(
+        f"archive: {stats.posts} posts by {stats.authors} people, {stats.first} to "
+        f"{stats.last}; {stats.reactions} reactions with {stats.comments} comments"
+    )
     for name in ("demo.db", "demo.csv", "demo.jsonl", "demo-digest.md"):
         say(f"  {out / name}")
     say(f"digest: {out / 'demo-digest.html'}")
