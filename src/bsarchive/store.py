@@ -329,6 +329,15 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX posts_url;
     CREATE INDEX posts_url ON posts(url) WHERE url IS NOT NULL AND url != uri;
     """,
+    # 5: discovery follows mentions (issue 15). The profile web address of each account a
+    # post mentions: the server it lives on, which a server-relative acct does not say.
+    """
+    CREATE TABLE post_mentions (
+        post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        PRIMARY KEY (post_id, url)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -669,6 +678,8 @@ class Stats:
     top_tags: list[tuple[str, int]] = field(default_factory=list)
     per_hour: list[tuple[str, int]] = field(default_factory=list)
     per_instance: list[tuple[str, int, int]] = field(default_factory=list)
+    # Servers --discover found: (host, usable, software, reason, posts seen there).
+    servers: list[tuple[str, bool, str, str, int]] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
     schema_version: int = 0
 
@@ -1228,17 +1239,25 @@ class Store:
             for h, b, u, r, c in rows
         ]
 
-    def discovery_accounts(self) -> list[tuple[str, str | None]]:
-        """(handle, profile url) of everyone who posted or boosted, most active first."""
+    def discovery_addresses(self) -> list[tuple[str | None, str | None, int]]:
+        """Where the conversation points (issue 15): (handle, web address, how often) for
+        everyone who posted or boosted, every mentioned account (its profile address) and
+        every replied-to post (its uri), most frequent first."""
         with _errors("read accounts", self.path):
             return self.db.execute(
                 """
-                SELECT a.handle, a.url FROM authors a
+                SELECT a.handle, a.url, sum(c.n) AS n FROM authors a
                 JOIN (SELECT author_id AS id, count(*) AS n FROM posts GROUP BY author_id
                       UNION ALL
                       SELECT booster_id, count(*) FROM boosts GROUP BY booster_id) c
                   ON c.id = a.id
-                GROUP BY a.id ORDER BY sum(c.n) DESC, a.handle
+                GROUP BY a.id
+                UNION ALL
+                SELECT NULL, url, count(*) FROM post_mentions GROUP BY url
+                UNION ALL
+                SELECT NULL, in_reply_to_uri, count(*) FROM posts
+                WHERE in_reply_to_uri IS NOT NULL GROUP BY in_reply_to_uri
+                ORDER BY 3 DESC, 1, 2
                 """
             ).fetchall()
 
@@ -1360,8 +1379,17 @@ class Store:
                     [(post_id, url, i) for i, url in enumerate(dict.fromkeys(post.links))],
                 )
             self._add_sighting(post_id, post, stamp)
+            self._add_mentions(post_id, post)
             return 1, 0
+        self._add_mentions(int(row[0]), post)
         return 0, self._update_post(row, post, stamp)
+
+    def _add_mentions(self, post_id: int, post: Post) -> None:
+        if post.mention_urls:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO post_mentions (post_id, url) VALUES (?, ?)",
+                [(post_id, url) for url in post.mention_urls],
+            )
 
     def _add_sighting(self, post_id: int, post: Post, stamp: str | None) -> None:
         s = post.sighting
@@ -2172,6 +2200,14 @@ class Store:
                 GROUP BY source ORDER BY 2 DESC, source
                 """
             ).fetchall()
+            s.servers = [
+                (host, bool(usable), software, reason, posts)
+                for host, usable, software, reason, posts in q(
+                    "SELECT i.host, i.usable, i.software, i.reason,"
+                    " (SELECT count(DISTINCT post_id) FROM sightings WHERE source = i.host)"
+                    " FROM instances i ORDER BY i.host"
+                ).fetchall()
+            ]
             # Sources the user configured (and comment feeds), not the run's own bookmarks.
             cursor = q(
                 "SELECT key, last_success_at, last_error, last_error_at, items, requests,"
@@ -2582,6 +2618,7 @@ def datasette_metadata(database: str, title: str) -> dict[str, Any]:
             "facets": ["tag"],
         },
         "post_links": {"description": "One row per link in a post, in order."},
+        "post_mentions": {"description": "Profile address of each account a post mentions."},
         "sightings": {
             "description": "Where and when each post was seen (one row per source).",
             "facets": ["source"],
