@@ -1858,6 +1858,8 @@ class Store:
         cells = [
             _SAFE_CELL.format(ref=f"c{inner.index(column)}")
             if safe_cells and column in _TEXT_COLUMNS
+            else f"CAST(c{inner.index(column)} AS TEXT)"  # ids are text, like local_id
+            if column == "id"
             else f"c{inner.index(column)}"
             for column in columns
         ]
@@ -1867,7 +1869,9 @@ class Store:
             )
             cells = [f"json_object({pairs})"]
         elif shape == "csv":
-            template = ",".join('"%w"' if c in _TEXT_COLUMNS else "%s" for c in columns)
+            template = ",".join(
+                '"%w"' if c in _TEXT_COLUMNS or c == "id" else "%s" for c in columns
+            )
             values = ", ".join(f"coalesce({cell}, '')" for cell in cells)
             cells = [f"format('{template}', {values})"]
         whole = shape != "rows"  # one preformatted column per row
