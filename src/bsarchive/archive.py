@@ -696,6 +696,7 @@ def run_import(
     with _no_cycle_collection():
         for path in files:
             results.append(_import_file(store, path, reader, now, worker_min_bytes))
+    store.resolve_retweets()  # TAGS retweets name no original: found by text, either order
     return results
 
 

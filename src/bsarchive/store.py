@@ -34,6 +34,7 @@ from bsarchive.dedupe import (
     cluster_near_duplicates,
     identity_candidates,
     max_count,
+    retweeted_post,
 )
 from bsarchive.errors import ConfigError, LockHeldError, StoreError
 from bsarchive.models import (
@@ -763,10 +764,21 @@ def _parts(keys: Sequence[str], size: int = 400) -> Iterator[tuple[Sequence[str]
 # The first source in a post's seen_on (where it was first seen, and where an id it names,
 # like its parent's, comes from); ``{t}`` is the posts table's qualifier.
 _FIRST_SEEN_ON = "substr({t}seen_on || ' ', 1, instr({t}seen_on || ' ', ' ') - 1)"
-# The flag sources.twarc gives a retweet known from its text only ('RT @x: …', in TAGS).
+# The flag sources.twarc gives a tweet whose text looks like a retweet ('RT @x: …') but that
+# has no retweet structure (manual RTs; TAGS retweets too, in archives made before issue 15).
 _RETWEET_TEXT = "retweet text"
 # A key only a TAGS sheet's row has in its raw JSON (sources.twarc keeps the row).
 _TAGS_ROW = '"from_user":'
+# A TAGS retweet is a boost guessed from its text ('RT @x: …'), kept with its row as raw:
+# a structured copy of the tweet (twarc) says what it really is. Its post_uri is the
+# profile https://twitter.com/x until resolve_retweets finds the post by its text.
+_GUESSED_BOOST = f"instr(boosts.raw, '{_TAGS_ROW}') > 0"
+_TWITTER_PROFILE = "https://twitter.com/"
+_UNRESOLVED_BOOST = (
+    f"boosts.post_uri GLOB '{_TWITTER_PROFILE}*'"
+    f" AND instr(substr(boosts.post_uri, {len(_TWITTER_PROFILE) + 1}), '/') = 0"
+    f" AND {_GUESSED_BOOST}"
+)
 # The permalink of a tweet whose author the file did not name (sources.twarc).
 _TWEET_BY_ID_ONLY = "twitter.com/i/web/status/"
 # Columns a later source may fill when the first left them empty (see _update_post).
@@ -1331,6 +1343,8 @@ class Store:
         row = self._find_post(post)
         if row is None and _RETWEET_TEXT in post.flags and self._is_a_boost(post.uri):
             return 0, 0  # a retweet's own row (TAGS keeps it as text): the boost says it
+        if row is None and post.source == "twitter":
+            self._drop_guessed_boosts([post.uri])
         if row is None:
             author_id = self._author_id(post.author)
             cur = self.db.execute(
@@ -1503,7 +1517,19 @@ class Store:
         return updated
 
     def _is_a_boost(self, uri: str) -> bool:
-        return self.db.execute("SELECT 1 FROM boosts WHERE uri = ?", (uri,)).fetchone() is not None
+        """Whether a boost says what ``uri`` is (a TAGS row's guess does not)."""
+        return (
+            self.db.execute(
+                f"SELECT 1 FROM boosts WHERE uri = ? AND NOT {_GUESSED_BOOST}", (uri,)
+            ).fetchone()
+            is not None
+        )
+
+    def _drop_guessed_boosts(self, uris: Sequence[str]) -> None:
+        """A tweet TAGS kept as a retweet ('RT @x: …') that a structured copy (twarc) shows
+        to be a tweet of its own: the post replaces the guessed boost."""
+        for part, marks in _parts(uris):
+            self.db.execute(f"DELETE FROM boosts WHERE uri IN ({marks}) AND {_GUESSED_BOOST}", part)
 
     def _drop_retweet_rows(self, uris: Sequence[str]) -> None:
         """A retweet stored as a post from its text alone (TAGS: 'RT @x: …', flagged
@@ -1515,6 +1541,17 @@ class Store:
             )
 
     def _insert_boost(self, boost: Boost, now: datetime) -> int:
+        if _TAGS_ROW in boost.raw:
+            # A TAGS guess: a structured copy stored as a post, or as a boost, says more.
+            if self.db.execute(
+                "SELECT 1 FROM posts WHERE uri = ? AND instr(raw, ?) = 0", (boost.uri, _TAGS_ROW)
+            ).fetchone():
+                return 0
+        elif self.db.execute(
+            f"UPDATE boosts SET post_uri = ?, raw = ? WHERE uri = ? AND {_GUESSED_BOOST}",
+            (boost.post_uri, boost.raw, boost.uri),
+        ).rowcount:
+            return 0  # the structured copy names the original the TAGS row could not
         self._drop_retweet_rows([boost.uri])
         booster = self._author_id(boost.booster)
         cur = self.db.execute(
@@ -1673,6 +1710,35 @@ class Store:
             ),
         )
         return 1, 0
+
+    def resolve_retweets(self) -> int:
+        """Give TAGS retweets (boosts naming only the original's author, ``RT @x: …``) the
+        post they repeat, found among that author's archived posts by its text
+        (:func:`bsarchive.dedupe.retweeted_post`). Runs after each import, so either order
+        of arrival ends resolved. Returns how many were resolved."""
+        with self.transaction() as db, _errors("resolve retweets", self.path):
+            waiting: dict[str, list[tuple[str, str]]] = {}
+            for uri, post_uri, raw in db.execute(
+                f"SELECT uri, post_uri, raw FROM boosts WHERE {_UNRESOLVED_BOOST}"
+            ):
+                try:
+                    text = json.loads(raw).get("text") or ""
+                except (ValueError, AttributeError):
+                    continue
+                waiting.setdefault(post_uri[len(_TWITTER_PROFILE) :], []).append((uri, text))
+            found = []
+            for user, retweets in waiting.items():
+                candidates = db.execute(
+                    "SELECT p.uri, p.text FROM posts p JOIN authors a ON a.id = p.author_id"
+                    " WHERE a.handle IN (?, ?) AND p.deleted_at IS NULL",
+                    ("@" + user, "@" + user.lower()),
+                ).fetchall()
+                for uri, text in retweets if candidates else ():
+                    original = retweeted_post(text, candidates)
+                    if original is not None:
+                        found.append((original, uri))
+            db.executemany("UPDATE boosts SET post_uri = ? WHERE uri = ?", found)
+        return len(found)
 
     def resolve_replies(self) -> int:
         """Fill ``in_reply_to_uri`` from the parent's local id where the parent is archived.
@@ -2329,6 +2395,8 @@ class Store:
             )
             if retweets:  # a retweet's own row (TAGS keeps it as text): the boost says it
                 posts = [p for p in posts if p[_P_URI] not in retweets]
+            self._drop_guessed_boosts([p[_P_URI] for p in posts])
+            boosts = self._unguessed(boosts)
             self._drop_retweet_rows([b[_B_URI] for b in boosts])
             known = self._known_identities(
                 [p[_P_URI] for p in posts] + [p[_P_URL] for p in posts if p[_P_URL]]
@@ -2377,15 +2445,37 @@ class Store:
         )
 
     def _stored_boosts(self, uris: Sequence[str]) -> set[str]:
+        """Which of ``uris`` a stored boost says is a retweet (a TAGS row's guess does not)."""
         found: set[str] = set()
         for part, marks in _parts(uris):
             found.update(
                 uri
                 for (uri,) in self.db.execute(
-                    f"SELECT uri FROM boosts WHERE uri IN ({marks})", part
+                    f"SELECT uri FROM boosts WHERE uri IN ({marks}) AND NOT {_GUESSED_BOOST}",
+                    part,
                 )
             )
         return found
+
+    def _unguessed(self, boosts: list[BoostValues]) -> list[BoostValues]:
+        """``boosts`` less the TAGS guesses a structured copy already answered (a post of
+        that uri not read from a TAGS row), after giving a stored guess the original a
+        structured boost names."""
+        guesses = [b[_B_URI] for b in boosts if _TAGS_ROW in b[_B_RAW]]
+        answered: set[str] = set()
+        for part, marks in _parts(guesses):
+            answered.update(
+                uri
+                for (uri,) in self.db.execute(
+                    f"SELECT uri FROM posts WHERE uri IN ({marks}) AND instr(raw, ?) = 0",
+                    (*part, _TAGS_ROW),
+                )
+            )
+        self.db.executemany(
+            f"UPDATE boosts SET post_uri = ?, raw = ? WHERE uri = ? AND {_GUESSED_BOOST}",
+            [(b[_B_POST_URI], b[_B_RAW], b[_B_URI]) for b in boosts if _TAGS_ROW not in b[_B_RAW]],
+        )
+        return [b for b in boosts if b[_B_URI] not in answered]
 
     def _known_tweets(self, posts: Sequence[PostValues]) -> set[str]:
         """The uris of ``posts`` that are tweets already stored under another spelling of
