@@ -231,3 +231,37 @@ def test_the_cap_counts_every_server_contacted(cli: Cli, servers: Any, fast_conf
     contacted = [name for name, server in s.items() if server.requests and name != "configured"]
     assert len(contacted) == 3
     assert cli.rows("SELECT count(*) FROM instances") == [(3,)]
+
+
+def test_nodeinfo_and_link_headers_pointing_elsewhere_are_not_followed(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    # Another loopback address stands for a private one a hostile server points at.
+    elsewhere = servers([])
+    home = servers([])
+    theirs = _status(80, 8000, home, "hil")
+
+    def hostile(handler: Any, path: str, query: dict[str, list[str]]) -> bool:
+        if path == "/.well-known/nodeinfo":
+            rel = "http://nodeinfo.diaspora.software/ns/schema/2.0"
+            links = {"links": [{"rel": rel, "href": f"{elsewhere.url}/nodeinfo/2.0"}]}
+            handler.send(200, json.dumps(links).encode())
+        elif path == "/api/v2/instance":
+            handler.send(200, json.dumps({"domain": "home.example", "version": "4.3.2"}).encode())
+        elif path.startswith("/api/v1/timelines/tag/"):
+            link = f'<{elsewhere.url}{path}?max_id=1>; rel="next"'
+            handler.send(200, json.dumps([theirs]).encode(), {"Link": link})
+        else:
+            return False
+        return True
+
+    home.hook = hostile
+    configured = servers([_status(81, 8100, home, "hil")])
+    result = cli(
+        "fetch", "--tag", "bsnopen", "--mastodon", configured.url, "--db", str(cli.db),
+        "--config", str(fast_config), "--allow-private-networks", "--discover",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert elsewhere.requests == []
+    assert "/api/v2/instance" in home.requests  # NodeInfo elsewhere: asked here instead
+    assert any(r.startswith("/api/v1/timelines/tag/") for r in home.requests)
