@@ -117,3 +117,151 @@ def test_refresh_reaches_discovered_servers(cli: Cli, servers: Any, fast_config:
         ("Corrected: it was Tuesday #bsnopen", "2010-06-30T08:00:00.000Z")
     ]
     assert any("/api/v1/statuses/6000" in r for r in home.requests)
+
+
+def _mentioning(status: dict[str, Any], *people: tuple[FixtureMastodon, str]) -> dict[str, Any]:
+    """``status`` mentioning ``people`` as Mastodon lists them: a server-relative ``acct``
+    and the profile ``url``, which is what names their server."""
+    mentions = [
+        {"id": str(900 + i), "username": user, "url": f"{home.url}/@{user}",
+         "acct": f"{user}@{home.url.removeprefix('http://')}"}
+        for i, (home, user) in enumerate(people)
+    ]  # fmt: skip
+    return dict(status, mentions=mentions)
+
+
+DISABLED_INSTANCE = {
+    "domain": "disabled.example",
+    "version": "4.5.0",
+    "configuration": {
+        "timelines_access": {
+            "live_feeds": {"local": "disabled", "remote": "disabled"},
+            "hashtag_feeds": {"local": "disabled", "remote": "disabled"},
+            "trending_link_feeds": {"local": "public", "remote": "public"},
+        }
+    },
+}
+
+
+def _feeds_disabled(handler: Any, path: str, query: dict[str, list[str]]) -> bool:
+    if path == "/api/v2/instance":
+        handler.send(200, json.dumps(DISABLED_INSTANCE).encode())
+        return True
+    return False  # its tag timeline answers 200 [] like any empty one
+
+
+def _needs_a_token(handler: Any, path: str, query: dict[str, list[str]]) -> bool:
+    if path.startswith("/api/v1/timelines/"):
+        handler.send(401, b'{"error":"The access token is invalid"}')
+        return True
+    return False
+
+
+def _loopback_fediverse(servers: Any) -> dict[str, FixtureMastodon]:
+    """Six servers around one configured one; each reachable only the way its name says."""
+    s = {
+        "mentioned": servers([]),  # only ever mentioned
+        "author": servers([]),  # home of an author the configured server saw
+        "depth2": servers([]),  # known only from a post on `author`
+        "misskey": servers([], software="misskey"),
+        "disabled": servers([], hook=_feeds_disabled),
+        "token": servers([], hook=_needs_a_token),  # mentioned on `depth2`: depth three
+    }
+    s["mentioned"].set_statuses([_status(70, 7000, s["mentioned"], "mo")])
+    s["author"].set_statuses(
+        [_status(71, 7100, s["author"], "al"), _status(72, 7101, s["depth2"], "di")]
+    )
+    s["depth2"].set_statuses([
+        _mentioning(_status(72, 7200, s["depth2"], "di"), (s["token"], "tok")),
+        _status(73, 7201, s["depth2"], "di"),
+    ])  # fmt: skip
+    s["token"].set_statuses([_status(74, 7300, s["token"], "tok")])
+    s["configured"] = servers([
+        _mentioning(_status(75, 7500, s["author"], "al"),
+                    (s["mentioned"], "mo"), (s["misskey"], "kim")),
+        _status(76, 7501, s["disabled"], "dot"),
+    ])  # fmt: skip
+    return s
+
+
+def test_discovery_reaches_every_server_the_conversation_touches(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    s = _loopback_fediverse(servers)
+    result = cli(
+        "fetch", "--tag", "bsnopen", "--mastodon", s["configured"].url, "--db", str(cli.db),
+        "--config", str(fast_config), "--allow-private-networks", "--discover",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    key = {name: server.url.removeprefix("http://") for name, server in s.items()}
+    contacted = {name for name, server in s.items() if server.requests}
+    assert contacted == set(s)
+    read = {name for name, srv in s.items() if any("/timelines/tag/" in r for r in srv.requests)}
+    assert read == set(s) - {"misskey"}
+    assert any(r == "/api/v2/instance" for r in s["disabled"].requests)
+    uris = {uri for (uri,) in cli.rows("SELECT uri FROM posts")}
+    for name, user, n in (("mentioned", "mo", 70), ("author", "al", 71), ("depth2", "di", 73)):
+        assert f"{s[name].url}/users/{user}/statuses/{n}" in uris
+    assert f"{s['token'].url}/users/tok/statuses/74" not in uris  # it wants a token
+
+    stats = json.loads(cli("stats", "--json", "--db", str(cli.db)).stdout)
+    states = {row["server"]: row["state"] for row in stats["servers"]}
+    assert states == {
+        key["mentioned"]: "archived (1 post)",
+        key["author"]: "archived (2 posts)",
+        key["depth2"]: "archived (2 posts)",
+        key["misskey"]: "not Mastodon-compatible (misskey)",
+        key["disabled"]: "hashtag feeds disabled",
+        key["token"]: "refused with 401 (needs a token)",
+    }
+    text = cli("stats", "--db", str(cli.db)).stdout
+    lines = [" ".join(line.replace("│", " ").split()) for line in text.splitlines()]
+    for server, state in states.items():
+        assert f"{server} {state}" in lines
+
+
+def test_the_cap_counts_every_server_contacted(cli: Cli, servers: Any, fast_config: Path) -> None:
+    s = _loopback_fediverse(servers)
+    result = cli(
+        "fetch", "--tag", "bsnopen", "--mastodon", s["configured"].url, "--db", str(cli.db),
+        "--config", str(fast_config), "--allow-private-networks", "--discover",
+        "--max-instances", "3",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    contacted = [name for name, server in s.items() if server.requests and name != "configured"]
+    assert len(contacted) == 3
+    assert cli.rows("SELECT count(*) FROM instances") == [(3,)]
+
+
+def test_nodeinfo_and_link_headers_pointing_elsewhere_are_not_followed(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    # Another loopback address stands for a private one a hostile server points at.
+    elsewhere = servers([])
+    home = servers([])
+    theirs = _status(80, 8000, home, "hil")
+
+    def hostile(handler: Any, path: str, query: dict[str, list[str]]) -> bool:
+        if path == "/.well-known/nodeinfo":
+            rel = "http://nodeinfo.diaspora.software/ns/schema/2.0"
+            links = {"links": [{"rel": rel, "href": f"{elsewhere.url}/nodeinfo/2.0"}]}
+            handler.send(200, json.dumps(links).encode())
+        elif path == "/api/v2/instance":
+            handler.send(200, json.dumps({"domain": "home.example", "version": "4.3.2"}).encode())
+        elif path.startswith("/api/v1/timelines/tag/"):
+            link = f'<{elsewhere.url}{path}?max_id=1>; rel="next"'
+            handler.send(200, json.dumps([theirs]).encode(), {"Link": link})
+        else:
+            return False
+        return True
+
+    home.hook = hostile
+    configured = servers([_status(81, 8100, home, "hil")])
+    result = cli(
+        "fetch", "--tag", "bsnopen", "--mastodon", configured.url, "--db", str(cli.db),
+        "--config", str(fast_config), "--allow-private-networks", "--discover",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert elsewhere.requests == []
+    assert "/api/v2/instance" in home.requests  # NodeInfo elsewhere: asked here instead
+    assert any(r.startswith("/api/v1/timelines/tag/") for r in home.requests)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -91,6 +92,16 @@ def test_jsonl_raw_carries_the_source_payload(cli: Cli, archive: Archive) -> Non
     assert "raw" not in json.loads(plain.stdout.splitlines()[0])
 
 
+def test_ids_are_text_in_every_export(cli: Cli, archive: Archive) -> None:
+    # The contract's id columns are text, like local_id: no export writes them as numbers.
+    for args in (["--raw"], []):
+        lines = cli("export", "jsonl", "--db", str(cli.db), *args).stdout.splitlines()
+        ids = [json.loads(line)["id"] for line in lines]
+        assert all(isinstance(i, str) and i.isdigit() for i in ids), ids
+    csv_lines = cli("export", "csv", "--db", str(cli.db), "--unsafe-cells").stdout.splitlines()
+    assert re.match(r'^post,"[0-9]+",', csv_lines[1]), csv_lines[1]
+
+
 def test_atom_feed_parses_cleanly(cli: Cli, archive: Archive, tmp_path: Path) -> None:
     out = tmp_path / "event.atom"
     result = cli("export", "atom", "--db", str(cli.db), "-o", str(out), "--tag", "bsnopen")
@@ -133,7 +144,7 @@ def test_stats_json_is_a_stable_document(cli: Cli, archive: Archive) -> None:
     doc = json.loads(result.stdout)
     assert list(doc) == [
         "schema_version", "counts", "first_post_at", "last_post_at", "top_authors",
-        "top_links", "top_tags", "per_hour", "per_instance", "sources",
+        "top_links", "top_tags", "per_hour", "per_instance", "sources", "servers",
     ]  # fmt: skip
     assert doc["counts"] == {
         "posts": 8, "boosts": 0, "people": 8, "reactions": 1, "comments": 1, "edited": 0,

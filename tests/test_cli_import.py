@@ -260,3 +260,60 @@ def test_the_apis_copy_of_a_tweet_replaces_a_tags_sheets_whichever_came_first(
             "SELECT l.url FROM post_links l JOIN posts p ON p.id = l.post_id"
             " WHERE p.uri LIKE '%17350000010'"
         ) == [("https://blog.example.org/slides",)]
+
+
+TAGS_FIXTURE = Path(__file__).parent / "fixtures" / "twarc" / "tags_archive.csv"
+
+
+def test_a_tags_retweet_is_a_boost_of_the_post_it_repeats(cli: Cli) -> None:
+    result = cli("import", "tags", str(TAGS_FIXTURE), "--db", str(cli.db))
+    assert result.exit_code == 1  # the sheet's one spreadsheet-rounded id, reported
+    # Dan's "RT @clairewrites: Next up at #bsnopen: …" names no id: found by its text.
+    assert cli.rows("SELECT uri, post_uri FROM boosts") == [
+        ("https://twitter.com/dan_civic/status/17350000051",
+         "https://twitter.com/clairewrites/status/17350000050"),
+    ]  # fmt: skip
+    assert cli.rows("SELECT count(*) FROM posts WHERE uri LIKE '%17350000051'") == [(0,)]
+
+
+def test_a_structured_copy_says_a_tags_retweet_is_a_tweet_whichever_came_first(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # A manual 2010-style RT: "RT @ada_l: …" typed by Bob, no retweet in the API's copy.
+    text = "RT @ada_l: Slides from the open night are up https://t.co/abc #bsnopen"
+    sheet = tmp_path / "tags.csv"
+    sheet.write_text(
+        "id_str,from_user,text,created_at,status_url\n"
+        f'17350000013,bob_k,"{text}",Tue Jun 29 18:13:00 +0000 2010,'
+        "https://twitter.com/bob_k/status/17350000013\n"
+        # Ada's tweet, so the guess finds what it would repeat before twarc says otherwise.
+        '17350000010,ada_l,"Slides from the open night are up https://t.co/abc #bsnopen",'
+        "Tue Jun 29 18:10:00 +0000 2010,https://twitter.com/ada_l/status/17350000010\n",
+        encoding="utf-8",
+    )
+    manual = {"data": [tweet("17350000013", "1002", text)], "includes": {"users": USERS},
+              "__twarc": TWARC}  # fmt: skip
+    twarc = write(tmp_path / "tweets.jsonl", [json.dumps(manual).encode()])
+    for order in ((sheet, twarc), (twarc, sheet)):
+        cli.db.unlink(missing_ok=True)
+        for path in order:
+            kind = "tags" if path.suffix == ".csv" else "twarc"
+            assert cli("import", kind, str(path), "--db", str(cli.db)).exit_code == 0
+            if path == order[0] == sheet:  # the sheet alone: a retweet of Ada's tweet
+                assert cli.rows("SELECT post_uri FROM boosts") == [
+                    ("https://twitter.com/ada_l/status/17350000010",)
+                ]
+        assert cli.rows("SELECT uri FROM posts ORDER BY uri") == [
+            ("https://twitter.com/ada_l/status/17350000010",),
+            ("https://twitter.com/bob_k/status/17350000013",),
+        ], order
+        assert cli.rows("SELECT count(*) FROM boosts") == [(0,)], order
+
+
+def test_importing_a_file_that_does_not_exist_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
+    real = write(tmp_path / "tweets.jsonl", twarc2_lines())
+    missing = tmp_path / "typo.jsonl"
+    result = cli("import", "twarc", str(real), str(missing), "--db", str(cli.db))
+    assert result.exit_code == 2
+    assert result.stderr == f"bsarchive: error: {missing}: no such file\n"
+    assert not cli.db.exists()  # nothing imported, not even the file that exists

@@ -12,6 +12,7 @@ from bsarchive.dedupe import (
     mastodon_uri_to_url,
     mastodon_url_to_uri,
     normalise_identity,
+    retweeted_post,
     same_boost,
     same_post,
 )
@@ -178,3 +179,21 @@ def test_gotosocial_uri_and_url() -> None:
     uri = "https://gts.bsn.example/users/dan/statuses/01HZX4K6W8D3Q9V2M7N5P1R0ST"
     url = "https://gts.bsn.example/@dan/statuses/01HZX4K6W8D3Q9V2M7N5P1R0ST"
     assert same_post(post(uri, None, source="activitypub"), post(url, url, source="rss"))
+
+
+def test_retweeted_post_is_found_by_the_text_it_repeats() -> None:
+    ada = [
+        ("https://twitter.com/ada/status/1", "Doors open at 7 #bsnopen"),
+        ("https://twitter.com/ada/status/2",
+         "Slides & notes from the open night: https://blog.example.org/slides #bsnopen"),
+    ]  # fmt: skip
+    # TAGS text: entities escaped, the link shortened, the end cut with an ellipsis.
+    rt = "RT @ada: Slides &amp; notes from the open night: http://t.co/x1 #bsn…"
+    assert retweeted_post(rt, ada) == "https://twitter.com/ada/status/2"
+    assert retweeted_post("RT @ada: Doors open at 7 #bsnopen", ada) == (
+        "https://twitter.com/ada/status/1"
+    )
+    assert retweeted_post("RT @ada: Something else entirely", ada) is None
+    twice = [*ada, ("https://twitter.com/ada/status/3", "Doors open at 7 #bsnopen again")]
+    assert retweeted_post("RT @ada: Doors open at 7 #bsnopen", twice) is None  # ambiguous
+    assert retweeted_post("RT @ada: …", ada) is None

@@ -618,7 +618,7 @@ def test_tags_csv_rows() -> None:
     records = list(iter_tags_csv(FIXTURES / "tags_archive.csv", fetched_at=FETCHED_AT))
     assert summary(records) == [
         (2, None, [("Post", "https://twitter.com/clairewrites/status/17350000050")]),
-        (3, None, [("Post", "https://twitter.com/dan_civic/status/17350000051")]),
+        (3, None, [("Boost", "https://twitter.com/dan_civic/status/17350000051")]),
         (4, None, [("Post", "https://twitter.com/hackneyjo/status/17350000052")]),
         (7, None, [("Post", "https://twitter.com/policywonk_uk/status/880441234567890123")]),
         (
@@ -660,9 +660,11 @@ def test_tags_csv_rows() -> None:
         links=("http://www.example.org.uk/charity-data-guide",),
     )
     assert json.loads(first.raw)["id_str"] == "17350000050"  # the row, BOM-free header
-    assert isinstance(retweet, Post)
-    assert retweet.flags == ("retweet text",)
-    assert retweet.mentions == ("@clairewrites",)
+    # TAGS keeps a retweet as its text: a boost of one of that user's posts.
+    assert isinstance(retweet, Boost)
+    assert retweet.post_uri == "https://twitter.com/clairewrites"
+    assert retweet.booster.handle == "@dan_civic"
+    assert retweet.created_at == datetime(2010, 6, 29, 19, 6, 2, tzinfo=UTC)
     assert isinstance(multiline, Post)
     assert multiline.text == (
         "@clairewrites three things from #bsnopen:\n1. people want it local\n"

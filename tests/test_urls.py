@@ -356,7 +356,13 @@ SKIP = ("x.social", "http://127.0.0.1:8001", "Bücher.example")
         ("https://x.social/@bob/115664722695684204", False),
         ("https://WWW.X.social/tags/bsnopen", False),
         ("http://127.0.0.1:8001/@bob/1", False),
-        ("http://xn--bcher-kva.example/post", False),
+        ("https://xn--bcher-kva.example/post", False),
+        # The origin, not the host name: another port or scheme is another site (issue 15).
+        ("http://127.0.0.1:8002/blog/recap", True),
+        ("https://127.0.0.1:8001/blog/recap", True),
+        ("https://x.social:8443/blog/recap", True),
+        ("http://x.social/blog/recap", True),
+        ("https://x.social:443/@bob", False),
     ],
 )
 def test_should_follow(url: str, expected: bool) -> None:

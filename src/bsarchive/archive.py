@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bsarchive.config import Settings
-from bsarchive.discovery import candidate_hosts, discovery_base, host_of_handle
+from bsarchive.discovery import candidate_servers, is_refusal
 from bsarchive.errors import SourceError, StoreError
 from bsarchive.http import Http, HttpSettings
 from bsarchive.models import Cursor, Item, Page, SourceResult, SourceSpec, iso
@@ -76,8 +76,6 @@ EDITS_KEY = "reactions:edits"
 # --allow-private-networks plans again the links earlier passes refused for lack of it.
 PRIVATE_KEY = "reactions:private"
 
-# Rounds of --discover: each reads the servers found by the previous one.
-MAX_DISCOVERY_ROUNDS = 5
 # Pages buffered between fetchers and the writer: bounds memory while keeping every
 # instance's next request in flight while the previous page is stored.
 QUEUE_PAGES = 16
@@ -281,23 +279,31 @@ def _discover(
     progress: ProgressCallback | None,
     now: Callable[[], datetime],
 ) -> None:
-    """``--discover``: read the tag on the servers where archived accounts live (issue 9).
+    """``--discover``: read the tag on every server the conversation touches (issues 9, 15).
 
-    Servers found usable on earlier runs are read again first; then new candidates from
-    the archive are probed (NodeInfo) and read, round after round, until none is new or
-    ``--max-instances`` is reached. Refusals are recorded with their reason and left
-    alone for a while (``discovery.RETRY_REFUSED_AFTER``). Discovered servers are
+    Servers found usable on earlier runs are read again first; then the servers the
+    archive points at (authors, boosters, mentioned accounts, replied-to posts) are probed
+    (NodeInfo) and read, round after round, since posts from one discovered server reveal
+    more, until none is new or ``--max-instances`` servers were contacted in this run
+    (probes count). Refusals are recorded with their reason (a 401; an empty timeline from
+    a server whose instance document says its hashtag feeds are disabled) and left alone
+    for a while (``discovery.RETRY_REFUSED_AFTER``). Discovered servers are
     untrusted: their URLs pass the private-address guard, and their failures do not fail
     the run.
     """
     tried = _configured_hosts(settings)
     refused: dict[str, datetime] = {}
-    usable = [base for _host, base in _usable_discovered(settings, store)]
+    earlier = _usable_discovered(settings, store)
+    usable = [base for _host, base in earlier]
+    contacted = {host for host, _base in earlier}
+    software: dict[str, str] = {}
     for host, _base, ok, _reason, checked in store.known_instances():
-        if not ok:
+        if ok:
+            tried.add(host)
+        else:  # tried again once RETRY_REFUSED_AFTER has passed
             refused[host] = checked
-        tried.add(host)
-    for round_no in range(MAX_DISCOVERY_ROUNDS + 1):
+    # Every round but the last contacts at least one new server: the cap bounds the rounds.
+    for _round in range(settings.max_instances + 1):
         if ctx.stop.is_set():
             break
         errors = _drain(
@@ -305,22 +311,22 @@ def _discover(
             store, http, ctx, result, progress, now, settings, best_effort=True,
         )  # fmt: skip
         for key, error in errors.items():
-            if "HTTP 401" in error or "HTTP 403" in error or "HTTP 422" in error:
+            if is_refusal(error):  # 401, hashtag feeds turned off, ...: left alone a while
                 host = urlsplit(_url_of(key)).netloc
-                store.record_instance(host, _url_of(key), False, "", "", error, now())
-        room = settings.max_instances - len(result.discovered)
-        if round_no == MAX_DISCOVERY_ROUNDS or room <= 0:
+                store.record_instance(host, _url_of(key), False, software.get(host, ""), "",
+                                      error, now())  # fmt: skip
+        room = settings.max_instances - len(contacted)
+        if room <= 0 or ctx.stop.is_set():
             break  # the servers found last were read above; no further probing
-        accounts = store.discovery_accounts()
-        profiles = {host_of_handle(handle): url for handle, url in accounts}
-        hosts = candidate_hosts(
-            [handle for handle, _ in accounts], known=tried, refused=refused, now=now(), limit=room
+        servers = candidate_servers(
+            store.discovery_addresses(), known=tried, refused=refused, now=now(), limit=room
         )
         usable = []
-        for host in hosts:
+        for host, base in servers:
             tried.add(host)
-            base = discovery_base(host, profiles.get(host))
+            contacted.add(host)
             info = probe_instance(http, base)
+            software[host] = info.software
             store.record_instance(host, base, info.usable, info.software, info.version,
                                   info.reason, now())  # fmt: skip
             if info.usable:
@@ -791,6 +797,7 @@ def run_import(
     with _no_cycle_collection():
         for path in files:
             results.append(_import_file(store, path, reader, now, worker_min_bytes))
+    store.resolve_retweets()  # TAGS retweets name no original: found by text, either order
     return results
 
 

@@ -458,6 +458,9 @@ def _import(
     from bsarchive import archive  # imported where used: other commands start faster
 
     s = _settings(config, db=db)
+    for path in files:  # a mistyped name is a usage error, before anything is imported
+        if not path.exists():
+            raise ConfigError(str(path), "no such file")
     with ArchiveLock(s.db) as lock, Store(s.db) as store:
         lock.acquire(wait=wait)
         results = archive.run_import(store, files, reader)

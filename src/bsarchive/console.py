@@ -20,6 +20,7 @@ from rich.progress import Progress as RichProgress
 from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bsarchive.discovery import server_state
 from bsarchive.errors import BsarchiveError
 
 if TYPE_CHECKING:  # types only: importing the run loop would slow every command's start
@@ -149,6 +150,11 @@ def stats_tables(s: Stats) -> None:
     _table("Posts per hour (UTC)", ("hour", "posts"), s.per_hour[-48:])
     _table("Instances", ("seen on", "posts", "only there"), s.per_instance)
     _table(
+        "Discovered servers",
+        ("server", "state"),
+        [(host, server_state(ok, sw, why, n)) for host, ok, sw, why, n in s.servers],
+    )
+    _table(
         "Sources",
         (
             "source", "health", "last success", "last error at", "last error", "items",
@@ -220,6 +226,17 @@ def stats_document(s: Stats) -> dict[str, Any]:
                 "backfill_done": bool(src["backfill_done"]),
             }
             for src in s.sources
+        ],
+        "servers": [
+            {
+                "server": host,
+                "state": server_state(usable, software, reason, posts),
+                "archived": usable,
+                "posts": posts,
+                "software": software or None,
+                "reason": reason or None,
+            }
+            for host, usable, software, reason, posts in s.servers
         ],
     }
 

@@ -21,6 +21,7 @@ Everything here is pure: no network, no database, no clock.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import unicodedata
@@ -319,3 +320,30 @@ def cluster_near_duplicates(
     for index, (key, _, _) in enumerate(items):
         groups[find(index)].append(key)
     return [keys for _, keys in sorted(groups.items()) if len(keys) > 1]
+
+
+# A retweet kept as text (TAGS): "RT @name: <the original's text, cut>".
+_RETWEET_TEXT_PREFIX = re.compile(r"^RT @[A-Za-z0-9_]{1,50}:\s*")
+# How text cut for length ends: an ellipsis, after a word that may itself be cut.
+_CUT_END = re.compile(r"\S*(?:…|\.\.\.)$")
+
+
+def retweeted_post(retweet_text: str, candidates: Sequence[tuple[str, str]]) -> str | None:
+    """The uri of the post a text-only retweet (``RT @name: …``) repeats, among
+    ``candidates`` (uri, text) of that author's posts; None when none or several fit.
+
+    The retweet carries the original's text, cut to fit and with shortened links, so both
+    are compared as :func:`normalise_for_duplicates` gives them (the retweet's entities
+    unescaped), the retweet's last
+    (possibly cut) word and ellipsis dropped, as a prefix of the original's.
+    """
+    # Twitter escapes & < > in tweet text, and TAGS keeps it so; stored text is unescaped.
+    body = _RETWEET_TEXT_PREFIX.sub("", html.unescape(retweet_text).strip(), count=1)
+    cut = _CUT_END.search(body)
+    if cut is not None:
+        body = body[: cut.start()]
+    wanted = normalise_for_duplicates(body)
+    if not wanted:
+        return None
+    found = [uri for uri, text in candidates if normalise_for_duplicates(text).startswith(wanted)]
+    return found[0] if len(found) == 1 else None

@@ -1,4 +1,4 @@
-"""Which servers to try next for ``--discover`` (issue 9): pure decisions, no I/O.
+"""Which servers to try next for ``--discover`` (issues 9, 15): pure decisions, no I/O.
 
 A Mastodon server holds only the hashtag posts that federated to it, so the archive's own
 contents say where else to look: the home servers of the people who posted, boosted,
@@ -28,36 +28,99 @@ def host_of_handle(handle: str) -> str | None:
     return host
 
 
-def candidate_hosts(
-    handles: Iterable[str],
+# Default ports are not part of a server's key: https://host:443 is https://host.
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# What a tag timeline's error says when the server refused it for good: a token needed
+# (401/403), a request it will not take (422), or, for a ``200 []``, an instance document
+# saying hashtag feeds are disabled (PROTOCOL.md §1, Mastodon 4.5 ``timelines_access``;
+# ``sources.mastodon`` reads it).
+_REFUSALS = {
+    "HTTP 401": "refused with 401 (needs a token)",
+    "HTTP 403": "refused with 403 (forbidden)",
+    "HTTP 422": "refused with 422 (not accepted)",
+    "hashtag feeds turned off": "hashtag feeds disabled",
+}
+
+
+def is_refusal(error: str) -> bool:
+    """Whether a discovered server's tag timeline error is a refusal to remember (rather
+    than a passing failure, tried again next run)."""
+    return any(mark in error for mark in _REFUSALS)
+
+
+def server_of(handle: str | None, url: str | None) -> tuple[str, str] | None:
+    """(key, base URL) of the server an account or post lives on.
+
+    The key is what users see elsewhere (``host`` or ``host:port``, as in ``stats``'s
+    per-instance table). A web address names the server itself, with its scheme and port;
+    a handle's domain may be a WebFinger alias, so it is used (over https) only without
+    one. None for anything else (twitter handles, ``tag:`` uris, a host with no dot).
+    """
+    if url:
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            return None
+        if parts.scheme in _DEFAULT_PORTS and parts.hostname:
+            host = parts.hostname.lower()
+            if ":" in host:  # IPv6 literal
+                host = f"[{host}]"
+            if port is not None and port != _DEFAULT_PORTS[parts.scheme]:
+                host = f"{host}:{port}"
+            if "." in host or ":" in host:
+                return host, f"{parts.scheme}://{host}"
+    domain = host_of_handle(handle) if handle else None
+    return (domain, f"https://{domain}") if domain else None
+
+
+def candidate_servers(
+    addresses: Iterable[tuple[str | None, str | None, int]],
     *,
     known: Iterable[str],
     refused: Mapping[str, datetime],
     now: datetime,
     limit: int,
-) -> list[str]:
-    """Hosts to probe, most frequent first (ties by name), at most ``limit``."""
+) -> list[tuple[str, str]]:
+    """(key, base URL) of the servers to probe, most often pointed at first (ties by key),
+    at most ``limit``.
+
+    ``addresses`` are (handle, web address, count) rows: authors and boosters, mentioned
+    accounts' profiles, replied-to posts' uris (``Store.discovery_addresses``). Servers in
+    ``known`` (configured or probed) and those refused within ``RETRY_REFUSED_AFTER`` are
+    left out.
+    """
     if limit <= 0:
         return []
     skip = {h.lower() for h in known}
     counts: Counter[str] = Counter()
-    for handle in handles:
-        host = host_of_handle(handle)
-        if host is None or host in skip:
+    bases: dict[str, str] = {}
+    for handle, url, n in addresses:
+        server = server_of(handle, url)
+        if server is None or server[0] in skip:
             continue
-        when = refused.get(host)
+        key, base = server
+        when = refused.get(key)
         if when is not None and now - when < RETRY_REFUSED_AFTER:
             continue
-        counts[host] += 1
+        counts[key] += n
+        bases.setdefault(key, base)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return [host for host, _ in ranked[:limit]]
+    return [(key, bases[key]) for key, _ in ranked[:limit]]
 
 
-def discovery_base(host: str, profile_url: str | None) -> str:
-    """The base URL to probe: the scheme of the account's own profile URL when it is on
-    that host (a server reached over plain http says so there), else https."""
-    if profile_url:
-        parts = urlsplit(profile_url)
-        if parts.netloc.lower() == host and parts.scheme in ("http", "https"):
-            return f"{parts.scheme}://{host}"
-    return f"https://{host}"
+def server_state(usable: bool, software: str, reason: str, posts: int) -> str:
+    """What ``stats`` says about a discovered server, in a person's words."""
+    if usable:
+        return f"archived ({posts} post{'' if posts == 1 else 's'})"
+    for mark, words in _REFUSALS.items():
+        if mark in reason:
+            return words
+    if "requires a token" in reason:
+        return f"needs a token ({software})"
+    if reason.startswith("unsupported software"):
+        return f"not Mastodon-compatible ({software})"
+    if "non-public address" in reason:
+        return "not contacted: private address (see --allow-private-networks)"
+    return f"not usable: {reason}" if reason else "not usable"

@@ -108,6 +108,9 @@ class Post:
     tags: tuple[str, ...] = ()
     links: tuple[str, ...] = ()
     mentions: tuple[str, ...] = ()
+    # Profile web addresses of the mentioned accounts (Mastodon ``mentions[].url``): where
+    # they live, which a server-relative ``acct`` does not say (``--discover``, issue 15).
+    mention_urls: tuple[str, ...] = ()
     media: tuple[str, ...] = ()
     boosts: int | None = None
     replies: int | None = None

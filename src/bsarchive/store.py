@@ -34,6 +34,7 @@ from bsarchive.dedupe import (
     cluster_near_duplicates,
     identity_candidates,
     max_count,
+    retweeted_post,
 )
 from bsarchive.errors import ConfigError, LockHeldError, StoreError
 from bsarchive.models import (
@@ -348,6 +349,15 @@ MIGRATIONS: tuple[str, ...] = (
         recheck INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX instance_requests_host ON instance_requests(host, at)
+    """,
+    # 7: discovery follows mentions (issue 15). The profile web address of each account a
+    # post mentions: the server it lives on, which a server-relative acct does not say.
+    """
+    CREATE TABLE post_mentions (
+        post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        PRIMARY KEY (post_id, url)
+    ) WITHOUT ROWID;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -692,6 +702,8 @@ class Stats:
     top_tags: list[tuple[str, int]] = field(default_factory=list)
     per_hour: list[tuple[str, int]] = field(default_factory=list)
     per_instance: list[tuple[str, int, int]] = field(default_factory=list)
+    # Servers --discover found: (host, usable, software, reason, posts seen there).
+    servers: list[tuple[str, bool, str, str, int]] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
     schema_version: int = 0
 
@@ -775,10 +787,21 @@ def _parts(keys: Sequence[str], size: int = 400) -> Iterator[tuple[Sequence[str]
 # The first source in a post's seen_on (where it was first seen, and where an id it names,
 # like its parent's, comes from); ``{t}`` is the posts table's qualifier.
 _FIRST_SEEN_ON = "substr({t}seen_on || ' ', 1, instr({t}seen_on || ' ', ' ') - 1)"
-# The flag sources.twarc gives a retweet known from its text only ('RT @x: …', in TAGS).
+# The flag sources.twarc gives a tweet whose text looks like a retweet ('RT @x: …') but that
+# has no retweet structure (manual RTs; TAGS retweets too, in archives made before issue 15).
 _RETWEET_TEXT = "retweet text"
 # A key only a TAGS sheet's row has in its raw JSON (sources.twarc keeps the row).
 _TAGS_ROW = '"from_user":'
+# A TAGS retweet is a boost guessed from its text ('RT @x: …'), kept with its row as raw:
+# a structured copy of the tweet (twarc) says what it really is. Its post_uri is the
+# profile https://twitter.com/x until resolve_retweets finds the post by its text.
+_GUESSED_BOOST = f"instr(boosts.raw, '{_TAGS_ROW}') > 0"
+_TWITTER_PROFILE = "https://twitter.com/"
+_UNRESOLVED_BOOST = (
+    f"boosts.post_uri GLOB '{_TWITTER_PROFILE}*'"
+    f" AND instr(substr(boosts.post_uri, {len(_TWITTER_PROFILE) + 1}), '/') = 0"
+    f" AND {_GUESSED_BOOST}"
+)
 # The permalink of a tweet whose author the file did not name (sources.twarc).
 _TWEET_BY_ID_ONLY = "twitter.com/i/web/status/"
 # Columns a later source may fill when the first left them empty (see _update_post).
@@ -1277,17 +1300,25 @@ class Store:
             for h, b, u, r, c in rows
         ]
 
-    def discovery_accounts(self) -> list[tuple[str, str | None]]:
-        """(handle, profile url) of everyone who posted or boosted, most active first."""
+    def discovery_addresses(self) -> list[tuple[str | None, str | None, int]]:
+        """Where the conversation points (issue 15): (handle, web address, how often) for
+        everyone who posted or boosted, every mentioned account (its profile address) and
+        every replied-to post (its uri), most frequent first."""
         with _errors("read accounts", self.path):
             return self.db.execute(
                 """
-                SELECT a.handle, a.url FROM authors a
+                SELECT a.handle, a.url, sum(c.n) AS n FROM authors a
                 JOIN (SELECT author_id AS id, count(*) AS n FROM posts GROUP BY author_id
                       UNION ALL
                       SELECT booster_id, count(*) FROM boosts GROUP BY booster_id) c
                   ON c.id = a.id
-                GROUP BY a.id ORDER BY sum(c.n) DESC, a.handle
+                GROUP BY a.id
+                UNION ALL
+                SELECT NULL, url, count(*) FROM post_mentions GROUP BY url
+                UNION ALL
+                SELECT NULL, in_reply_to_uri, count(*) FROM posts
+                WHERE in_reply_to_uri IS NOT NULL GROUP BY in_reply_to_uri
+                ORDER BY 3 DESC, 1, 2
                 """
             ).fetchall()
 
@@ -1352,6 +1383,8 @@ class Store:
         row = self._find_post(post)
         if row is None and _RETWEET_TEXT in post.flags and self._is_a_boost(post.uri):
             return 0, 0  # a retweet's own row (TAGS keeps it as text): the boost says it
+        if row is None and post.source == "twitter":
+            self._drop_guessed_boosts([post.uri])
         if row is None:
             author_id = self._author_id(post.author)
             cur = self.db.execute(
@@ -1400,8 +1433,17 @@ class Store:
                     [(post_id, url, i) for i, url in enumerate(dict.fromkeys(post.links))],
                 )
             self._add_sighting(post_id, post, stamp)
+            self._add_mentions(post_id, post)
             return 1, 0
+        self._add_mentions(int(row[0]), post)
         return 0, self._update_post(row, post, stamp)
+
+    def _add_mentions(self, post_id: int, post: Post) -> None:
+        if post.mention_urls:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO post_mentions (post_id, url) VALUES (?, ?)",
+                [(post_id, url) for url in post.mention_urls],
+            )
 
     def _add_sighting(self, post_id: int, post: Post, stamp: str | None) -> None:
         s = post.sighting
@@ -1515,7 +1557,19 @@ class Store:
         return updated
 
     def _is_a_boost(self, uri: str) -> bool:
-        return self.db.execute("SELECT 1 FROM boosts WHERE uri = ?", (uri,)).fetchone() is not None
+        """Whether a boost says what ``uri`` is (a TAGS row's guess does not)."""
+        return (
+            self.db.execute(
+                f"SELECT 1 FROM boosts WHERE uri = ? AND NOT {_GUESSED_BOOST}", (uri,)
+            ).fetchone()
+            is not None
+        )
+
+    def _drop_guessed_boosts(self, uris: Sequence[str]) -> None:
+        """A tweet TAGS kept as a retweet ('RT @x: …') that a structured copy (twarc) shows
+        to be a tweet of its own: the post replaces the guessed boost."""
+        for part, marks in _parts(uris):
+            self.db.execute(f"DELETE FROM boosts WHERE uri IN ({marks}) AND {_GUESSED_BOOST}", part)
 
     def _drop_retweet_rows(self, uris: Sequence[str]) -> None:
         """A retweet stored as a post from its text alone (TAGS: 'RT @x: …', flagged
@@ -1527,6 +1581,17 @@ class Store:
             )
 
     def _insert_boost(self, boost: Boost, now: datetime) -> int:
+        if _TAGS_ROW in boost.raw:
+            # A TAGS guess: a structured copy stored as a post, or as a boost, says more.
+            if self.db.execute(
+                "SELECT 1 FROM posts WHERE uri = ? AND instr(raw, ?) = 0", (boost.uri, _TAGS_ROW)
+            ).fetchone():
+                return 0
+        elif self.db.execute(
+            f"UPDATE boosts SET post_uri = ?, raw = ? WHERE uri = ? AND {_GUESSED_BOOST}",
+            (boost.post_uri, boost.raw, boost.uri),
+        ).rowcount:
+            return 0  # the structured copy names the original the TAGS row could not
         self._drop_retweet_rows([boost.uri])
         booster = self._author_id(boost.booster)
         cur = self.db.execute(
@@ -1685,6 +1750,35 @@ class Store:
             ),
         )
         return 1, 0
+
+    def resolve_retweets(self) -> int:
+        """Give TAGS retweets (boosts naming only the original's author, ``RT @x: …``) the
+        post they repeat, found among that author's archived posts by its text
+        (:func:`bsarchive.dedupe.retweeted_post`). Runs after each import, so either order
+        of arrival ends resolved. Returns how many were resolved."""
+        with self.transaction() as db, _errors("resolve retweets", self.path):
+            waiting: dict[str, list[tuple[str, str]]] = {}
+            for uri, post_uri, raw in db.execute(
+                f"SELECT uri, post_uri, raw FROM boosts WHERE {_UNRESOLVED_BOOST}"
+            ):
+                try:
+                    text = json.loads(raw).get("text") or ""
+                except (ValueError, AttributeError):
+                    continue
+                waiting.setdefault(post_uri[len(_TWITTER_PROFILE) :], []).append((uri, text))
+            found = []
+            for user, retweets in waiting.items():
+                candidates = db.execute(
+                    "SELECT p.uri, p.text FROM posts p JOIN authors a ON a.id = p.author_id"
+                    " WHERE a.handle IN (?, ?) AND p.deleted_at IS NULL",
+                    ("@" + user, "@" + user.lower()),
+                ).fetchall()
+                for uri, text in retweets if candidates else ():
+                    original = retweeted_post(text, candidates)
+                    if original is not None:
+                        found.append((original, uri))
+            db.executemany("UPDATE boosts SET post_uri = ? WHERE uri = ?", found)
+        return len(found)
 
     def resolve_replies(self) -> int:
         """Fill ``in_reply_to_uri`` from the parent's local id where the parent is archived.
@@ -1933,6 +2027,8 @@ class Store:
         cells = [
             _SAFE_CELL.format(ref=f"c{inner.index(column)}")
             if safe_cells and column in _TEXT_COLUMNS
+            else f"CAST(c{inner.index(column)} AS TEXT)"  # ids are text, like local_id
+            if column == "id"
             else f"c{inner.index(column)}"
             for column in columns
         ]
@@ -1942,7 +2038,9 @@ class Store:
             )
             cells = [f"json_object({pairs})"]
         elif shape == "csv":
-            template = ",".join('"%w"' if c in _TEXT_COLUMNS else "%s" for c in columns)
+            template = ",".join(
+                '"%w"' if c in _TEXT_COLUMNS or c == "id" else "%s" for c in columns
+            )
             values = ", ".join(f"coalesce({cell}, '')" for cell in cells)
             cells = [f"format('{template}', {values})"]
         whole = shape != "rows"  # one preformatted column per row
@@ -2275,6 +2373,14 @@ class Store:
                 GROUP BY source ORDER BY 2 DESC, source
                 """
             ).fetchall()
+            s.servers = [
+                (host, bool(usable), software, reason, posts)
+                for host, usable, software, reason, posts in q(
+                    "SELECT i.host, i.usable, i.software, i.reason,"
+                    " (SELECT count(DISTINCT post_id) FROM sightings WHERE source = i.host)"
+                    " FROM instances i ORDER BY i.host"
+                ).fetchall()
+            ]
             # Sources the user configured (and comment feeds), not the run's own bookmarks.
             cursor = q(
                 "SELECT key, last_success_at, last_error, last_error_at, items, requests,"
@@ -2392,6 +2498,8 @@ class Store:
             )
             if retweets:  # a retweet's own row (TAGS keeps it as text): the boost says it
                 posts = [p for p in posts if p[_P_URI] not in retweets]
+            self._drop_guessed_boosts([p[_P_URI] for p in posts])
+            boosts = self._unguessed(boosts)
             self._drop_retweet_rows([b[_B_URI] for b in boosts])
             known = self._known_identities(
                 [p[_P_URI] for p in posts] + [p[_P_URL] for p in posts if p[_P_URL]]
@@ -2440,15 +2548,37 @@ class Store:
         )
 
     def _stored_boosts(self, uris: Sequence[str]) -> set[str]:
+        """Which of ``uris`` a stored boost says is a retweet (a TAGS row's guess does not)."""
         found: set[str] = set()
         for part, marks in _parts(uris):
             found.update(
                 uri
                 for (uri,) in self.db.execute(
-                    f"SELECT uri FROM boosts WHERE uri IN ({marks})", part
+                    f"SELECT uri FROM boosts WHERE uri IN ({marks}) AND NOT {_GUESSED_BOOST}",
+                    part,
                 )
             )
         return found
+
+    def _unguessed(self, boosts: list[BoostValues]) -> list[BoostValues]:
+        """``boosts`` less the TAGS guesses a structured copy already answered (a post of
+        that uri not read from a TAGS row), after giving a stored guess the original a
+        structured boost names."""
+        guesses = [b[_B_URI] for b in boosts if _TAGS_ROW in b[_B_RAW]]
+        answered: set[str] = set()
+        for part, marks in _parts(guesses):
+            answered.update(
+                uri
+                for (uri,) in self.db.execute(
+                    f"SELECT uri FROM posts WHERE uri IN ({marks}) AND instr(raw, ?) = 0",
+                    (*part, _TAGS_ROW),
+                )
+            )
+        self.db.executemany(
+            f"UPDATE boosts SET post_uri = ?, raw = ? WHERE uri = ? AND {_GUESSED_BOOST}",
+            [(b[_B_POST_URI], b[_B_RAW], b[_B_URI]) for b in boosts if _TAGS_ROW not in b[_B_RAW]],
+        )
+        return [b for b in boosts if b[_B_URI] not in answered]
 
     def _known_tweets(self, posts: Sequence[PostValues]) -> set[str]:
         """The uris of ``posts`` that are tweets already stored under another spelling of
@@ -2675,6 +2805,7 @@ def datasette_metadata(database: str, title: str) -> dict[str, Any]:
             "facets": ["tag"],
         },
         "post_links": {"description": "One row per link in a post, in order."},
+        "post_mentions": {"description": "Profile address of each account a post mentions."},
         "sightings": {
             "description": "Where and when each post was seen (one row per source).",
             "facets": ["source"],

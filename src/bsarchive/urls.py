@@ -339,11 +339,13 @@ def should_follow(url: str, skip_hosts: Collection[str]) -> bool:
     """Say whether a link found in a post should be fetched as a possible reaction.
 
     False for anything that is not an http(s) URL, for media and downloads (by path
-    extension, :data:`SKIPPED_EXTENSIONS`; PDF included), and for links to a host in
+    extension, :data:`SKIPPED_EXTENSIONS`; PDF included), and for links to an origin in
     ``skip_hosts`` (the archived instances themselves: their links are posts, profiles
-    and tags, not reactions). ``skip_hosts`` entries may be hosts (``mastodon.social``),
-    ``host:port`` or base URLs (``http://127.0.0.1:8001``); matching ignores case and a
-    leading ``www.``.
+    and tags, not reactions). ``skip_hosts`` entries may be base URLs
+    (``http://127.0.0.1:8001``), or hosts (``mastodon.social``) and ``host:port``, taken
+    as https. The origin (scheme, host, port) is compared, not the host name: a blog on
+    another port or scheme of an instance's host is followed (issue 15). Matching ignores
+    case and a leading ``www.``.
     """
     canonical = canonical_url(url)
     if canonical is None:
@@ -353,19 +355,30 @@ def should_follow(url: str, skip_hosts: Collection[str]) -> bool:
     dot = last_segment.rfind(".")
     if dot >= 0 and last_segment[dot:] in SKIPPED_EXTENSIONS:
         return False
-    netloc = parts.netloc.rpartition("@")[2]
-    host = parts.hostname or ""
-    skipped = {_host_of(entry) for entry in skip_hosts}
-    return not ({_strip_www(netloc), _strip_www(host)} & skipped)
+    skipped = {_origin_of(entry) for entry in skip_hosts}
+    return _origin_of(canonical) not in skipped
 
 
-def _host_of(entry: str) -> str:
-    """Canonical ``host`` or ``host:port`` of a skip_hosts entry (host, host:port or URL)."""
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin_of(entry: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL or a skip_hosts entry (host or host:port: https);
+    the host lower-case without a leading ``www.``, the port made explicit."""
     entry = entry.strip()
     canonical = canonical_url(entry if "://" in entry else f"https://{entry}")
     if canonical is None:
-        return entry.lower()
-    return _strip_www(urlsplit(canonical).netloc.rpartition("@")[2])
+        return ("", entry.lower(), None)
+    parts = urlsplit(canonical)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return (
+        parts.scheme,
+        _strip_www(parts.hostname or ""),
+        port if port is not None else _DEFAULT_PORTS.get(parts.scheme),
+    )
 
 
 def _strip_www(host: str) -> str:

@@ -351,16 +351,21 @@ def _status_post(
             )
         )
     mentions: tuple[str, ...] = ()
+    mention_urls: tuple[str, ...] = ()
     raw_mentions = data.get("mentions")
     if isinstance(raw_mentions, list) and raw_mentions:
+        listed = [m for m in raw_mentions if isinstance(m, dict)]
         mentions = tuple(
             dict.fromkeys(
                 _acct_handle(acct, host)
-                for mention in raw_mentions
-                if isinstance(mention, dict)
-                and isinstance(acct := mention.get("acct"), str)
-                and acct
+                for mention in listed
+                if isinstance(acct := mention.get("acct"), str) and acct
             )
+        )
+        # The replied-to account is among the mentions (Mastodon adds it): its url is the
+        # way to the parent's home server, which the local in_reply_to_id does not give.
+        mention_urls = tuple(
+            dict.fromkeys(href for m in listed if (href := web_url(m.get("url"))) is not None)
         )
     media: tuple[str, ...] = ()
     raw_media = data.get("media_attachments")
@@ -392,6 +397,7 @@ def _status_post(
         tags=tags,
         links=links,
         mentions=mentions,
+        mention_urls=mention_urls,
         media=media,
         boosts=int_field(data, "reblogs_count"),
         replies=int_field(data, "replies_count"),

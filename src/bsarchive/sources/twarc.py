@@ -46,8 +46,9 @@ Decisions (the contract the store and the exports rely on):
   used only to build ``quote_uri``/``in_reply_to_uri``; they are not emitted, because they
   need not carry the event's tag. Their JSON stays in the quoting tweet's ``raw``.
 * **Text that looks like a retweet** (``RT @x: …``) but has no retweet structure (manual
-  2010-style RTs, and every retweet in TAGS, which keeps no original id) is a :class:`Post`
-  flagged ``retweet text``.
+  2010-style RTs) is a :class:`Post` flagged ``retweet text``. In a TAGS sheet, which keeps
+  every retweet so and no original id, it is a :class:`Boost` of one of ``x``'s posts:
+  ``post_uri`` is ``https://twitter.com/x`` until the store finds the post by its text.
 * **Provenance.** ``raw`` is the tweet's JSON as found in the line (a flattened line whole,
   including ``author`` and ``__twarc``), compact with sorted keys; the sighting's
   ``fetched_at``/``fetched_from`` are ``__twarc.retrieved_at``/``__twarc.url`` when present,
@@ -1220,7 +1221,8 @@ def parse_tags_row(
     is the fallback, flagged ``tz-less date``. ``entities_str`` (v1.1 entities JSON) expands
     links and gives hashtags; without it they are read from the text. ``user_lang`` is the
     account's interface language, not the tweet's, so ``language`` stays None. A retweet
-    (``RT @x: …``) keeps no original id in TAGS, so it is a Post flagged ``retweet text``.
+    (``RT @x: …``) keeps no original id in TAGS: it is a Boost whose ``post_uri`` is the
+    original author's profile (``https://twitter.com/x``), the post to be found by the store.
     Never raises for bad input.
     """
     fetch = _Fetch(utc(fetched_at), fetched_from)
@@ -1234,7 +1236,7 @@ def _cell(row: Mapping[str, str], key: str) -> str:
     return (row.get(key) or "").strip()
 
 
-def _tags_post(row: Mapping[str, str], fetch: _Fetch) -> Post:
+def _tags_post(row: Mapping[str, str], fetch: _Fetch) -> Post | Boost:
     status = _STATUS_URL.match(_cell(row, "status_url"))
     id_str = _cell(row, "id_str")
     if status is not None:
@@ -1298,6 +1300,19 @@ def _tags_post(row: Mapping[str, str], fetch: _Fetch) -> Post:
     uri, plain, content_html, links, sighting, all_flags = _finish(
         text, urls, tweet_id, username, None, fetch, flags
     )
+    retweeted = _RT_PREFIX.match(text)
+    if retweeted is not None:
+        # TAGS' own way of keeping a retweet: its text, no original id. A boost of one of
+        # that user's posts (the store finds which one by its text, and a structured copy
+        # of this tweet, if one is imported, says what it really is).
+        return Boost(
+            uri=uri,
+            post_uri=f"{TWITTER}/{retweeted.group(1)}",
+            booster=author,
+            created_at=parsed[0],
+            sighting=sighting,
+            raw=_dump(dict(row)),
+        )
     return Post(
         uri=uri,
         url=uri,
