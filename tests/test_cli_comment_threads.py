@@ -66,6 +66,12 @@ def stop(server: HTTPServer) -> None:
 
 @pytest.fixture
 def blogger() -> Iterator[HTTPServer]:
+    server = blogger_server(with_blog_feed=True)
+    yield server
+    stop(server)
+
+
+def blogger_server(*, with_blog_feed: bool) -> HTTPServer:
     server = start()
     b = server.url_for("").rstrip("/")
     page = fixture("blogger_post.html", b, BLOGGER)
@@ -83,17 +89,21 @@ def blogger() -> Iterator[HTTPServer]:
     server.expect_request("/2026/11/before-open-night.html").respond_with_data(
         older, content_type=HTML
     )
-    server.expect_request("/feeds/posts/default").respond_with_data(
-        fixture("blogger_posts.atom", b, BLOGGER), content_type=ATOM
-    )
+    if with_blog_feed:
+        server.expect_request("/feeds/posts/default").respond_with_data(
+            fixture("blogger_posts.atom", b, BLOGGER), content_type=ATOM
+        )
+    else:
+        server.expect_request("/feeds/posts/default").respond_with_data(
+            "Not Found", status=404, content_type="text/html"
+        )
     server.expect_request(f"/feeds/{POST_ID}/comments/default").respond_with_data(
         fixture("blogger_comments.atom", b, BLOGGER), content_type=ATOM
     )
     server.expect_request(f"/feeds/{OLDER_ID}/comments/default").respond_with_data(
         EMPTY_COMMENTS.replace(BLOGGER, b), content_type=ATOM
     )
-    yield server
-    stop(server)
+    return server
 
 
 @pytest.fixture
@@ -226,3 +236,30 @@ def test_blogger_and_plain_wordpress_comment_threads(
     assert again.exit_code == 0, again.output
     assert "/feeds/posts/default" not in [r.path for r, _ in blogger.log[before:]]
     assert cli.rows("SELECT count(*) FROM comments") == [(5,)]
+
+
+def test_without_the_blog_feed_the_blogger_shaped_comment_feed_is_still_read(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    server = blogger_server(with_blog_feed=False)
+    try:
+        b = server.url_for("").rstrip("/")
+        masto = servers([post(0, f"{b}/2026/11/open-night-write-up.html")])
+        result = cli(
+            "fetch", "--tag", "bsnopen", "--db", str(cli.db), "--config", str(fast_config),
+            "--mastodon", masto.url, "--allow-private-networks",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        # The blog feed is a hint: its 404 is no failure of the run.
+        assert "unreadable" not in result.stderr
+        assert cli.rows("SELECT comments_feed, comment_count FROM reactions") == [
+            (f"{b}/feeds/{POST_ID}/comments/default", None)
+        ]
+        assert cli.rows("SELECT author FROM comments ORDER BY created_at") == [
+            ("Ann Okafor",),
+            ("Mei Tanaka",),
+            ("Anonymous",),
+        ]
+        assert [r.path for r, _ in server.log].count("/feeds/posts/default") == 1
+    finally:
+        stop(server)
