@@ -155,6 +155,9 @@ class Reaction:
     language: str | None = None
     excerpt: str = ""
     comments_feed: str | None = None
+    # The comment count the blog states (feed thr:total / slash:comments, or the page),
+    # which may exceed the comments archived (truncated feeds, platforms without one).
+    comment_count: int | None = None
     # The URL as first linked, before canonicalisation.
     original_url: str | None = None
     # Post uris that linked here.

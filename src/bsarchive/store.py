@@ -359,6 +359,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (post_id, url)
     ) WITHOUT ROWID;
     """,
+    # 8: comment threads on blogging platforms (issue 14): the comment count a blog states
+    # (feed thr:total / slash:comments, or the page's schema.org commentCount), which can
+    # exceed the comments archived (truncated feeds, platforms with no public comment feed).
+    """
+    ALTER TABLE reactions ADD COLUMN comment_count INTEGER
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -513,7 +519,8 @@ class ArchivedPost(NamedTuple):
 
 
 class ArchivedReaction(NamedTuple):
-    """A reaction with its comment count and how many posts linked to it."""
+    """A reaction with its comment count (the larger of the comments archived and the count
+    the blog states) and how many posts linked to it."""
 
     url: str
     title: str
@@ -1651,14 +1658,15 @@ class Store:
             iso(r.fetched_at),
             r.fetched_from,
             __version__,
+            r.comment_count,
         )
         if row is None:
             cur = self.db.execute(
                 """
                 INSERT INTO reactions (original_url, title, author, published_at, site_name,
                     language, excerpt, comments_feed, tags, flags, raw, fetched_at,
-                    fetched_from, version, url, first_seen_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    fetched_from, version, comment_count, url, first_seen_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 (*values, r.url, stamp, stamp),
             )
@@ -1678,6 +1686,7 @@ class Store:
                     language = coalesce(?, language),
                     excerpt = CASE WHEN ? != '' THEN ? ELSE excerpt END,
                     comments_feed = coalesce(?, comments_feed),
+                    comment_count = coalesce(?, comment_count),
                     fetched_at = ?, fetched_from = ?, updated_at = ?
                 WHERE id = ?
                 """,
@@ -1694,6 +1703,7 @@ class Store:
                     r.excerpt,
                     r.excerpt,
                     r.comments_feed,
+                    r.comment_count,
                     iso(r.fetched_at),
                     r.fetched_from,
                     stamp,
@@ -2124,7 +2134,8 @@ class Store:
                 SELECT 'reaction', r.id, r.url, r.url,
                        coalesce(r.published_at, r.first_seen_at), r.author, r.author,
                        r.title || CASE WHEN r.excerpt != '' THEN char(10) || r.excerpt ELSE '' END,
-                       r.tags, r.comments_feed, NULL, NULL, NULL, NULL, 'blog', r.site_name,
+                       r.tags, r.comments_feed, NULL, NULL, r.comment_count, NULL, 'blog',
+                       r.site_name,
                        (SELECT group_concat(post_uri, ' ') FROM reaction_links l
                         WHERE l.reaction_id = r.id),
                        NULL, NULL, r.fetched_at, r.fetched_from, r.version{reaction_x}
@@ -2208,7 +2219,8 @@ class Store:
         params: list[Any] = []
         sql = f"""
             SELECT r.url, r.title, r.author, r.site_name, r.published_at, r.excerpt,
-                   (SELECT count(*) FROM comments c WHERE c.reaction_id = r.id),
+                   max((SELECT count(*) FROM comments c WHERE c.reaction_id = r.id),
+                       coalesce(r.comment_count, 0)),
                    (SELECT count(*) FROM reaction_links l WHERE l.reaction_id = r.id),
                    r.tags, {_REACTION_TIME} AS t
             FROM reactions r WHERE 1=1 {_window(_REACTION_TIME, flt, params)}

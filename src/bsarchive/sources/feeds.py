@@ -73,7 +73,9 @@ from bsarchive.sources.feedxml import read_feed
 
 __all__ = [
     "ParsedFeed",
+    "PageFeeds",
     "discover_comment_feed",
+    "discover_feeds",
     "fetch_feed",
     "is_tag_feed",
     "next_fetch_time",
@@ -607,6 +609,12 @@ class _Entry:
     in_reply_to_url: str | None  # ... and its href
     media: tuple[str, ...]
     raw: str
+    # The comment count the feed states (thr:total, slash:comments), when it states one.
+    comment_count: int | None = None
+    # Atom rel="self" and rel="related" links: a Blogger reply names its parent comment
+    # by the parent's self link in a rel="related" link (its thr:in-reply-to is the post).
+    self_url: str | None = None
+    related_url: str | None = None
 
     @property
     def html(self) -> str:
@@ -757,6 +765,7 @@ _RAW_KEYS = (
     "summary",
     "tags",
     "thr_in-reply-to",
+    "thr_total",
     "title",
     "updated",
     "wfw_commentrss",
@@ -784,11 +793,14 @@ def _feedparser_entry(entry: Mapping[str, object], url: str) -> _Entry:
     contents = _mappings(entry.get("content"))
     html_content = next((c for c in contents if _text(c, "type") in _HTML_TYPES), None)
     comments_feed = _absolute_http_url(url, _text(entry, "wfw_commentrss"))
+    links = _mappings(entry.get("links"))
     if comments_feed is None:
-        for item in _mappings(entry.get("links")):
+        for item in links:
             if _text(item, "rel") == "replies" and _text(item, "type") == "application/atom+xml":
                 comments_feed = _absolute_http_url(url, _text(item, "href"))
                 break
+    self_url = _atom_link(links, "self", url)
+    related_url = _atom_link(links, "related", url)
     reply = _mapping(entry.get("thr_in-reply-to"))
     reply_href = _absolute_http_url(url, _text(reply, "href"))
     raw = {key: entry[key] for key in _RAW_KEYS if key in entry}
@@ -819,7 +831,43 @@ def _feedparser_entry(entry: Mapping[str, object], url: str) -> _Entry:
             )
         ),
         raw=_dump(raw),
+        comment_count=_comment_count(entry, links),
+        self_url=self_url,
+        related_url=related_url,
     )
+
+
+def _atom_link(links: Iterable[Mapping[str, object]], rel: str, url: str) -> str | None:
+    """The first Atom-typed link with this ``rel``, absolute, or None."""
+    for item in links:
+        if _text(item, "rel") == rel and _text(item, "type") == "application/atom+xml":
+            return _absolute_http_url(url, _text(item, "href"))
+    return None
+
+
+# "N Comments" in the title of a Blogger rel="replies" text/html link.
+_COUNT_TITLE = re.compile(r"^\s*(\d{1,9})\s+\w+")
+
+
+def _comment_count(
+    entry: Mapping[str, object], links: Iterable[Mapping[str, object]]
+) -> int | None:
+    """The comment count an entry states: RFC 4685 ``thr:total`` (Blogger), WordPress
+    ``slash:comments``, else an RFC 4685 ``thr:count`` on a replies link (WordPress Atom),
+    else Blogger's ``title="N Comments"`` on its replies link. None when it states none."""
+    for key in ("thr_total", "slash_comments"):
+        value = _text(entry, key)
+        if value.isdigit() and len(value) < 10:
+            return int(value)
+    replies = [item for item in links if _text(item, "rel") == "replies"]
+    for item in replies:
+        value = _text(item, "thr:count")
+        if value.isdigit() and len(value) < 10:
+            return int(value)
+    for item in replies:
+        if _text(item, "type") == "text/html" and (m := _COUNT_TITLE.match(_text(item, "title"))):
+            return int(m.group(1))
+    return None
 
 
 def _read_json_feed(text: str, url: str) -> _Body:
@@ -1093,6 +1141,7 @@ def _reaction(
         site_name=site_name,
         excerpt=_excerpt(summary),
         comments_feed=entry.comments_feed,
+        comment_count=entry.comment_count,
         original_url=link,
         tags=_stored_tags(entry.categories),
         flags=flags,
@@ -1114,7 +1163,8 @@ def parse_comments(
     max_parse_seconds: float = 10.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> tuple[Comment, ...]:
-    """Parse a comment feed (WordPress RSS ``/feed/``, Atom with ``thr:in-reply-to``).
+    """Parse a comment feed (WordPress RSS ``/feed/``, Atom with ``thr:in-reply-to``,
+    Blogger ``/feeds/POSTID/comments/default`` whose replies carry ``rel="related"``).
 
     Every entry is a comment on ``reaction_url`` (no filtering: a site-wide comment feed
     would attach other posts' comments, so callers pass per-post feeds). The comment's
@@ -1127,6 +1177,8 @@ def parse_comments(
     fetched_at = utc(fetched_at)
     parsed = _read_body(body, url, content_type, deadline)
     kept, _ = _identities(parsed.entries)
+    # Blogger names a reply's parent by the parent's self link (rel="related").
+    by_self = {entry.self_url: _global_id(key, entry) for key, entry in kept if entry.self_url}
     comments = []
     for key, entry in kept:
         when, flags = _parse_date(entry.date_raw, entry.date_utc, fetched_at)
@@ -1144,7 +1196,8 @@ def parse_comments(
                 created_at=when,
                 text=_html_to_text(entry.html) or entry.content_text,
                 content_html=entry.html,
-                in_reply_to=_parent_comment(entry, reaction_url),
+                in_reply_to=_parent_comment(entry, reaction_url)
+                or (by_self.get(entry.related_url) if entry.related_url else None),
                 flags=flags,
                 raw=entry.raw,
             )
@@ -1196,6 +1249,20 @@ class _LinkScan(HTMLParser):
             self.base = next((v for n, v in attrs if n == "href" and v), None)
 
 
+@dataclass(frozen=True, slots=True)
+class PageFeeds:
+    """The feeds an article page advertises in its ``<head>``."""
+
+    # The page's own comment feed (rel="replies", WordPress per-post feed), or None.
+    comments: str | None
+    # The blog's own feeds (its posts, not comments), in page order: read for the page's
+    # entry when the page names no comment feed of its own.
+    blog: tuple[str, ...] = ()
+    # A per-post comment feed known only by its path shape (Blogger
+    # ``/feeds/POSTID/comments/default``): used when the blog feed does not name one.
+    comments_by_shape: str | None = None
+
+
 def discover_comment_feed(html: str, page_url: str) -> str | None:
     """Find an article page's own comment feed in its ``<head>``, or None.
 
@@ -1204,6 +1271,12 @@ def discover_comment_feed(html: str, page_url: str) -> str | None:
     per-post feed, pretty permalinks) or ``?feed=rss2&p=ID`` for the page's ``?p=ID``. The
     site-wide ``/feed/`` and ``/comments/feed/`` are not comment feeds of the page.
     """
+    return discover_feeds(html, page_url).comments
+
+
+def discover_feeds(html: str, page_url: str) -> PageFeeds:
+    """Read the feed links in an article page's ``<head>``: its own comment feed (as
+    :func:`discover_comment_feed`), the blog's feeds, and a Blogger-shaped comment feed."""
     head_end = _HEAD_END.search(html)
     scan = _LinkScan()
     scan.feed(html[: head_end.start()] if head_end else html)
@@ -1221,11 +1294,51 @@ def discover_comment_feed(html: str, page_url: str) -> str | None:
             replies.append(href)
         elif "alternate" in rel and mime in ("application/rss+xml", "application/atom+xml"):
             alternates.append((mime, href))
-    if replies:
-        return replies[0]
     per_post = [(mime, href) for mime, href in alternates if _is_own_feed(href, page_url)]
     per_post.sort(key=lambda pair: pair[0] != "application/rss+xml")  # stable: RSS first
-    return per_post[0][1] if per_post else None
+    own = replies[0] if replies else per_post[0][1] if per_post else None
+    by_shape = next((h for _, h in alternates if _is_blogger_comment_feed(h, page_url)), None)
+    blog = tuple(
+        dict.fromkeys(
+            href
+            for _, href in alternates
+            if href != own and href != by_shape and not _is_comment_feed(href)
+            and _same_host(href, page_url)
+        )
+    )  # fmt: skip
+    return PageFeeds(own, blog, by_shape)
+
+
+# Blogger's per-post comment feed (PROTOCOL.md §6); ``full`` and ``summary`` are variants.
+_BLOGGER_COMMENTS = re.compile(r"^/feeds/\d+/comments/(?:default|full|summary)/?$")
+
+
+def _is_blogger_comment_feed(feed_url: str, page_url: str) -> bool:
+    try:
+        path = urlsplit(feed_url).path
+    except ValueError:
+        return False
+    return _same_host(feed_url, page_url) and _BLOGGER_COMMENTS.match(path) is not None
+
+
+def _is_comment_feed(feed_url: str) -> bool:
+    """A comment feed rather than a blog's posts: WordPress ``/comments/feed/`` and
+    ``?feed=comments-rss2``, Blogger ``/feeds/comments/default`` and per-post feeds."""
+    try:
+        parts = urlsplit(feed_url)
+    except ValueError:
+        return True
+    if "comments" in parts.path.lower().split("/"):
+        return True
+    return any(v.startswith("comments") for v in parse_qs(parts.query).get("feed", []))
+
+
+def _same_host(a: str, b: str) -> bool:
+    try:
+        one, two = urlsplit(a).hostname, urlsplit(b).hostname
+    except ValueError:
+        return False
+    return bool(one) and (one or "").lower() == (two or "").lower()
 
 
 def _is_own_feed(feed_url: str, page_url: str) -> bool:

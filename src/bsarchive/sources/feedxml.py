@@ -564,7 +564,7 @@ def _read_entry(item: etree._Element, read: _Read) -> dict[str, object]:
             if len(child) or (child.text or "").strip():
                 raise _Decline
         elif name in ("slash:comments", "thr:total"):
-            _text(child)
+            entry[name.replace(":", "_")] = _repair(_text(child))
     if summary is None and contents and contents[0]["type"] in ("text/plain", "text/html"):
         summary = contents[0]["value"]  # feedparser copies the first content to summary
     if summary is not None:

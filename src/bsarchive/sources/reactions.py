@@ -12,6 +12,10 @@ Two halves, as in every source:
   guard), honours robots.txt (RFC 9309, fetched once per host per run) and
   ``noindex``, discovers and reads the comment feed, and yields :class:`ReactionResult`
   values; :func:`fetch_comment_updates` re-reads known comment feeds with conditional GET.
+- A page that names no comment feed of its own but advertises its blog's feed (Blogger,
+  WordPress themes without per-post feed links) gets both from the blog feed's entry for
+  it (:func:`find_feed_entry`, pure): its ``wfw:commentRss``/``rel="replies"`` and stated
+  comment count. :class:`BlogFeeds` reads each blog feed at most once per run.
 
 Depth is exactly one hop: links found inside articles are never followed. Every URL is
 untrusted (it came from a post), so each request goes through ``Http.get(untrusted=True)``.
@@ -43,8 +47,8 @@ from lxml import etree
 
 from bsarchive.errors import BlockedAddressError, FetchError, ParseError
 from bsarchive.http import Http, Response, origin
-from bsarchive.models import Comment, Cursor, Page, Reaction, utc
-from bsarchive.sources.feeds import discover_comment_feed, parse_comments
+from bsarchive.models import Comment, Cursor, Page, Post, Reaction, utc
+from bsarchive.sources.feeds import MAX_BODY_BYTES, discover_feeds, parse_comments, parse_feed
 from bsarchive.urls import (
     article_key,
     canonical_url,
@@ -59,6 +63,8 @@ log = logging.getLogger(__name__)
 MAX_ARTICLE_BYTES = 2 * 1024 * 1024
 # Comment feeds: a long WordPress thread is a few hundred KiB; same cap as articles.
 MAX_COMMENT_FEED_BYTES = 2 * 1024 * 1024
+# A blog's own feed, read to find an article's entry: the cap of every configured feed.
+MAX_BLOG_FEED_BYTES = MAX_BODY_BYTES
 # RFC 9309 §2.5: crawlers must parse at least the first 500 KiB of robots.txt.
 MAX_ROBOTS_BYTES = 500 * 1024
 # The product token matched against robots.txt User-agent lines (RFC 9309 §2.2.1).
@@ -226,6 +232,10 @@ class ArticlePage:
     canonical: str | None  # <link rel="canonical">, absolute, as written
     noindex: bool
     comments_feed: str | None
+    # The blog's feeds the page advertises (read for its entry when comments_feed is None).
+    blog_feeds: tuple[str, ...] = ()
+    # A per-post comment feed known by its path only (Blogger), the last resort.
+    comments_by_shape: str | None = None
 
 
 def read_article(
@@ -303,7 +313,8 @@ def read_article(
     robots = " ".join(v for k, v in meta.items() if k in ("robots", ROBOTS_AGENT)).lower()
     canonical = _first_attr(root, "//link[contains(concat(' ', @rel, ' '), ' canonical ')]", "href")
     canonical_abs = canonical_url(canonical, url) if canonical else None
-    comments_feed = discover_comment_feed(text, url)
+    feeds = discover_feeds(text, url)
+    comments_feed = feeds.comments
     raw = orjson.dumps(
         {"json_ld": ld or None, "meta": meta or None}, option=orjson.OPT_SORT_KEYS
     ).decode()
@@ -318,6 +329,7 @@ def read_article(
         language=language,
         excerpt=excerpt,
         comments_feed=comments_feed,
+        comment_count=_ld_comment_count(ld) if ld else None,
         flags=tuple(flags),
         raw=raw,
     )
@@ -326,6 +338,8 @@ def read_article(
         canonical=canonical_abs,
         noindex="noindex" in robots or "none" in robots.replace(",", " ").split(),
         comments_feed=comments_feed,
+        blog_feeds=feeds.blog,
+        comments_by_shape=feeds.comments_by_shape,
     )
 
 
@@ -408,6 +422,24 @@ def _ld_str(ld: Mapping[str, object], key: str) -> str | None:
     if isinstance(value, dict):
         name = value.get("name") or value.get("@value")
         return name.strip() if isinstance(name, str) and name.strip() else None
+    return None
+
+
+def _ld_comment_count(ld: Mapping[str, object]) -> int | None:
+    """schema.org ``commentCount`` (Yoast SEO on WordPress, some Ghost and Medium themes),
+    else an ``interactionStatistic`` with ``CommentAction``; None when the page states none."""
+    stats = ld.get("interactionStatistic")
+    candidates: list[object] = [ld.get("commentCount")]
+    for stat in stats if isinstance(stats, list) else [stats]:
+        if isinstance(stat, dict) and "CommentAction" in str(stat.get("interactionType", "")):
+            candidates.append(stat.get("userInteractionCount"))
+    for value in candidates:
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int) and 0 <= value < 10**9:
+            return value
+        if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 10:
+            return int(value)
     return None
 
 
@@ -602,6 +634,93 @@ class Robots:
 
 
 # --------------------------------------------------------------------------------------
+# The blog's own feed: an article's entry names its comment feed and count
+# --------------------------------------------------------------------------------------
+
+
+def find_feed_entry(
+    items: Iterable[Post | Reaction], page_urls: Iterable[str | None]
+) -> Reaction | None:
+    """The blog feed entry for an article page, or None.
+
+    An entry matches when its link has the same :func:`~bsarchive.urls.article_key` as one
+    of ``page_urls`` (the URL fetched, the page's ``rel=canonical``, the link followed), so
+    http/https, ``www.``, trailing-slash and ``utm_*`` variants match. Pure.
+    """
+    wanted = {article_key(url) for url in page_urls if url}
+    for item in items:
+        if not isinstance(item, Reaction):
+            continue
+        if any(u and article_key(u) in wanted for u in (item.url, item.original_url)):
+            return item
+    return None
+
+
+class BlogFeeds:
+    """Blog feeds read for their entries, once per feed per run, shared by every article
+    of that blog (thread-safe: one fetch per feed even when several workers ask at once).
+
+    The body is needed to find the entry, so the feed is fetched without ETag/Last-Modified
+    (a 304 would say nothing about the article); it is read only for new articles whose
+    page names no comment feed. Same rules as every other reaction fetch: the untrusted
+    client (private-address guard, redirects re-checked), robots.txt, a size cap.
+    """
+
+    def __init__(self, client: Http, robots: Robots, now: Callable[[], datetime]) -> None:
+        self._client, self._robots, self._now = client, robots, now
+        self._items: dict[str, tuple[Post | Reaction, ...]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.requests = 0
+
+    def entry(self, feed_url: str, page_urls: Iterable[str | None]) -> tuple[Reaction | None, int]:
+        """The entry for the page in ``feed_url`` (None when absent or unreadable), and the
+        requests this call made (0 when the feed was read already)."""
+        with self._lock:
+            lock = self._locks.setdefault(feed_url, threading.Lock())
+        made = 0
+        with lock:
+            items = self._items.get(feed_url)
+            if items is None:
+                items, made = self._fetch(feed_url)
+                self._items[feed_url] = items
+        return find_feed_entry(items, page_urls), made
+
+    def _fetch(self, feed_url: str) -> tuple[tuple[Post | Reaction, ...], int]:
+        why = _refusal(self._client, feed_url)
+        if why is not None:
+            log.info("blog feed %s: %s", feed_url, why)
+            return (), 0
+        made = 0
+        try:
+            if not self._robots.allowed(feed_url):
+                log.info("blog feed %s: disallowed by robots.txt", feed_url)
+                return (), 0
+            response = self._client.get(
+                feed_url, untrusted=True, max_bytes=MAX_BLOG_FEED_BYTES, accept=FEED_ACCEPT
+            )
+            made = response.requests
+            if response.status >= 400:
+                log.info("blog feed %s: HTTP %d", feed_url, response.status)
+                return (), made
+            parsed = parse_feed(
+                response.body,
+                url=feed_url,
+                tags=(),
+                fetched_at=self._now(),
+                content_type=response.header("content-type"),
+            )
+        except (FetchError, ParseError) as e:  # BlockedAddressError is a FetchError
+            # Best effort, like the page's other hints: the article is stored regardless.
+            log.info("blog feed %s: %s", feed_url, e)
+            return (), made
+        finally:
+            with self._lock:
+                self.requests += made
+        return parsed.items, made
+
+
+# --------------------------------------------------------------------------------------
 # Fetching
 # --------------------------------------------------------------------------------------
 
@@ -665,7 +784,8 @@ def fetch_reactions(
     """
     state = _RunState(dict(known))
     robots = robots or Robots(client)
-    jobs = [(_host_key(g.urls[0]), _bind(client, g, state, robots, now, include_opted_out))
+    blogs = BlogFeeds(client, robots, now)
+    jobs = [(_host_key(g.urls[0]), _bind(client, g, state, robots, blogs, now, include_opted_out))
             for g in groups]  # fmt: skip
     yield from _schedule(jobs, concurrency, per_host, max_new, stop)
 
@@ -709,10 +829,11 @@ def _bind(
     group: LinkGroup,
     state: _RunState,
     robots: Robots,
+    blogs: BlogFeeds,
     now: Callable[[], datetime],
     include_opted_out: bool,
 ) -> Callable[[], ReactionResult]:
-    return lambda: _fetch_group(client, group, state, robots, now, include_opted_out)
+    return lambda: _fetch_group(client, group, state, robots, blogs, now, include_opted_out)
 
 
 def _bind_comments(
@@ -846,6 +967,7 @@ def _fetch_group(
     group: LinkGroup,
     state: _RunState,
     robots: Robots,
+    blogs: BlogFeeds,
     now: Callable[[], datetime],
     include_opted_out: bool,
 ) -> ReactionResult:
@@ -854,7 +976,7 @@ def _fetch_group(
     result = ReactionResult("failed", group.urls[0])
     requests = 0
     for link in group.urls[:MAX_VARIANTS]:
-        result = _fetch_link(client, link, group, state, robots, now, include_opted_out)
+        result = _fetch_link(client, link, group, state, robots, blogs, now, include_opted_out)
         requests += result.requests
         if result.outcome != "failed":
             break
@@ -867,6 +989,7 @@ def _fetch_link(
     group: LinkGroup,
     state: _RunState,
     robots: Robots,
+    blogs: BlogFeeds,
     now: Callable[[], datetime],
     include_opted_out: bool,
 ) -> ReactionResult:
@@ -910,19 +1033,33 @@ def _fetch_link(
     if page.canonical and _same_site(page.canonical, final):
         url = page.canonical
     stored_url, is_new = state.claim(article_key(url), url)
+    comments_feed, comment_count = page.comments_feed, page.reaction.comment_count
+    if is_new and comments_feed is None and page.blog_feeds:
+        # Issue 14: the page names no comment feed (Blogger, a theme without per-post
+        # feed links); the blog's feed entry for it names one, and states the count.
+        entry, n = blogs.entry(page.blog_feeds[0], (final, page.canonical, link))
+        requests += n
+        if entry is not None:
+            comments_feed = entry.comments_feed
+            comment_count = (
+                entry.comment_count if entry.comment_count is not None else comment_count
+            )
+    comments_feed = comments_feed or page.comments_by_shape
     reaction = replace(
         page.reaction,
         url=stored_url,
         fetched_from=response.url,
         original_url=link if link != stored_url else None,
         linked_from=group.linked_from,
+        comments_feed=comments_feed,
+        comment_count=comment_count,
         flags=(*page.reaction.flags, *(("noindex",) if opted_out else ())),
     )
     comments: Page | None = None
     reason, failed = "", False
-    if page.comments_feed and is_new:
+    if comments_feed and is_new:
         comments, n, reason, failed = _fetch_comments(
-            client, stored_url, page.comments_feed, Cursor(), robots, now
+            client, stored_url, comments_feed, Cursor(), robots, now
         )
         requests += n
     log.debug("reaction %s -> %s (%s)", link, stored_url, "new" if is_new else "known")
