@@ -10,6 +10,10 @@ GIL), then times, each in its own process and on a fresh database:
 - peer: what a user would glue together: Mastodon.py ``timeline_hashtag`` + ``fetch_next``,
   one instance after another, each status upserted with sqlite-utils.
 
+Then a re-run with nothing new (issue 14), bsarchive with its defaults (the re-check of
+recent posts included) against the floor's re-run (``min_id`` from its newest stored id,
+until an empty page), with the requests each sent.
+
 Prints wall time, peak RSS and ratios, for N and 2N. Usage:
 ``python bench/bench_fetch.py [--statuses 20000] [--latency 0.03] [--skip-peer]``.
 Traffic goes only to 127.0.0.1; every server is stopped at the end.
@@ -57,6 +61,25 @@ threads = [threading.Thread(target=run, args=(b,)) for b in sys.argv[2:]]
 print(db.execute("SELECT count(*) FROM posts").fetchone()[0])
 """
 
+FLOOR_RERUN = r"""
+import sqlite3, sys, httpx, orjson
+db = sqlite3.connect(sys.argv[1])
+with httpx.Client() as client:
+    for base in sys.argv[2:]:
+        newest = max((i for (i,) in db.execute("SELECT id FROM seen WHERE instance = ?", (base,))),
+                     key=lambda i: (len(i), i))
+        while True:
+            r = client.get(f"{base}/api/v1/timelines/tag/bsnopen?limit=40&min_id={newest}")
+            statuses = orjson.loads(r.content)
+            if not statuses:
+                break
+            db.executemany("INSERT OR IGNORE INTO posts VALUES (?, ?)",
+                           [(s["uri"], orjson.dumps(s).decode()) for s in statuses])
+            db.commit()
+            newest = statuses[0]["id"]
+print(db.execute("SELECT count(*) FROM posts").fetchone()[0])
+"""
+
 PEER = r"""
 import sys, sqlite_utils
 from mastodon import Mastodon
@@ -74,11 +97,19 @@ print(db["posts"].count)
 """
 
 
-def serve(statuses: int, latency: float, ready: Any, stop: Any) -> None:
+def serve(statuses: int, latency: float, ready: Any, stop: Any, hits: Any) -> None:
     sys.path.insert(0, str(HERE.parent / "src"))
     from bsarchive.demo import FixtureMastodon, synthetic_instances
 
-    servers = [FixtureMastodon(t, latency=latency).start() for t in synthetic_instances(statuses)]
+    def counting(*_: Any) -> bool:
+        with hits.get_lock():
+            hits.value += 1
+        return False  # counted; the server answers as usual
+
+    servers = [
+        FixtureMastodon(t, latency=latency, hook=counting).start()
+        for t in synthetic_instances(statuses)
+    ]
     ready.put([s.url for s in servers])
     stop.wait(timeout=3600)
     for s in servers:
@@ -102,9 +133,16 @@ def run_round(statuses: int, latency: float, skip_peer: bool) -> dict[str, tuple
     ctx = multiprocessing.get_context("spawn")
     ready: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
     stop = ctx.Event()
-    server = ctx.Process(target=serve, args=(statuses, latency, ready, stop), daemon=True)
+    hits = ctx.Value("i", 0)
+    server = ctx.Process(target=serve, args=(statuses, latency, ready, stop, hits), daemon=True)
     server.start()
     results: dict[str, tuple[float, float]] = {}
+
+    def counted(cmd: list[str]) -> tuple[float, float, str, int]:
+        before = hits.value
+        t, rss, out = timed(cmd)
+        return t, rss, out, hits.value - before
+
     try:
         urls = ready.get(timeout=120)
         with tempfile.TemporaryDirectory() as tmp:
@@ -125,6 +163,13 @@ def run_round(statuses: int, latency: float, skip_peer: bool) -> dict[str, tuple
             with sqlite3.connect(f"{tmp}/bs.db") as db:
                 stored = db.execute("SELECT count(*) FROM posts").fetchone()[0]
             assert stored == statuses, stored
+            # A re-run with nothing new: bsarchive with its defaults, the floor's catch-up.
+            t, rss, _, sent = counted(bs)
+            results["bsarchive re-run"] = (t, rss)
+            results["bsarchive re-run requests"] = (sent, 0)
+            t, rss, _, sent = counted([sys.executable, "-c", FLOOR_RERUN, f"{tmp}/floor.db", *urls])
+            results["floor re-run"] = (t, rss)
+            results["floor re-run requests"] = (sent, 0)
     finally:
         stop.set()
         server.join(timeout=10)
@@ -146,9 +191,18 @@ def main() -> None:
         report[n] = run_round(n, args.latency, args.skip_peer or n != args.statuses)
         print(f"\n{n} statuses, 3 instances, 70% shared, {args.latency * 1000:.0f} ms per request")
         for name, (t, rss) in report[n].items():
-            print(f"  {name:18s} {t:7.2f} s   peak RSS {rss:6.1f} MB")
+            if name.endswith("requests"):
+                print(f"  {name:26s} {t:7.0f}")
+            else:
+                print(f"  {name:26s} {t:7.2f} s   peak RSS {rss:6.1f} MB")
         floor = report[n]["floor"][0]
         print(f"  bsarchive / floor: {report[n]['bsarchive'][0] / floor:.2f}x")
+        r = report[n]
+        print(
+            f"  re-run, bsarchive / floor: {r['bsarchive re-run'][0] / r['floor re-run'][0]:.2f}x"
+            f" time, {r['bsarchive re-run requests'][0] / r['floor re-run requests'][0]:.2f}x"
+            " requests"
+        )
         if "Mastodon.py loop" in report[n]:
             peer = report[n]["Mastodon.py loop"][0]
             print(f"  Mastodon.py loop / bsarchive: {peer / report[n]['bsarchive'][0]:.2f}x")

@@ -151,7 +151,7 @@ def test_demo_writes_the_digest(tmp_path: Path) -> None:
             "SELECT r.site_name, count(c.id) FROM reactions r JOIN comments c"
             " ON c.reaction_id = r.id GROUP BY r.id ORDER BY r.url"
         ).fetchall()
-    assert len(commented) >= 2, commented  # a WordPress blog and a Blogger blog at least
+    assert len(commented) == 3, commented  # two WordPress blogs and a Blogger blog
     assert "Young people in the Big Society](http://timdavies.example/" in markdown
     assert "2 comments" in markdown
 
