@@ -18,7 +18,7 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
@@ -44,7 +44,36 @@ class _QuietServer(ThreadingHTTPServer):
         pass
 
 
-class FixtureMastodon:
+class _LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port) with its thread: started, always
+    stopped and joined. Subclasses make ``self._server`` with their handler."""
+
+    _server: _QuietServer
+    _thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class FixtureMastodon(_LoopbackServer):
     """A loopback server answering like one Mastodon instance for a fixed set of statuses.
 
     ``hook(handler, path, query)`` may answer a request itself (return True) so tests can
@@ -68,30 +97,10 @@ class FixtureMastodon:
         self.requests: list[str] = []
         self.auth_headers: list[str | None] = []
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        port = self._server.server_address[1]
-        return f"http://127.0.0.1:{port}"
-
-    def start(self) -> FixtureMastodon:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FixtureMastodon:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return f"http://127.0.0.1:{self.port}"
 
     def set_statuses(self, statuses: Sequence[dict[str, Any]]) -> None:
         """Replace what the server holds (tests add, edit and delete statuses this way)."""
@@ -328,7 +337,7 @@ def tag_rss(host: str, tag: str, statuses: Sequence[dict[str, Any]]) -> bytes:
     ).encode()
 
 
-class DemoWeb:
+class DemoWeb(_LoopbackServer):
     """A loopback server standing in for the blogs the demo's posts link to: files under
     ``fixtures/demo/web/HOST/PATH`` (``index.html``/``index.xml`` for a path ending in
     ``/``), chosen by the request's Host header. Always stopped, like FixtureMastodon."""
@@ -338,25 +347,9 @@ class DemoWeb:
     def __init__(self) -> None:
         self.root = resources.files("bsarchive").joinpath(self.ROOT)
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
 
     def hosts(self) -> list[str]:
         return sorted(entry.name for entry in self.root.iterdir() if entry.is_dir())
-
-    def start(self) -> DemoWeb:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
 
     def page(self, host: str, path: str) -> tuple[bytes, str] | None:
         """The file for ``path`` on ``host`` and its content type, or None."""
