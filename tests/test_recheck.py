@@ -3,8 +3,10 @@ budget, and the budget drawn from a server's rate budget across runs."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,3 +93,33 @@ def test_requests_are_counted_per_host_over_the_window(tmp_path: Path) -> None:
         assert store.requests_since("a.example", NOW - timedelta(hours=1)) == (140, 40)
         # Rows older than a day are dropped as new ones are recorded.
         assert store.requests_since("a.example", NOW - timedelta(days=3)) == (140, 40)
+
+
+def test_a_server_listing_only_its_own_posts_is_not_asked_about_the_others() -> None:
+    # Remote posts need a login on this server (timelines_access): the walk falls back to
+    # local=true, where another server's post is absent without being deleted.
+    ctx = FetchContext(tags=("bsnopen",), now=lambda: NOW)
+
+    def local_only(handler: Any, path: str, query: dict[str, list[str]]) -> bool:
+        if not path.startswith("/api/v1/timelines/tag/"):
+            return False
+        if "local" not in query:
+            body = b'{"error":"This method requires an authenticated user"}'
+            handler.send(401, body)
+            return True
+        page = [s for s in server.timeline("bsnopen", query) if here in s["uri"]]
+        handler.send(200, json.dumps(page).encode())
+        return True
+
+    with FixtureMastodon([], hook=local_only) as server, Http(HttpSettings(retries=0)) as http:
+        here = server.url.split("//", 1)[1]
+        statuses = [synthetic_status(n, viewer="v.example", local_id=2000 + n) for n in range(6)]
+        for s in statuses[:3]:  # the server's own posts
+            s["uri"] = f"http://{here}/users/u/statuses/{s['id']}"
+        server.set_statuses([s for s in statuses if s["id"] != "2001"])  # its own 2001 deleted
+        targets = [(s["uri"], s["id"]) for s in statuses]
+        spec = SourceSpec("mastodon", server.url, tag="bsnopen")
+        pages = list(recheck_tag_timeline(http, spec, targets, Cursor(), ctx, budget=10))
+        items = [i for p in pages for i in p.items]
+        assert [i.uri for i in items if isinstance(i, Deletion)] == [statuses[1]["uri"]]
+        assert [r for r in server.requests if "/statuses/" in r] == ["/api/v1/statuses/2001"]

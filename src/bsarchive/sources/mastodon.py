@@ -391,6 +391,7 @@ def recheck_tag_timeline(
     """
     key = recheck_key(spec)
     subject = f"{spec.url} #{spec.tag} (re-check)"
+    host = urlsplit(spec.url).netloc
     order = sorted(targets, key=lambda t: id_order(t[1]), reverse=True)
     pending = order
     max_id = _just_above(order[0][1]) if order else None
@@ -416,6 +417,10 @@ def recheck_tag_timeline(
             raise ParseError(subject, "pagination does not advance (max_id repeats)")
         listed = {str(s.get("id")) for s in statuses}
         missing = [t for t in covered if t[1] not in listed]
+        if scope.get("local"):
+            # The server lists its own posts only to anonymous readers: another server's
+            # post is absent from the walk for that reason alone; ask only about its own.
+            missing = [t for t in missing if urlsplit(t[0]).netloc == host]
         asked = 0
         page_requests = response.requests
         for uri, local_id in missing:
