@@ -154,6 +154,9 @@ def test_demo_writes_the_digest(tmp_path: Path) -> None:
     assert len(commented) == 3, commented  # two WordPress blogs and a Blogger blog
     assert "Young people in the Big Society](http://timdavies.example/" in markdown
     assert "2 comments" in markdown
+    # Each reaction shows its first comments: WordPress and Blogger threads alike.
+    assert "**Steve M**, Wed 30 Jun 2010, 11:15 UTC: Procurement came up" in markdown
+    assert "**Kathryn C**, Wed 30 Jun 2010, 11:03 UTC: Decentralisation" in markdown
 
 
 def test_html_digest_renders_in_headless_chromium(

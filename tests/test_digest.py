@@ -573,3 +573,25 @@ def test_html_without_posts() -> None:
     root = parse(render_html(empty))
     assert "No posts in this window." in root.find_id("timeline").all_text()
     assert [n for n in root.iter("rect") if "bar" in n.classes()] == []
+
+
+def test_reactions_show_their_first_comments_escaped() -> None:
+    data = build_data()
+    hostile = "<script>alert(1)</script> *not bold* [x](javascript:alert(1)) " + "word " * 80
+    comments = (
+        digest.DigestComment("Ann <b>", datetime(2025, 11, 21, 9, 5, tzinfo=UTC), hostile),
+        digest.DigestComment("", None, "Agreed."),
+    )
+    first = replace(data.reactions[0], comments=comments)
+    data = replace(data, reactions=[first, *data.reactions[1:]])
+    html = render_html(data)
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert '<span class="author">Ann &lt;b&gt;</span>' in html
+    assert '<time datetime="2025-11-21T09:05:00Z">Fri 21 Nov 2025, 09:05 UTC</time>' in html
+    assert '<span class="author">Anonymous</span>: Agreed.</li>' in html
+    md = render_markdown(data)
+    line = next(x for x in md.splitlines() if x.startswith("  - **Ann"))
+    assert line.startswith("  - **Ann \\<b\\>**, Fri 21 Nov 2025, 09:05 UTC: \\<script\\>")
+    assert "\\*not bold\\*" in line and line.endswith("\u2026")  # cut at 280 characters
+    assert len(line) < 340
+    assert "  - **Anonymous**: Agreed." in md

@@ -534,6 +534,14 @@ class ArchivedReaction(NamedTuple):
     seen_at: datetime  # published_at, else when we first saw it (the export's order)
 
 
+class ArchivedComment(NamedTuple):
+    """A comment as the digest shows it under its reaction."""
+
+    author: str
+    created_at: datetime | None
+    text: str
+
+
 @dataclass(frozen=True, slots=True)
 class ArchiveCounts:
     """Headline numbers for the items a filter selects."""
@@ -2235,6 +2243,26 @@ class Store:
                         r[0], r[1], r[2], r[3], _when(r[4]), r[5], r[6], r[7],
                         tuple(r[8].split()), datetime.fromisoformat(r[9]),
                     )  # fmt: skip
+
+    def first_comments(self, per_reaction: int) -> dict[str, list[ArchivedComment]]:
+        """The ``per_reaction`` earliest comments of each reaction, by reaction url: what
+        the digest shows under a reaction (the count says how many there are in all)."""
+        with _errors("read comments", self.path), self.snapshot():
+            rows = self.db.execute(
+                """
+                SELECT url, author, created_at, text FROM (
+                    SELECT r.url, c.author, c.created_at, c.text,
+                           row_number() OVER (PARTITION BY c.reaction_id
+                                              ORDER BY c.created_at, c.id) AS n
+                    FROM comments c JOIN reactions r ON r.id = c.reaction_id
+                ) WHERE n <= ? ORDER BY url, n
+                """,
+                (per_reaction,),
+            ).fetchall()
+        found: dict[str, list[ArchivedComment]] = {}
+        for url, author, created_at, text in rows:
+            found.setdefault(url, []).append(ArchivedComment(author, _when(created_at), text))
+        return found
 
     def archive_counts(self, flt: ExportFilter) -> ArchiveCounts:
         """Posts, people, instances (sightings that are not feeds), reactions, comments and

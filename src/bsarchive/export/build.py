@@ -18,7 +18,9 @@ from typing import Literal, TextIO
 from bsarchive.errors import ConfigError
 from bsarchive.export.atom import AtomEntry, entry_from_post, entry_from_reaction, render_atom
 from bsarchive.export.digest import (
+    COMMENTS_SHOWN,
     TOP_N,
+    DigestComment,
     DigestCounts,
     DigestData,
     DigestPost,
@@ -26,7 +28,7 @@ from bsarchive.export.digest import (
     render_html,
     render_markdown,
 )
-from bsarchive.store import ArchivedPost, ArchivedReaction, ExportFilter, Store
+from bsarchive.store import ArchivedComment, ArchivedPost, ArchivedReaction, ExportFilter, Store
 from bsarchive.urls import article_key
 
 DigestFormat = Literal["markdown", "html"]
@@ -83,7 +85,7 @@ def _post(row: ArchivedPost) -> DigestPost:
     )
 
 
-def _reaction(row: ArchivedReaction) -> DigestReaction:
+def _reaction(row: ArchivedReaction, comments: Sequence[ArchivedComment] = ()) -> DigestReaction:
     return DigestReaction(
         url=row.url,
         title=row.title,
@@ -94,6 +96,7 @@ def _reaction(row: ArchivedReaction) -> DigestReaction:
         comment_count=row.comment_count,
         linked_from_count=row.linked_from_count,
         tags=row.tags,
+        comments=tuple(DigestComment(c.author, c.created_at, c.text) for c in comments),
     )
 
 
@@ -132,7 +135,10 @@ def digest_data(
             for post in (_post(row) for row in store.iter_archived_posts(flt))
             if post.uri not in dups.hidden
         ]
-        reactions = [_reaction(row) for row in store.iter_archived_reactions(flt)]
+        comments = store.first_comments(COMMENTS_SHOWN)
+        reactions = [
+            _reaction(row, comments.get(row.url, ())) for row in store.iter_archived_reactions(flt)
+        ]
         c = store.archive_counts(flt)
         voices = store.top_voices(flt, top=TOP_N)
         links = merge_link_variants(store.top_links(flt, top=TOP_N * 20), top=TOP_N)

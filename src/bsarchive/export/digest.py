@@ -120,6 +120,15 @@ class DigestPost:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestComment:
+    """A comment on a reaction (plain text, from its blog's comment feed)."""
+
+    author: str
+    created_at: datetime | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class DigestReaction:
     """A blog post or article reacting to the event."""
 
@@ -132,6 +141,8 @@ class DigestReaction:
     comment_count: int
     linked_from_count: int
     tags: tuple[str, ...] = ()
+    # The first comments, oldest first (``comment_count`` says how many in all).
+    comments: tuple[DigestComment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -632,6 +643,12 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# A comment under a reaction is shown up to this many characters (its blog has the rest).
+COMMENT_CHARS = 280
+# Comments shown under each reaction, the earliest first.
+COMMENTS_SHOWN = 3
+
+
 def shorten(text: str, limit: int) -> str:
     """Collapse whitespace and cut at a word boundary to at most ``limit`` characters."""
     line = _one_line(text)
@@ -680,11 +697,20 @@ class _LinkView:
 
 
 @dataclass(frozen=True, slots=True)
+class _CommentView:
+    author: str
+    when: str | None
+    when_iso: str | None
+    text: str  # shortened to COMMENT_CHARS
+
+
+@dataclass(frozen=True, slots=True)
 class _ReactionView:
     reaction: DigestReaction
     href: str | None
     when: str | None
     when_iso: str | None
+    comments: tuple[_CommentView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -860,6 +886,15 @@ def _page(data: DigestData, *, images: bool, page_size: int, with_html: bool = T
                 href=safe_url(r.url),
                 when=_date(r.published_at.astimezone(UTC)) if r.published_at else None,
                 when_iso=_iso(r.published_at) if r.published_at else None,
+                comments=tuple(
+                    _CommentView(
+                        author=c.author or "Anonymous",
+                        when=_datetime(c.created_at) if c.created_at else None,
+                        when_iso=_iso(c.created_at) if c.created_at else None,
+                        text=shorten(c.text, COMMENT_CHARS),
+                    )
+                    for c in r.comments
+                ),
             )
             for r in reactions
         ],
