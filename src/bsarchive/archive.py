@@ -48,7 +48,6 @@ from bsarchive.sources.mastodon import (
     recheck_budget,
     recheck_key,
     recheck_tag_timeline,
-    refresh_statuses,
 )
 from bsarchive.sources.nodeinfo import probe_instance
 from bsarchive.sources.reactions import (
@@ -192,12 +191,16 @@ def _run_fetch(
             _discover(settings, store, http, ctx, result, progress, now)
         if settings.refresh_hours and not ctx.stop.is_set():
             since = started - timedelta(hours=settings.refresh_hours)
-            _recheck(settings, store, http, ctx, result, progress, now, since, started)
-            if settings.discover and not ctx.stop.is_set():
+            specs = [spec for spec in settings.sources() if spec.kind == "mastodon"]
+            if settings.discover:
                 # Discovered servers' posts get edits and deletions too; like reading
                 # their timelines, this is untrusted and never fails the run.
-                jobs = _refresh_discovered(settings, store, http, ctx, result, since, started)
-                _drain(jobs, store, http, ctx, result, progress, now, settings, best_effort=True)
+                specs += [
+                    SourceSpec("mastodon", base, tag=tag, discovered=True)
+                    for _host, base in _usable_discovered(settings, store)
+                    for tag in settings.tags
+                ]
+            _recheck(specs, store, http, ctx, result, progress, now, settings, since, started)
         if settings.reactions and not ctx.stop.is_set():
             _follow_reactions(settings, store, http, ctx, result, now)
         store.resolve_replies()
@@ -487,52 +490,27 @@ def _usable_discovered(settings: Settings, store: Store) -> list[tuple[str, str]
     return usable[: settings.max_instances]
 
 
-def _refresh_discovered(
-    settings: Settings,
-    store: Store,
-    http: Http,
-    ctx: FetchContext,
-    result: RunResult,
-    since: datetime,
-    started: datetime,
-) -> list[tuple[str, Callable[[], Iterator[Page]]]]:
-    """Re-read, status by status, the recent posts of discovered servers, within each
-    server's re-check budget (as ``_recheck``)."""
-    jobs: list[tuple[str, Callable[[], Iterator[Page]]]] = []
-    window = started - RATE_WINDOW
-    for host, base in _usable_discovered(settings, store):
-        sent, rechecked = store.requests_since(host, window)
-        budget = recheck_budget(sent + _requests_to(result, base), rechecked)
-        targets = [(t.uri, t.local_id) for t in store.refresh_targets(host, since, started)]
-        if targets and budget > 0:
-            key = f"refresh:{base}"
-            jobs.append(
-                (key, _bind_refresh(http, base, targets[:budget], ctx, key, untrusted=True))
-            )
-    return jobs
-
-
 def _recheck(
-    settings: Settings,
+    specs: list[SourceSpec],
     store: Store,
     http: Http,
     ctx: FetchContext,
     result: RunResult,
     progress: ProgressCallback | None,
     now: Callable[[], datetime],
+    settings: Settings,
     since: datetime,
     started: datetime,
 ) -> None:
     """The default re-check (issue 14): posts first stored since ``since`` (and before
-    this run) are read again on each configured instance, walking its tag timelines, to
-    record edits and deletions. Each instance's walk spends at most its re-check budget
-    (``recheck_budget``: a share of the server's rate budget, counted over the runs of its
-    rate window), split between the tags; a walk that runs out goes on at the next run.
-    Best effort: a failure is logged and kept for ``stats``, the run's exit code is the
-    sources' own."""
+    this run) are read again on each server of ``specs`` (tag timelines), walking its tag
+    timelines, to record edits and deletions. Each server's walk spends at most its
+    re-check budget (``recheck_budget``: a share of the server's rate budget, counted over
+    the runs of its rate window), split between the tags; a walk that runs out goes on at
+    the next run. Best effort: a failure is logged and kept for ``stats``, the run's exit
+    code is the sources' own."""
     jobs: list[tuple[str, Callable[[], Iterator[Page]]]] = []
     window = started - RATE_WINDOW
-    specs = [spec for spec in settings.sources() if spec.kind == "mastodon"]
     for base in dict.fromkeys(spec.url for spec in specs):
         host = urlsplit(base).netloc
         sent, rechecked = store.requests_since(host, window)
@@ -576,12 +554,14 @@ def _requests_to(result: RunResult, base: str) -> int:
 
 def _record_requests(settings: Settings, store: Store, result: RunResult, at: datetime) -> None:
     """Record what this run sent to each instance, re-check apart, for later runs' budgets."""
-    bases = [i.url for i in settings.instances] + result.discovered
+    bases = [i.url for i in settings.instances] + [
+        _url_of(r.key) for r in result.results if r.key.startswith(("mastodon:", "recheck:"))
+    ]
     for base in dict.fromkeys(bases):
         rechecked = sum(
             r.requests
             for r in result.results
-            if _url_of(r.key) == base and r.key.startswith(("recheck:", "refresh:"))
+            if _url_of(r.key) == base and r.key.startswith("recheck:")
         )
         with contextlib.suppress(StoreError):  # a locked archive must not hide the run's end
             store.record_requests(urlsplit(base).netloc, at, _requests_to(result, base), rechecked)
@@ -594,18 +574,6 @@ def _cursor_for(store: Store, spec: SourceSpec) -> Cursor:
         host = urlsplit(spec.url).netloc
         cursor = replace(cursor, lookback=store.lookback_id(host, cursor.newest, LOOKBACK))
     return cursor
-
-
-def _bind_refresh(
-    http: Http,
-    base: str,
-    targets: list[tuple[str, str]],
-    ctx: FetchContext,
-    key: str,
-    *,
-    untrusted: bool = False,
-) -> Callable[[], Iterator[Page]]:
-    return lambda: refresh_statuses(http, base, targets, ctx, key=key, untrusted=untrusted)
 
 
 def _drain(

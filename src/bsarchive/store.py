@@ -1860,22 +1860,6 @@ class Store:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def refresh_targets(
-        self, source: str, since: datetime, before: datetime
-    ) -> list[RefreshTarget]:
-        """Undeleted posts seen on ``source`` first stored in [``since``, ``before``)."""
-        with _errors("read refresh targets", self.path):
-            rows = self.db.execute(
-                """
-                SELECT p.uri, s.source, s.local_id FROM sightings s JOIN posts p ON p.id = s.post_id
-                WHERE s.source = ? AND s.local_id != '' AND p.first_seen_at >= ?
-                  AND p.first_seen_at < ? AND p.deleted_at IS NULL
-                ORDER BY p.first_seen_at
-                """,
-                (source, iso(since), iso(before)),
-            ).fetchall()
-        return [RefreshTarget(*row) for row in rows]
-
     def lookback_id(self, source: str, newest: str, depth: int) -> str | None:
         """The local id on ``source`` ``depth`` places below ``newest`` (ids ordered as
         servers order them: by length, then text), or the lowest when fewer are stored:

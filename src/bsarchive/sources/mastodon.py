@@ -325,35 +325,6 @@ def _last_id(statuses: list[dict[str, object]]) -> str | None:
     return str(value) if value is not None else None
 
 
-def refresh_statuses(
-    client: Http,
-    base: str,
-    targets: list[tuple[str, str]],
-    ctx: FetchContext,
-    *,
-    key: str,
-    untrusted: bool = False,
-) -> Iterator[Page]:
-    """Re-read known statuses (``(uri, local id)`` pairs on ``base``) one by one to catch
-    edits and deletions: 200 -> the current version (the store keeps prior ones), 404/410
-    -> Deletion. For servers whose tag timeline is not walked (discovered ones).
-    ``untrusted``: a discovered server, reached through the private-address guard.
-    """
-    batch: list[Item] = []
-    requests = 0
-    for uri, local_id in targets:
-        if ctx.stop.is_set():
-            break
-        items, spent = _status_now(client, base, uri, local_id, ctx, untrusted=untrusted)
-        batch.extend(items)
-        requests += spent
-        if len(batch) >= PAGE_LIMIT:
-            yield Page(key, tuple(batch), Cursor(), requests=requests)
-            batch, requests = [], 0
-    if batch or requests:
-        yield Page(key, tuple(batch), Cursor(), requests=requests)
-
-
 def id_order(local_id: str) -> tuple[int, str]:
     """The sort key of a server's status id: ids are decimal strings of varying length,
     flake ids or ULIDs, all ordered by (length, text) (PROTOCOL.md §1), never by text alone."""
