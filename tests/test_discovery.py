@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from bsarchive.discovery import (
     candidate_servers,
     host_of_handle,
-    is_refusal,
+    refusal,
     server_of,
     server_state,
 )
+from bsarchive.errors import AuthRequiredError, FeedsDisabledError, FetchError
 from bsarchive.sources.mastodon_parse import parse_status
 from bsarchive.sources.nodeinfo import (
     InstanceInfo,
@@ -94,8 +95,20 @@ def test_server_state_words() -> None:
     )
     off = "h #t: the server has hashtag feeds turned off (timelines_access); it serves none"
     assert server_state(False, "mastodon", off, 0) == "hashtag feeds disabled"
-    assert is_refusal(off)
-    assert not is_refusal("h #t: timed out after 3 tries")
+    # A refusal is told by the error's kind and status, not by its words.
+    assert refusal(FeedsDisabledError("h #t", "hashtag feeds off")) == "hashtag feeds disabled"
+    assert refusal(AuthRequiredError("h #t", "refused", status=401)) == (
+        "refused with 401 (needs a token)"
+    )
+    assert refusal(FetchError("h #t", "not accepted", status=422)) == (
+        "refused with 422 (not accepted)"
+    )
+    assert refusal(FetchError("h #t", "timed out after 3 tries")) is None
+    assert refusal(FetchError("h #t", "HTTP 503", status=503)) is None
+    # The words recorded are what stats shows.
+    assert server_state(False, "", "refused with 401 (needs a token)", 0) == (
+        "refused with 401 (needs a token)"
+    )
     assert server_state(False, "misskey", "unsupported software misskey", 0) == (
         "not Mastodon-compatible (misskey)"
     )

@@ -1,4 +1,4 @@
-"""The fetch loop (archive._drain): every source's pages stored as they come, and the run
+"""The fetch loop (archive._Drain): every source's pages stored as they come, and the run
 ends whatever a source does, a bug in one included."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bsarchive.archive import RunResult, _drain
+from bsarchive.archive import RunResult, _Drain, _drain
 from bsarchive.config import Settings
+from bsarchive.errors import AuthRequiredError
 from bsarchive.http import Http
 from bsarchive.models import Author, Cursor, Page, Post, Sighting
 from bsarchive.sources import FetchContext
@@ -62,3 +63,32 @@ def test_a_bug_in_one_source_ends_the_run_without_losing_the_others_pages(
     # The slow source saw the stop after its request and said it was done: no hang.
     assert not runner.is_alive(), "the run never ended"
     assert [str(o) for o in outcome] == ["a bug", "1"]
+
+
+def test_a_failed_source_comes_back_as_its_error_and_best_effort_keeps_the_run_whole(
+    tmp_path: Path,
+) -> None:
+    refused = AuthRequiredError("https://b.example #bsnopen", "HTTP 401", status=401)
+
+    def ok() -> Iterator[Page]:
+        yield page("ok", 1)
+        yield page("ok", 2)
+
+    def failing() -> Iterator[Page]:
+        raise refused
+        yield  # pragma: no cover  (a generator)
+
+    ctx = FetchContext(tags=("bsnopen",))
+    with Store(tmp_path / "a.db") as store, Http() as http:
+        for best_effort in (False, True):
+            result = RunResult()
+            drain = _Drain(store, http, ctx, result, None, lambda: NOW, Settings(),
+                           best_effort=best_effort)  # fmt: skip
+            errors = drain.run([("ok", ok), ("failing", failing)])
+            # The error stays an exception object until it is shown.
+            assert errors == {"failing": refused} and errors["failing"].status == 401
+            outcome = {r.key: (r.requests, r.error) for r in result.results}
+            expected = None if best_effort else str(refused)
+            assert outcome == {"ok": (2, None), "failing": (0, expected)}
+            assert result.exit_code == (0 if best_effort else 1)
+        assert store.db.execute("SELECT count(*) FROM posts").fetchone()[0] == 2

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bsarchive.config import Settings
-from bsarchive.discovery import candidate_servers, is_refusal
+from bsarchive.discovery import candidate_servers, refusal
 from bsarchive.errors import SourceError, StoreError
 from bsarchive.http import Http, HttpSettings
 from bsarchive.models import Cursor, Item, Page, SourceResult, SourceSpec, iso
@@ -150,6 +150,8 @@ def _pages_for(client: Http, spec: SourceSpec, cursor: Cursor, ctx: FetchContext
 
 
 _DONE = object()
+# A source to run: its key and what makes its pages.
+Job = tuple[str, Callable[[], Iterator[Page]]]
 
 
 def run_fetch(
@@ -183,7 +185,7 @@ def _run_fetch(
         # Researchers must be able to tell that an archive holds opted-out accounts.
         store.set_meta("include_opted_out_used", iso(now()) or "")
     try:
-        jobs: list[tuple[str, Callable[[], Iterator[Page]]]] = []
+        jobs: list[Job] = []
         for spec in settings.sources():
             jobs.append((spec.key, _bind(http, spec, _cursor_for(store, spec), ctx)))
         _drain(jobs, store, http, ctx, result, progress, now, settings)
@@ -314,10 +316,11 @@ def _discover(
             store, http, ctx, result, progress, now, settings, best_effort=True,
         )  # fmt: skip
         for key, error in errors.items():
-            if is_refusal(error):  # 401, hashtag feeds turned off, ...: left alone a while
+            words = refusal(error)  # 401, hashtag feeds turned off, ...: left alone a while
+            if words:
                 host = urlsplit(_url_of(key)).netloc
                 store.record_instance(host, _url_of(key), False, software.get(host, ""), "",
-                                      error, now())  # fmt: skip
+                                      words, now())  # fmt: skip
         room = settings.max_instances - len(contacted)
         if room <= 0 or ctx.stop.is_set():
             break  # the servers found last were read above; no further probing
@@ -343,7 +346,7 @@ def _discover(
 
 def _tag_jobs(
     http: Http, store: Store, base: str, settings: Settings, ctx: FetchContext
-) -> list[tuple[str, Callable[[], Iterator[Page]]]]:
+) -> list[Job]:
     jobs = []
     for tag in settings.tags:
         spec = SourceSpec("mastodon", base, tag=tag, discovered=True)
@@ -509,7 +512,7 @@ def _recheck(
     the runs of its rate window), split between the tags; a walk that runs out goes on at
     the next run. Best effort: a failure is logged and kept for ``stats``, the run's exit
     code is the sources' own."""
-    jobs: list[tuple[str, Callable[[], Iterator[Page]]]] = []
+    jobs: list[Job] = []
     window = started - RATE_WINDOW
     for base in dict.fromkeys(spec.url for spec in specs):
         host = urlsplit(base).netloc
@@ -576,8 +579,172 @@ def _cursor_for(store: Store, spec: SourceSpec) -> Cursor:
     return cursor
 
 
+class _Drain:
+    """Runs sources in worker threads and stores their pages in the calling thread: each
+    page with its cursor in one transaction, together with whatever other pages are ready
+    at that moment.
+
+    At most ``--concurrency`` sources run at once, one thread each, taken in order (per-host
+    politeness is kept by ``http.py``). A source's pages go through a bounded queue, so
+    memory stays bounded while every source's next request is in flight; its last word
+    (done, or the error it failed with) always arrives, stopping or not. With
+    ``best_effort`` (discovered servers, the re-check) a failure is logged and kept for
+    ``stats`` but does not make the run a partial failure.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        http: Http,
+        ctx: FetchContext,
+        result: RunResult,
+        progress: ProgressCallback | None,
+        now: Callable[[], datetime],
+        settings: Settings,
+        *,
+        best_effort: bool = False,
+    ) -> None:
+        self.store, self.http, self.ctx, self.result = store, http, ctx, result
+        self.progress, self.now, self.settings = progress, now, settings
+        self.best_effort = best_effort
+        self.queue: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=QUEUE_PAGES)
+        self.pending: set[str] = set()
+        self.counts: dict[str, SourceResult] = {}
+        self.errors: dict[str, SourceError] = {}
+        self.bugs: list[BaseException] = []
+
+    def run(self, jobs: list[Job]) -> dict[str, SourceError]:
+        """Run ``jobs`` (source key, page iterator factory) to the end; return the error
+        each failed source raised. A bug in a source is raised here."""
+        if not jobs:
+            return {}
+        self.pending = {key for key, _ in jobs}
+        self.counts = {key: SourceResult(key) for key, _ in jobs}
+        threads = self._start(jobs)
+        try:
+            while self.pending:
+                with self.store.grouped():
+                    for key, payload in self._ready():
+                        self._handle(key, payload)
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM: what is stored stays; leave at once
+            self.ctx.stop.set()
+            raise
+        finally:
+            if self.bugs or self.pending:
+                self.ctx.stop.set()
+            if not self.pending:  # every source said its last word: the threads are ending
+                for t in threads:
+                    t.join(timeout=5)
+        if self.bugs:
+            raise self.bugs[0]
+        return self.errors
+
+    # -- worker threads -------------------------------------------------------------------
+
+    def _start(self, jobs: list[Job]) -> list[threading.Thread]:
+        waiting = list(reversed(jobs))
+        taking = threading.Lock()
+
+        def runner() -> None:
+            while True:
+                with taking:
+                    if not waiting:
+                        return
+                    key, make = waiting.pop()
+                if self.ctx.stop.is_set():
+                    self._last_word(key, _DONE)
+                else:
+                    self._work(key, make)
+
+        threads = [
+            threading.Thread(target=runner, name=f"source runner {n}", daemon=True)
+            for n in range(min(len(jobs), max(1, self.settings.concurrency)))
+        ]
+        for t in threads:
+            t.start()
+        return threads
+
+    def _work(self, key: str, make: Callable[[], Iterator[Page]]) -> None:
+        try:
+            for page in make():
+                if not self._put((key, page)):
+                    break  # stopping: this page is not stored, its cursor not moved
+            self._last_word(key, _DONE)
+        except BaseException as e:  # a SourceError, or a bug surfaced in the main thread
+            self._last_word(key, e)
+
+    def _put(self, item: tuple[str, object]) -> bool:
+        while not self.ctx.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _last_word(self, key: str, payload: object) -> None:
+        # Always delivered, stopping or not: the writer waits for every source's.
+        self.queue.put((key, payload))
+
+    # -- the writer (calling thread) ------------------------------------------------------
+
+    def _ready(self) -> list[tuple[str, object]]:
+        """The next item, and whatever else is ready with it (stored in one transaction)."""
+        ready = [self.queue.get()]
+        while len(ready) < QUEUE_PAGES:
+            try:
+                ready.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        return ready
+
+    def _handle(self, key: str, payload: object) -> None:
+        if isinstance(payload, Page):
+            self._store(key, payload)
+            return
+        self.pending.discard(key)
+        if isinstance(payload, SourceError):
+            self.errors[key] = payload
+        elif isinstance(payload, BaseException):
+            self.bugs.append(payload)
+            self.ctx.stop.set()
+        self._finish(key)
+
+    def _store(self, key: str, page: Page) -> None:
+        page = screen_page(page, include_opted_out=self.settings.include_opted_out)
+        saved = self.store.save_page(page, self.now())
+        so_far = self.counts[key]
+        self.counts[key] = replace(
+            so_far,
+            new=so_far.new + saved.new,
+            updated=so_far.updated + saved.updated,
+            requests=so_far.requests + page.requests,
+        )
+        self.result.new += saved.new
+        self.result.updated += saved.updated
+        self.result.skipped += page.skipped
+        if self.progress:
+            self.progress(Progress(key, saved.new, saved.updated))
+
+    def _finish(self, key: str) -> None:
+        error = self.errors.get(key)
+        finished = replace(
+            self.counts[key],
+            error=str(error) if error else None,
+            waited=self.http.waited(_url_of(key)),
+            finished_at=self.now(),
+        )
+        self.store.record_source_result(finished, self.now())
+        if self.best_effort and finished.error:
+            log.warning("discovered server skipped: %s", finished.error)
+            finished = replace(finished, error=None)
+        self.result.results.append(finished)
+        if self.progress:
+            self.progress(Progress(key, 0, 0, done=True, error=finished.error))
+
+
 def _drain(
-    jobs: list[tuple[str, Callable[[], Iterator[Page]]]],
+    jobs: list[Job],
     store: Store,
     http: Http,
     ctx: FetchContext,
@@ -587,129 +754,10 @@ def _drain(
     settings: Settings,
     *,
     best_effort: bool = False,
-) -> dict[str, str]:
-    """Run ``jobs`` in worker threads and store their pages here: each page with its cursor
-    in one transaction, together with whatever other pages are ready at that moment.
-
-    Returns each failed source's error. With ``best_effort`` (discovered servers) an error
-    is logged and kept for ``stats`` but does not make the run a partial failure.
-    """
-    if not jobs:
-        return {}
-    q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=QUEUE_PAGES)
-    pending = {key for key, _ in jobs}
-    counts: dict[str, list[int]] = {key: [0, 0, 0] for key, _ in jobs}
-    errors: dict[str, str] = {}
-    bugs: list[BaseException] = []
-
-    def put(item: tuple[str, object]) -> bool:
-        while not ctx.stop.is_set():
-            try:
-                q.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def finish(item: tuple[str, object]) -> None:
-        # A source's last word is always delivered, stopping or not: the loop below waits
-        # for every source's, and goes on reading the queue until it has them all.
-        q.put(item)
-
-    def worker(key: str, make: Callable[[], Iterator[Page]]) -> None:
-        try:
-            for page in make():
-                if not put((key, page)):
-                    break  # stopping: this page is not stored, its cursor not moved
-            finish((key, _DONE))
-        except SourceError as e:
-            finish((key, e))
-        except BaseException as e:  # a bug: surface it in the main thread
-            finish((key, e))
-
-    # At most `concurrency` sources at once, one thread each, taking sources in order;
-    # per-host politeness is enforced in http.py.
-    waiting = list(reversed(jobs))
-    taking = threading.Lock()
-
-    def runner() -> None:
-        while True:
-            with taking:
-                if not waiting:
-                    return
-                key, make = waiting.pop()
-            if ctx.stop.is_set():
-                finish((key, _DONE))
-            else:
-                worker(key, make)
-
-    threads = [
-        threading.Thread(target=runner, name=f"source runner {n}", daemon=True)
-        for n in range(min(len(jobs), max(1, settings.concurrency)))
-    ]
-    for t in threads:
-        t.start()
-
-    def handle(key: str, payload: object) -> None:
-        if isinstance(payload, Page):
-            payload = screen_page(payload, include_opted_out=settings.include_opted_out)
-            saved = store.save_page(payload, now())
-            counts[key][0] += saved.new
-            counts[key][1] += saved.updated
-            counts[key][2] += payload.requests
-            result.new += saved.new
-            result.updated += saved.updated
-            result.skipped += payload.skipped
-            if progress:
-                progress(Progress(key, saved.new, saved.updated))
-            return
-        pending.discard(key)
-        if isinstance(payload, SourceError):
-            errors[key] = str(payload)
-        elif isinstance(payload, BaseException):
-            bugs.append(payload)
-            ctx.stop.set()
-        finished = SourceResult(
-            key=key,
-            new=counts[key][0],
-            updated=counts[key][1],
-            requests=counts[key][2],
-            error=errors.get(key),
-            waited=http.waited(_url_of(key)),
-            finished_at=now(),
-        )
-        store.record_source_result(finished, now())
-        if best_effort and finished.error:
-            log.warning("discovered server skipped: %s", finished.error)
-            finished = replace(finished, error=None)
-        result.results.append(finished)
-        if progress:
-            progress(Progress(key, 0, 0, done=True, error=errors.get(key)))
-
-    try:
-        while pending:
-            # Whatever is ready is stored in one transaction (each page still whole).
-            ready = [q.get()]
-            while len(ready) < QUEUE_PAGES:
-                try:
-                    ready.append(q.get_nowait())
-                except queue.Empty:
-                    break
-            with store.grouped():
-                for key, payload in ready:
-                    handle(key, payload)
-    except KeyboardInterrupt:  # Ctrl-C, SIGTERM: what is stored stays; leave at once
-        ctx.stop.set()
-        raise
-    finally:
-        if bugs or pending:
-            ctx.stop.set()
-        if not pending:  # every source said its last word: the threads are ending
-            for t in threads:
-                t.join(timeout=5)
-    if bugs:
-        raise bugs[0]
-    return errors
+) -> dict[str, SourceError]:
+    """Run ``jobs`` with a :class:`_Drain`; the error each failed source raised."""
+    drain = _Drain(store, http, ctx, result, progress, now, settings, best_effort=best_effort)
+    return drain.run(jobs)
 
 
 def _url_of(key: str) -> str:

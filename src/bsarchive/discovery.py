@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from bsarchive.errors import FeedsDisabledError, FetchError, SourceError
+
 # How long a refusing server (401, unknown software, unreachable) is left alone.
 RETRY_REFUSED_AFTER = timedelta(days=7)
 
@@ -31,22 +33,33 @@ def host_of_handle(handle: str) -> str | None:
 # Default ports are not part of a server's key: https://host:443 is https://host.
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
-# What a tag timeline's error says when the server refused it for good: a token needed
+# What stats says of a server that refused its tag timeline for good: a token needed
 # (401/403), a request it will not take (422), or, for a ``200 []``, an instance document
 # saying hashtag feeds are disabled (PROTOCOL.md §1, Mastodon 4.5 ``timelines_access``;
-# ``sources.mastodon`` reads it).
-_REFUSALS = {
-    "HTTP 401": "refused with 401 (needs a token)",
-    "HTTP 403": "refused with 403 (forbidden)",
-    "HTTP 422": "refused with 422 (not accepted)",
-    "hashtag feeds turned off": "hashtag feeds disabled",
+# ``sources.mastodon`` reads it). The words are what the archive records as the reason.
+_REFUSED = {
+    401: "refused with 401 (needs a token)",
+    403: "refused with 403 (forbidden)",
+    422: "refused with 422 (not accepted)",
+}
+_FEEDS_DISABLED = "hashtag feeds disabled"
+# Reasons recorded by earlier versions, which kept the error line itself.
+_OLD_REASONS = {
+    "HTTP 401": _REFUSED[401],
+    "HTTP 403": _REFUSED[403],
+    "HTTP 422": _REFUSED[422],
+    "hashtag feeds turned off": _FEEDS_DISABLED,
 }
 
 
-def is_refusal(error: str) -> bool:
-    """Whether a discovered server's tag timeline error is a refusal to remember (rather
-    than a passing failure, tried again next run)."""
-    return any(mark in error for mark in _REFUSALS)
+def refusal(error: SourceError) -> str | None:
+    """How a discovered server's tag timeline error reads when it is a refusal to remember
+    (the server is left alone a while), or None for a passing failure (tried next run)."""
+    if isinstance(error, FeedsDisabledError):
+        return _FEEDS_DISABLED
+    if isinstance(error, FetchError) and error.status in _REFUSED:
+        return _REFUSED[error.status]
+    return None
 
 
 def server_of(handle: str | None, url: str | None) -> tuple[str, str] | None:
@@ -114,7 +127,9 @@ def server_state(usable: bool, software: str, reason: str, posts: int) -> str:
     """What ``stats`` says about a discovered server, in a person's words."""
     if usable:
         return f"archived ({posts} post{'' if posts == 1 else 's'})"
-    for mark, words in _REFUSALS.items():
+    if reason in _REFUSED.values() or reason == _FEEDS_DISABLED:
+        return reason
+    for mark, words in _OLD_REASONS.items():
         if mark in reason:
             return words
     if "requires a token" in reason:

@@ -7,8 +7,9 @@
     ├── LockHeldError               (exit 75) another run holds the archive's lock
     ├── StoreError                  (exit 1)  the SQLite archive failed (locked, corrupt)
     └── SourceError(url)            (exit 1)  one source failed; the run goes on
-        ├── FetchError              transport, HTTP status, size or time caps
+        ├── FetchError(status)      transport, HTTP status, size or time caps
         │   ├── AuthRequiredError   401/403/422 where a token would help
+        │   ├── FeedsDisabledError  the server has its hashtag feeds turned off
         │   ├── RateLimitedError    the server's wait exceeds --max-wait
         │   ├── TooLargeError       body over the size cap after decompression
         │   ├── BlockedAddressError a link resolved to a private address
@@ -88,10 +89,20 @@ class SourceError(BsarchiveError):
 
 
 class FetchError(SourceError):
-    pass
+    """``status``: the HTTP status that made the source fail, where one did."""
+
+    def __init__(
+        self, subject: str, message: str, hint: str | None = None, status: int | None = None
+    ) -> None:
+        self.status = status
+        super().__init__(subject, message, hint)
 
 
 class AuthRequiredError(FetchError):
+    pass
+
+
+class FeedsDisabledError(FetchError):
     pass
 
 
@@ -108,9 +119,10 @@ class BlockedAddressError(FetchError):
 
 
 class GoneError(FetchError):
-    def __init__(self, subject: str, message: str, hint: str | None = None, status: int = 404):
-        self.status = status
-        super().__init__(subject, message, hint)
+    def __init__(
+        self, subject: str, message: str, hint: str | None = None, status: int | None = 404
+    ) -> None:
+        super().__init__(subject, message, hint, status)
 
 
 class ParseError(SourceError):

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import orjson
 
-from bsarchive.errors import AuthRequiredError, FetchError, ParseError
+from bsarchive.errors import AuthRequiredError, FeedsDisabledError, FetchError, ParseError
 from bsarchive.http import Http, Response
 from bsarchive.models import Cursor, Deletion, Item, Page, Sighting, SourceSpec
 from bsarchive.sources import FetchContext
@@ -142,13 +142,18 @@ def _get_page(
     # Not 422: Mastodon answers it for validation errors only (PROTOCOL.md §1).
     if response.status in (401, 403):
         raise AuthRequiredError(
-            subject, f"HTTP {response.status}: public timeline refused", hint=TOKEN_HINT
+            subject,
+            f"HTTP {response.status}: public timeline refused",
+            hint=TOKEN_HINT,
+            status=response.status,
         )
     if response.status == 404:
         # Unknown tag: newer servers answer 404, older ones [] (PROTOCOL.md §1). No posts.
         return response, [], 0
     if response.status >= 400:
-        raise FetchError(subject, f"HTTP {response.status} from the hashtag timeline")
+        raise FetchError(
+            subject, f"HTTP {response.status} from the hashtag timeline", status=response.status
+        )
     return response, *_decode_statuses(response, subject)
 
 
@@ -297,7 +302,7 @@ def _check_feed_access(client: Http, spec: SourceSpec, subject: str, status: int
         return
     modes = {access.get("local"), access.get("remote")}
     if modes == {"disabled"}:
-        raise FetchError(
+        raise FeedsDisabledError(
             subject,
             "the server has hashtag feeds turned off (timelines_access); it serves none",
         )
