@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from bsarchive import archive
-from bsarchive.sources.twarc import iter_twarc_file
 from bsarchive.store import IMPORT_BATCH, Store
 
 from .processes import first_child, stops_within
@@ -68,7 +67,7 @@ def run(tmp_path: Path, name: str, files: list[Path], worker: bool) -> list[arch
         return archive.run_import(
             store,
             files,
-            iter_twarc_file,
+            "twarc",
             now=lambda: NOW,
             worker_min_bytes=0 if worker else 1 << 62,
         )

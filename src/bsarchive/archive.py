@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from bsarchive.config import Settings
@@ -62,7 +62,7 @@ from bsarchive.sources.reactions import (
 from bsarchive.store import IMPORT_BATCH, PackedItems, Store, pack_items
 from bsarchive.urls import article_key
 
-if TYPE_CHECKING:  # the import loop takes the reader as an argument: no twarc import at run
+if TYPE_CHECKING:  # the import loop imports its parser when it runs: no twarc import at fetch
     from bsarchive.sources.twarc import TwarcLine
 
 log = logging.getLogger(__name__)
@@ -794,10 +794,21 @@ class ImportResult:
 PARSE_IN_WORKER_BYTES = 4 * 1024 * 1024
 
 
+# What `bsarchive import FORMAT` reads: twarc JSONL (v1.1 and v2) or a TAGS sheet as CSV.
+ImportFormat = Literal["twarc", "tags"]
+
+
+def _import_reader(fmt: ImportFormat) -> Callable[..., Iterator[TwarcLine]]:
+    """The parser for ``fmt``, imported here so that a fetch never loads it."""
+    from bsarchive.sources.twarc import iter_tags_csv, iter_twarc_file
+
+    return iter_twarc_file if fmt == "twarc" else iter_tags_csv
+
+
 def run_import(
     store: Store,
     files: Sequence[Path],
-    reader: Callable[..., Iterator[TwarcLine]],
+    fmt: ImportFormat,
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     worker_min_bytes: int = PARSE_IN_WORKER_BYTES,
@@ -805,10 +816,11 @@ def run_import(
     """Import twarc/TAGS files: items stored in batches, malformed lines collected with
     their line numbers (the rest still imported), an unreadable file reported, not raised.
 
-    A file of ``worker_min_bytes`` or more is read by ``reader`` in a forked process
-    (Linux), which sends packed batches (:func:`bsarchive.store.pack_items`) through a
-    pipe while this process writes the previous one.
+    A file of ``worker_min_bytes`` or more is read by the format's parser in a forked
+    process (Linux), which sends packed batches (:func:`bsarchive.store.pack_items`)
+    through a pipe while this process writes the previous one.
     """
+    reader = _import_reader(fmt)
     results = []
     with _no_cycle_collection():
         for path in files:

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from bsarchive import __version__, console
 from bsarchive.config import Settings, load_settings, parse_tag, parse_when, require_sources
@@ -136,6 +134,44 @@ def main_callback(
     """bsarchive: keep an event's online conversation."""
 
 
+class _StdoutText:
+    def __enter__(self) -> Any:
+        return sys.stdout
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout.flush()
+
+
+class _StdoutBinary:
+    def __enter__(self) -> Any:
+        return sys.stdout.buffer
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout.buffer.flush()
+
+
+def _open_text(path: str) -> Any:
+    if path == "-":
+        return _StdoutText()
+    return _open(path, "w", newline="", encoding="utf-8")
+
+
+def _open_binary(path: str) -> Any:
+    if path == "-":
+        return _StdoutBinary()
+    return _open(path, "wb")
+
+
+def _open(path: str, mode: str, **kwargs: Any) -> Any:
+    try:
+        return open(path, mode, **kwargs)  # noqa: SIM115 - returned to a with block
+    except OSError as e:
+        raise ConfigError(path, f"cannot write: {e.strerror}") from None
+
+
+# -- archiving: fetch, import --------------------------------------------------------------
+
+
 @app.command()
 def fetch(
     tag: Annotated[
@@ -218,6 +254,72 @@ def fetch(
         return result.exit_code
 
     _run(body)
+
+
+import_app = typer.Typer(
+    help="Bring Twitter-era archives into the archive: twarc, tags.", no_args_is_help=True
+)
+app.add_typer(import_app, name="import")
+
+
+# Malformed lines reported one by one before the rest are only counted (issue 8).
+MAX_LINE_ERRORS = 20
+FilesArg = Annotated[list[Path], typer.Argument(help="Files to import (plain or gzip).")]
+
+
+def _import(
+    files: list[Path], db: Path | None, config: Path | None, quiet: bool, wait: bool, fmt: str
+) -> int:
+    """Import each file as ``fmt`` (twarc, tags); report bad lines; 1 if any line was bad."""
+    from bsarchive import archive  # imported where used: other commands start faster
+
+    s = _settings(config, db=db)
+    for path in files:  # a mistyped name is a usage error, before anything is imported
+        if not path.exists():
+            raise ConfigError(str(path), "no such file")
+    with ArchiveLock(s.db) as lock, Store(s.db) as store:
+        lock.acquire(wait=wait)
+        results = archive.run_import(store, files, "twarc" if fmt == "twarc" else "tags")
+    code = EXIT_OK
+    for r in results:
+        if r.error:
+            console.error_line(r.error)
+        for line_no, what in r.bad[:MAX_LINE_ERRORS]:
+            console.error_line(f"{r.path}:{line_no}: {what}")
+        if len(r.bad) > MAX_LINE_ERRORS:
+            console.error_line(f"{r.path}: {len(r.bad) - MAX_LINE_ERRORS} more malformed lines")
+        if r.error or r.bad:
+            code = 1
+        if not quiet and not r.error:
+            console.err.print(f"bsarchive: imported {r.items} tweets ({r.new} new) from {r.path}")
+    return code
+
+
+@import_app.command("twarc")
+def import_twarc(
+    files: FilesArg,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    wait: WaitOpt = False,
+) -> None:
+    """twarc JSONL: twarc2 responses or flattened tweets, or twarc1 (v1.1) tweets."""
+    _run(lambda: _import(files, db, config, quiet, wait, "twarc"))
+
+
+@import_app.command("tags")
+def import_tags(
+    files: FilesArg,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    wait: WaitOpt = False,
+) -> None:
+    """A TAGS archive sheet exported as CSV."""
+    _run(lambda: _import(files, db, config, quiet, wait, "tags"))
+
+
+# -- data out: export csv, jsonl, atom, parquet, xlsx --------------------------------------
 
 
 @export_app.command("csv")
@@ -318,6 +420,61 @@ def export_atom(
     _run(body, quiet=quiet, verbose=verbose)
 
 
+@export_app.command("parquet")
+def export_parquet(
+    output: Annotated[str, typer.Option("-o", "--output", help="Parquet file to write.")],
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    tag: TagFilter = None,
+    kind: KindFilter = None,
+    search_query: SearchOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Apache Parquet with typed columns (needs the parquet extra: pyarrow)."""
+    from bsarchive.export import parquet  # imported where used: other commands start faster
+
+    def body() -> None:
+        s = _settings(config, db=db)
+        flt = _filter(since, until, tag, kind, search_query)
+        with Store(s.db, readonly=True) as store:
+            parquet.write_parquet(store, Path(output), flt)
+
+    _run(body, quiet=quiet, verbose=verbose)
+
+
+@export_app.command("xlsx")
+def export_xlsx(
+    output: Annotated[str, typer.Option("-o", "--output", help="Workbook to write.")],
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    tag: TagFilter = None,
+    kind: KindFilter = None,
+    columns: Annotated[
+        str | None, typer.Option("--columns", metavar="SPEC", help="As for export csv.")
+    ] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Excel workbook with typed columns: ids as text, dates as dates (needs openpyxl)."""
+    from bsarchive.export.xlsx import write_xlsx
+
+    def body() -> None:
+        s = _settings(config, db=db)
+        chosen = parse_columns(columns) if columns is not None else DEFAULT_COLUMNS
+        with Store(s.db, readonly=True) as store:
+            write_xlsx(store, Path(output), _filter(since, until, tag, kind), columns=chosen)
+
+    _run(body, quiet=quiet, verbose=verbose)
+
+
+# -- reading the archive: digest, stats, search, Datasette ---------------------------------
+
+
 @app.command()
 def digest(
     output: OutOpt = "-",
@@ -391,123 +548,6 @@ def stats(
 
 
 @app.command()
-def demo(
-    out: Annotated[
-        Path, typer.Option("--out", help="Folder for the demo archive and exports.")
-    ] = Path("demo-output"),
-    quiet: QuietOpt = False,
-) -> None:
-    """Run the whole pipeline offline on bundled fixtures served on 127.0.0.1."""
-    from bsarchive.demo import run_demo
-
-    console.setup_logging(0, quiet)
-    _run(lambda: run_demo(out, report=None if quiet else console.err.print))
-
-
-class _StdoutText:
-    def __enter__(self) -> Any:
-        return sys.stdout
-
-    def __exit__(self, *exc: object) -> None:
-        sys.stdout.flush()
-
-
-class _StdoutBinary:
-    def __enter__(self) -> Any:
-        return sys.stdout.buffer
-
-    def __exit__(self, *exc: object) -> None:
-        sys.stdout.buffer.flush()
-
-
-def _open_text(path: str) -> Any:
-    if path == "-":
-        return _StdoutText()
-    return _open(path, "w", newline="", encoding="utf-8")
-
-
-def _open_binary(path: str) -> Any:
-    if path == "-":
-        return _StdoutBinary()
-    return _open(path, "wb")
-
-
-def _open(path: str, mode: str, **kwargs: Any) -> Any:
-    try:
-        return open(path, mode, **kwargs)  # noqa: SIM115 - returned to a with block
-    except OSError as e:
-        raise ConfigError(path, f"cannot write: {e.strerror}") from None
-
-
-# -- issue 8: imports, search, Datasette, Parquet ------------------------------------------
-
-import_app = typer.Typer(
-    help="Bring Twitter-era archives into the archive: twarc, tags.", no_args_is_help=True
-)
-app.add_typer(import_app, name="import")
-
-# Malformed lines reported one by one before the rest are only counted (issue 8).
-MAX_LINE_ERRORS = 20
-FilesArg = Annotated[list[Path], typer.Argument(help="Files to import (plain or gzip).")]
-
-
-def _import(
-    files: list[Path], db: Path | None, config: Path | None, quiet: bool, wait: bool, reader: Any
-) -> int:
-    """Import each file through ``reader``; report bad lines; 1 if any line was bad."""
-    from bsarchive import archive  # imported where used: other commands start faster
-
-    s = _settings(config, db=db)
-    for path in files:  # a mistyped name is a usage error, before anything is imported
-        if not path.exists():
-            raise ConfigError(str(path), "no such file")
-    with ArchiveLock(s.db) as lock, Store(s.db) as store:
-        lock.acquire(wait=wait)
-        results = archive.run_import(store, files, reader)
-    code = EXIT_OK
-    for r in results:
-        if r.error:
-            console.error_line(r.error)
-        for line_no, what in r.bad[:MAX_LINE_ERRORS]:
-            console.error_line(f"{r.path}:{line_no}: {what}")
-        if len(r.bad) > MAX_LINE_ERRORS:
-            console.error_line(f"{r.path}: {len(r.bad) - MAX_LINE_ERRORS} more malformed lines")
-        if r.error or r.bad:
-            code = 1
-        if not quiet and not r.error:
-            console.err.print(f"bsarchive: imported {r.items} tweets ({r.new} new) from {r.path}")
-    return code
-
-
-@import_app.command("twarc")
-def import_twarc(
-    files: FilesArg,
-    db: DbOpt = None,
-    config: ConfigOpt = None,
-    quiet: QuietOpt = False,
-    wait: WaitOpt = False,
-) -> None:
-    """twarc JSONL: twarc2 responses or flattened tweets, or twarc1 (v1.1) tweets."""
-    from bsarchive.sources.twarc import iter_twarc_file
-
-    _run(lambda: _import(files, db, config, quiet, wait, iter_twarc_file))
-
-
-@import_app.command("tags")
-def import_tags(
-    files: FilesArg,
-    db: DbOpt = None,
-    config: ConfigOpt = None,
-    quiet: QuietOpt = False,
-    wait: WaitOpt = False,
-) -> None:
-    """A TAGS archive sheet exported as CSV."""
-    from bsarchive.sources.twarc import iter_tags_csv
-
-    _run(lambda: _import(files, db, config, quiet, wait, iter_tags_csv))
-
-
-@app.command()
 def search(
     query: Annotated[
         str, typer.Argument(help='SQLite FTS5 query: words, "phrases", OR, NOT, prefix*.')
@@ -531,10 +571,7 @@ def search(
             for hit in hits:
                 print(json.dumps(hit._asdict(), ensure_ascii=False))
             return
-        table = Table("kind", "created_at", "author", "snippet", title=f"{len(hits)} matches")
-        for hit in hits:
-            table.add_row(hit.kind, hit.created_at or "", hit.author, escape(hit.snippet))
-        console.out.print(table)
+        console.search_table(hits)
 
     _run(body, quiet=quiet, verbose=verbose)
 
@@ -560,56 +597,7 @@ def datasette_metadata_command(
     _run(body, quiet=quiet, verbose=verbose)
 
 
-@export_app.command("parquet")
-def export_parquet(
-    output: Annotated[str, typer.Option("-o", "--output", help="Parquet file to write.")],
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    tag: TagFilter = None,
-    kind: KindFilter = None,
-    search_query: SearchOpt = None,
-    db: DbOpt = None,
-    config: ConfigOpt = None,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
-) -> None:
-    """Apache Parquet with typed columns (needs the parquet extra: pyarrow)."""
-    from bsarchive.export import parquet  # imported where used: other commands start faster
-
-    def body() -> None:
-        s = _settings(config, db=db)
-        flt = _filter(since, until, tag, kind, search_query)
-        with Store(s.db, readonly=True) as store:
-            parquet.write_parquet(store, Path(output), flt)
-
-    _run(body, quiet=quiet, verbose=verbose)
-
-
-@export_app.command("xlsx")
-def export_xlsx(
-    output: Annotated[str, typer.Option("-o", "--output", help="Workbook to write.")],
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    tag: TagFilter = None,
-    kind: KindFilter = None,
-    columns: Annotated[
-        str | None, typer.Option("--columns", metavar="SPEC", help="As for export csv.")
-    ] = None,
-    db: DbOpt = None,
-    config: ConfigOpt = None,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
-) -> None:
-    """Excel workbook with typed columns: ids as text, dates as dates (needs openpyxl)."""
-    from bsarchive.export.xlsx import write_xlsx
-
-    def body() -> None:
-        s = _settings(config, db=db)
-        chosen = parse_columns(columns) if columns is not None else DEFAULT_COLUMNS
-        with Store(s.db, readonly=True) as store:
-            write_xlsx(store, Path(output), _filter(since, until, tag, kind), columns=chosen)
-
-    _run(body, quiet=quiet, verbose=verbose)
+# -- care and upkeep: forget, doctor, demo -------------------------------------------------
 
 
 @app.command()
@@ -658,6 +646,20 @@ def doctor(
         return int(any(not c.ok for c in checks))
 
     _run(body, quiet=quiet, verbose=verbose)
+
+
+@app.command()
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the demo archive and exports.")
+    ] = Path("demo-output"),
+    quiet: QuietOpt = False,
+) -> None:
+    """Run the whole pipeline offline on bundled fixtures served on 127.0.0.1."""
+    from bsarchive.demo import run_demo
+
+    console.setup_logging(0, quiet)
+    _run(lambda: run_demo(out, report=None if quiet else console.err.print))
 
 
 def main() -> None:

@@ -10,12 +10,13 @@ import json
 import logging
 import logging.handlers
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress as RichProgress
 from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -25,7 +26,7 @@ from bsarchive.errors import BsarchiveError
 
 if TYPE_CHECKING:  # types only: importing the run loop would slow every command's start
     from bsarchive.archive import Progress, ProgressCallback, RunResult
-    from bsarchive.store import Stats
+    from bsarchive.store import SearchHit, Stats
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -254,6 +255,15 @@ def _table(title: str, columns: tuple[str, ...], rows: Any) -> None:
         t.add_column(c, overflow="fold")
     for row in rows:
         t.add_row(*(str(v) if v is not None else "" for v in row))
+    out.print(t)
+
+
+def search_table(hits: Sequence[SearchHit]) -> None:
+    """``bsarchive search``: the matches as a table, best first (the snippet's text is
+    shown as written: its [brackets] are not rich markup)."""
+    t = Table("kind", "created_at", "author", "snippet", title=f"{len(hits)} matches")
+    for hit in hits:
+        t.add_row(hit.kind, hit.created_at or "", hit.author, escape(hit.snippet))
     out.print(t)
 
 
