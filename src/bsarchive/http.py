@@ -10,8 +10,10 @@ Rules kept here, once:
 - A token is attached only to requests whose origin is the token's instance; redirects are
   followed by hand so every hop is re-checked (a redirect to another host loses the token).
   Tokens never appear in logs or error messages.
-- Retries (connect errors, read timeouts, 502/503/504/500) are bounded, with exponential
-  backoff and jitter.
+- Retries (connect errors, broken connections, 502/503/504/500) are bounded, with
+  exponential backoff and jitter. A read timeout or a dripping body is a stall, not a
+  transient error: it ends the request. One deadline (``total_timeout``) bounds a request,
+  retries and body included, so a stalled server ends its source within a minute.
 - Rate limits are spent to the full and never overdrawn, per origin and per bucket: Mastodon
   counts every API request in a general bucket and paging requests (``max_id``/``min_id``/
   ``since_id``/``page``) also in a paging bucket with a longer window; its
@@ -98,9 +100,16 @@ class HttpSettings:
     """Client limits. Defaults suit real servers; tests pass short ones."""
 
     connect_timeout: float = 10.0
+    # Silence this long ends the request, and is not retried: a server that stops sending
+    # is not having a transient hiccup.
     read_timeout: float = 30.0
-    # Wall-clock cap on one request including the body (a slow drip can't hold a run).
-    total_timeout: float = 120.0
+    # Wall-clock cap on one request, every retry and body included but rate-limit waits not,
+    # so a stalled or dripping server ends its source well within a minute.
+    total_timeout: float = 50.0
+    # A body must come at MIN_RATE bytes/s on average once RATE_GRACE seconds have passed
+    # since its first byte: a trickle (a byte every few seconds) is a stall, not a body.
+    min_rate: float = 1024.0
+    rate_grace: float = 10.0
     retries: int = 3
     backoff: float = 1.0
     # Longest single wait for a rate limit or Retry-After before giving up on a source.
@@ -763,13 +772,17 @@ class Http:
         attempts = 0
         waited = 0.0
         rate_waits = 0
+        # Rate-limit and Retry-After waits move the deadline: max_wait bounds those.
+        deadline = self._monotonic() + s.total_timeout
         while True:
-            waited += self._acquire(url, state, buckets)
+            pause = self._acquire(url, state, buckets)
+            waited += pause
+            deadline += pause
             attempts += 1
             response: Response | None = None
             try:
                 with state.semaphore, self._global:
-                    response = self._send(client, url, send_headers, cap)
+                    response = self._send(client, url, send_headers, cap, deadline)
             except (httpx.TransportError, _Stalled) as e:
                 blocked = _blocked_cause(e)
                 if blocked is not None:
@@ -777,8 +790,10 @@ class Http:
                         url, str(blocked), hint="use --allow-private-networks to allow"
                     ) from e
                 if attempts <= s.retries and _is_retryable(e):
-                    waited += self._backoff(url, state, attempts, _describe(e, s))
-                    continue
+                    backoff = self._backoff(url, state, attempts, _describe(e, s), deadline)
+                    if backoff is not None:
+                        waited += backoff
+                        continue
                 raise FetchError(url, _describe(e, s)) from e
             except httpx.InvalidURL as e:
                 # httpx reads a redirect's Location before handing the response over: one
@@ -795,10 +810,14 @@ class Http:
             if response.status in RETRY_STATUSES and attempts <= s.retries:
                 delay = parse_retry_after(response.header("retry-after"), self._now())
                 if delay is not None:
-                    waited += self._wait(url, state, delay, f"HTTP {response.status}")
-                else:
-                    waited += self._backoff(url, state, attempts, f"HTTP {response.status}")
-                continue
+                    pause = self._wait(url, state, delay, f"HTTP {response.status}")
+                    waited += pause
+                    deadline += pause
+                    continue
+                backoff = self._backoff(url, state, attempts, f"HTTP {response.status}", deadline)
+                if backoff is not None:
+                    waited += backoff
+                    continue
             return response, attempts, waited
 
     def _clock(self) -> float:
@@ -859,16 +878,29 @@ class Http:
                 # The wait starts now, with the answer; _acquire's sleep falls inside it.
                 state.count_wait(now, delay)
 
-    def _backoff(self, url: str, state: _HostState, attempt: int, why: str) -> float:
+    def _backoff(
+        self, url: str, state: _HostState, attempt: int, why: str, deadline: float
+    ) -> float | None:
+        """Sleep before retry ``attempt``; None (no sleep) when the retry could not start
+        before the request's deadline."""
         base: float = self.settings.backoff * 2.0 ** (attempt - 1)
         delay = min(base + self._rng.uniform(0, self.settings.backoff), self.settings.max_wait)
+        if self._monotonic() + delay >= deadline:
+            return None
         log.info("%s: %s, retry %d in %.1fs", urlsplit(url).netloc, why, attempt, delay)
         self._sleep(delay)
         return delay
 
-    def _send(self, client: httpx.Client, url: str, headers: dict[str, str], cap: int) -> Response:
-        deadline = self._monotonic() + self.settings.total_timeout
-        with client.stream("GET", url, headers=headers) as r:
+    def _send(
+        self, client: httpx.Client, url: str, headers: dict[str, str], cap: int, deadline: float
+    ) -> Response:
+        s = self.settings
+        left = deadline - self._monotonic()
+        if left <= 0:
+            raise _Stalled(f"response not complete after {s.total_timeout:g}s")
+        # No single wait may outlast the request's deadline either.
+        timeout = httpx.Timeout(min(s.read_timeout, left), connect=min(s.connect_timeout, left))
+        with client.stream("GET", url, headers=headers, timeout=timeout) as r:
             hdrs = {k.lower(): v for k, v in r.headers.items()}
             if r.status_code in REDIRECT_STATUSES or r.status_code == 304:
                 return Response(url=url, status=r.status_code, headers=hdrs, body=b"")
@@ -878,7 +910,8 @@ class Http:
                 raise TooLargeError(
                     url, f"response body is {int(declared)} bytes, over the cap of {cap}"
                 )
-            body = _read_capped(r.iter_raw(), encoding, cap, url, deadline, self._monotonic)
+            pace = _BodyPace(deadline, s.total_timeout, s.min_rate, s.rate_grace, self._monotonic)
+            body = _read_capped(r.iter_raw(), encoding, cap, url, pace)
         return Response(url=url, status=r.status_code, headers=hdrs, body=body)
 
 
@@ -892,16 +925,41 @@ def _int_header(value: str | None) -> int | None:
 
 
 class _Stalled(Exception):
-    """The body took longer than the total timeout."""
+    """The response outlasted the request's deadline, or its body came too slowly.
+    ``str()`` is the complete description."""
+
+
+@dataclass
+class _BodyPace:
+    """Ends a body that outlasts the deadline or drips: once ``grace`` seconds have passed
+    since its first byte, it must have come at ``min_rate`` bytes/s on average. Counting
+    from the first byte, a server that thinks before sending is not taken for a drip."""
+
+    deadline: float
+    total: float  # the timeout the deadline stands for, for the message
+    min_rate: float
+    grace: float
+    monotonic: Callable[[], float]
+    first: float | None = None
+    received: int = 0
+
+    def check(self, size: int) -> None:
+        now = self.monotonic()
+        if now > self.deadline:
+            raise _Stalled(f"response not complete after {self.total:g}s")
+        if self.first is None:
+            self.first = now
+        self.received += size
+        elapsed = now - self.first
+        if elapsed > self.grace and self.received < self.min_rate * elapsed:
+            raise _Stalled(
+                f"response stalled: {self.received} bytes in {elapsed:.0f}s "
+                f"(under {self.min_rate:g} bytes/s)"
+            )
 
 
 def _read_capped(
-    chunks: Iterable[bytes],
-    encoding: str,
-    cap: int,
-    url: str,
-    deadline: float,
-    monotonic: Callable[[], float],
+    chunks: Iterable[bytes], encoding: str, cap: int, url: str, pace: _BodyPace
 ) -> bytes:
     """Read and decode (gzip/deflate) at most ``cap`` bytes of body, bounded in time."""
     decoder: Any = None
@@ -913,8 +971,7 @@ def _read_capped(
         raise FetchError(url, f"unsupported Content-Encoding {encoding!r}")
     out = bytearray()
     for chunk in chunks:
-        if monotonic() > deadline:
-            raise _Stalled("body not complete before the total timeout")
+        pace.check(len(chunk))
         if decoder is None:
             out += chunk
         else:
@@ -946,11 +1003,12 @@ def _blocked_cause(e: BaseException) -> _BlockedAddress | None:
 
 
 def _is_retryable(e: Exception) -> bool:
+    # Not a read timeout nor a stall: a server that stops sending mid-answer is not having
+    # a transient hiccup, and retrying it would hold the source for minutes (issue 15).
     return isinstance(
         e,
         httpx.ConnectError
         | httpx.ConnectTimeout
-        | httpx.ReadTimeout
         | httpx.RemoteProtocolError
         | httpx.ReadError
         | httpx.WriteError,
@@ -963,7 +1021,7 @@ def _describe(e: Exception, s: HttpSettings) -> str:
     if isinstance(e, httpx.ReadTimeout):
         return f"no data for {s.read_timeout:g}s (read timeout)"
     if isinstance(e, _Stalled):
-        return f"response not complete after {s.total_timeout:g}s"
+        return str(e)
     if isinstance(e, httpx.RemoteProtocolError | httpx.ReadError):
         return f"connection broken mid-response ({_short(e)})"
     if isinstance(e, httpx.ConnectError):
