@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from bsarchive.http import (
     HttpSettings,
     is_public_ip,
     parse_link_header,
-    parse_rate_reset,
+    parse_rate_end,
     parse_retry_after,
 )
 
@@ -52,10 +52,12 @@ def test_retry_after_seconds_and_http_date() -> None:
 
 
 def test_rate_reset_iso_epoch_and_delta() -> None:
-    assert parse_rate_reset("2026-12-01T12:05:00.609574Z", NOW) == pytest.approx(300.609574)
-    assert parse_rate_reset(str(NOW.timestamp() + 60), NOW) == 60.0
-    assert parse_rate_reset("45", NOW) == 45.0
-    assert parse_rate_reset("never", NOW) is None
+    now = NOW.timestamp()
+    # Mastodon's ISO reset carries the request's fraction: the window ends on the second.
+    assert parse_rate_end("2026-12-01T12:05:00.609574Z", now) == now + 300
+    assert parse_rate_end(str(now + 60), now) == now + 60
+    assert parse_rate_end("45", now) == now + 45
+    assert parse_rate_end("never", now) is None
 
 
 @pytest.mark.parametrize(
@@ -166,7 +168,10 @@ def test_rate_limit_headers_pause_the_host(httpserver: HTTPServer) -> None:
         slept.append(seconds)
         clock["t"] += seconds
 
-    with Http(FAST, sleep=sleep, monotonic=lambda: clock["t"], now=lambda: NOW) as client:
+    def now() -> datetime:  # the wall clock moves with the sleeps
+        return NOW + timedelta(seconds=clock["t"] - 100.0)
+
+    with Http(FAST, sleep=sleep, monotonic=lambda: clock["t"], now=now) as client:
         client.get(httpserver.url_for("/limited"))
         client.get(httpserver.url_for("/limited"))
     assert slept == [pytest.approx(4.0)]

@@ -35,6 +35,23 @@ def test_recheck_budget(sent: int, rechecked: int, budget: int) -> None:
     assert recheck_budget(sent, rechecked) == budget
 
 
+@pytest.mark.parametrize(
+    ("room", "rechecked", "budget"),
+    [
+        (None, 0, 60),  # nothing known: the documented budget
+        ((300, 300), 0, 60),  # Mastodon's own, headers seen: the same
+        ((40, 50), 0, 10),  # a server with 50 a window: a fifth of it
+        ((40, 50), 4, 6),
+        ((6, 50), 0, 3),  # never more than half of what the window has left
+        ((1, 50), 0, 0),
+    ],
+)
+def test_recheck_budget_follows_what_the_headers_say(
+    room: tuple[int, int] | None, rechecked: int, budget: int
+) -> None:
+    assert recheck_budget(10, rechecked, room) == budget
+
+
 def test_ids_order_as_servers_order_them() -> None:
     ids = ["99", "100", "1000", "101"]
     assert sorted(ids, key=id_order) == ["99", "100", "101", "1000"]

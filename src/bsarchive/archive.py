@@ -517,7 +517,9 @@ def _recheck(
     for base in dict.fromkeys(spec.url for spec in specs):
         host = urlsplit(base).netloc
         sent, rechecked = store.requests_since(host, window)
-        budget = recheck_budget(sent + _requests_to(result, base), rechecked)
+        budget = recheck_budget(
+            sent + _requests_to(result, base), rechecked, http.paging_room(base)
+        )
         if budget <= 0:
             log.info("%s: re-check deferred: the server's rate budget is spent", base)
             continue

@@ -80,7 +80,7 @@ class Settings:
     max_pages: int = 10_000
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
-    total_timeout: float = 120.0
+    total_timeout: float = 50.0
     retries: int = 3
     backoff: float = 1.0
     refetch_gone: bool = False

@@ -10,19 +10,26 @@ Rules kept here, once:
 - A token is attached only to requests whose origin is the token's instance; redirects are
   followed by hand so every hop is re-checked (a redirect to another host loses the token).
   Tokens never appear in logs or error messages.
-- Retries (connect errors, read timeouts, 502/503/504/500) are bounded, with exponential
-  backoff and jitter.
+- Retries (connect errors, broken connections, 502/503/504/500) are bounded, with
+  exponential backoff and jitter. A read timeout or a dripping body is a stall, not a
+  transient error: it ends the request. One deadline (``total_timeout``) bounds a request,
+  retries and body included, so a stalled server ends its source within a minute.
 - Rate limits are spent to the full and never overdrawn, per origin and per bucket: Mastodon
-  counts paging requests (``max_id``/``min_id``/``since_id``/``page``) in a bucket of their
-  own as well as in the general one (PROTOCOL.md §1). When a server sends
-  ``X-RateLimit-Remaining``/``-Reset`` on successful answers (not only on a 429, as
-  Mastodon 3.1/4.1 timelines do) those are the truth: requests go out until the
-  announced budget is spent (requests in flight on other threads counted before sending),
-  then wait for the reset. When it sends none, non-loopback hosts are paced from the
-  documented budgets (``HttpSettings.budget_*``); loopback is never throttled by Mastodon,
-  so only header-driven pacing applies there. A 429 waits for ``Retry-After`` (seconds or
-  HTTP-date) or ``X-RateLimit-Reset``; any server-imposed wait longer than ``max_wait`` ends
-  that source with :class:`RateLimitedError`. :meth:`Http.waited` reports the time spent.
+  counts every API request in a general bucket and paging requests (``max_id``/``min_id``/
+  ``since_id``/``page``) also in a paging bucket with a longer window; its
+  ``X-RateLimit-*`` headers describe whichever is closer to its limit (ties: general), so
+  they switch between the two (PROTOCOL.md §6). :class:`RateLimits` keeps both buckets as
+  fixed windows aligned on the epoch, attributes each answer's headers to the bucket whose
+  window ends when Reset says (:func:`shown_buckets`), learns limits and window lengths
+  from them, counts each request in every bucket it falls into (requests in flight on
+  other threads included) and holds a request until all its buckets have room. Until a
+  server sends headers on successful answers (Mastodon 3.1/4.1 timelines send them only on
+  a 429), non-loopback hosts are paced from the documented budgets
+  (``HttpSettings.budget_*``); loopback is never throttled by Mastodon, so only
+  header-driven limits apply there. A 429 waits for ``Retry-After`` (seconds or HTTP-date)
+  or the end of the refusing bucket's window; any server-imposed wait longer than
+  ``max_wait`` ends that source with :class:`RateLimitedError`. :meth:`Http.waited`
+  reports the time spent.
 - Bodies are decompressed here (gzip/deflate only) with a bounded output, so a gzip bomb
   stops at the size cap instead of filling memory.
 - Untrusted URLs (links found in posts) connect only to public addresses unless private
@@ -35,7 +42,9 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import itertools
 import logging
+import math
 import random
 import re
 import socket
@@ -75,9 +84,11 @@ PAGING_PARAMS = frozenset({"max_id", "min_id", "since_id", "page"})
 # Header-less pacing spreads a budget of N per P seconds as N/10 per P/10 (and never more
 # than N per P), so a long run neither bursts the whole budget nor sleeps a whole period.
 PACING_SLICES = 10
-# Two X-RateLimit-Reset values closer than this describe the same window (Mastodon adds the
-# request's sub-second fraction to the window end).
-_SAME_WINDOW = 1.0
+# Two window ends closer than this are the same window (Mastodon's are whole seconds once the
+# request's sub-second fraction is dropped; other servers' may drift with latency).
+_SAME_WINDOW = 0.5
+# Window ends kept per bucket to learn its period from their spacing.
+_ENDS_KEPT = 4
 # Waits shorter than this are float noise, not a budget.
 _EPSILON = 1e-6
 
@@ -89,9 +100,16 @@ class HttpSettings:
     """Client limits. Defaults suit real servers; tests pass short ones."""
 
     connect_timeout: float = 10.0
+    # Silence this long ends the request, and is not retried: a server that stops sending
+    # is not having a transient hiccup.
     read_timeout: float = 30.0
-    # Wall-clock cap on one request including the body (a slow drip can't hold a run).
-    total_timeout: float = 120.0
+    # Wall-clock cap on one request, every retry and body included but rate-limit waits not,
+    # so a stalled or dripping server ends its source well within a minute.
+    total_timeout: float = 50.0
+    # A body must come at MIN_RATE bytes/s on average once RATE_GRACE seconds have passed
+    # since its first byte: a trickle (a byte every few seconds) is a stall, not a body.
+    min_rate: float = 1024.0
+    rate_grace: float = 10.0
     retries: int = 3
     backoff: float = 1.0
     # Longest single wait for a rate limit or Retry-After before giving up on a source.
@@ -107,6 +125,9 @@ class HttpSettings:
     # min for paging requests (PROTOCOL.md §1). None turns that pacing off.
     budget_general: tuple[int, float] | None = (300, 300.0)
     budget_paging: tuple[int, float] | None = (300, 900.0)
+    # Pace loopback hosts as well (Mastodon never throttles them; benches and tests that
+    # stand in for a remote server do).
+    pace_loopback: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,27 +194,6 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
-
-
-def parse_rate_reset(value: str | None, now: datetime) -> float | None:
-    """Seconds until ``X-RateLimit-Reset``: Mastodon sends an ISO 8601 timestamp
-    (PROTOCOL.md §1); some servers send epoch seconds or delta seconds."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        number = float(value)
-    except ValueError:
-        try:
-            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return max(0.0, (when - now).total_seconds())
-    if number > 1e9:  # epoch seconds
-        return max(0.0, number - now.timestamp())
-    return max(0.0, number)
 
 
 def request_buckets(url: str) -> tuple[BucketName, ...]:
@@ -287,31 +287,157 @@ class _GuardedTransport(httpx.HTTPTransport):
         )
 
 
-@dataclass
-class _Bucket:
-    """One rate-limit bucket of one origin. Guarded by its host's lock."""
+@dataclass(frozen=True, slots=True)
+class RateInfo:
+    """What one answer's ``X-RateLimit-*`` headers say: ``remaining`` of ``limit`` requests
+    until ``end`` (epoch seconds), about one of the buckets the request counted in."""
 
-    budget: tuple[int, float] | None  # documented budget for header-less pacing
-    limit: int | None = None  # X-RateLimit-Limit
-    remaining: int | None = None  # requests left in the current window, completed ones counted
-    reset_at: float | None = None  # monotonic end of the current window; None: unknown
-    in_flight: int = 0  # sent (or about to be) and not yet answered
-    done: list[float] = field(default_factory=list)  # completion times, for pacing
+    limit: int | None
+    remaining: int
+    end: float
+    span: float  # seconds from the answer to ``end``
+
+
+def parse_rate_end(value: str | None, now: float) -> float | None:
+    """Epoch seconds at which the window named by ``X-RateLimit-Reset`` ends.
+
+    Mastodon sends an ISO 8601 timestamp computed as ``now + period - int(now) % period``:
+    the window's end, a whole second (windows are aligned on the epoch), plus the request's
+    sub-second fraction. The fraction is dropped so the next window is used as soon as it
+    opens (PROTOCOL.md §6). Epoch seconds and delta seconds (other servers) are taken as is.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return float(math.floor(when.timestamp()))
+    if not math.isfinite(number):
+        return None
+    return number if number > 1e9 else now + max(0.0, number)
+
+
+def read_rate_headers(
+    headers: Mapping[str, str], now: float, *, refused: bool = False
+) -> RateInfo | None:
+    """The ``X-RateLimit-*`` headers (lower-case names) of an answer received at ``now``
+    (epoch seconds), or None when Reset (or, unless the answer ``refused`` the request
+    with a 429, Remaining) is missing or unreadable."""
+    remaining = _int_header(headers.get("x-ratelimit-remaining"))
+    if remaining is None and refused:
+        remaining = 0
+    end = parse_rate_end(headers.get("x-ratelimit-reset"), now)
+    if remaining is None or end is None:
+        return None
+    limit = _int_header(headers.get("x-ratelimit-limit"))
+    return RateInfo(limit=limit, remaining=remaining, end=end, span=max(0.0, end - now))
+
+
+@dataclass
+class Bucket:
+    """One rate-limit bucket of one origin as the client knows it: a fixed window of
+    ``period`` seconds aligned on the epoch (rack-attack's ``now / period`` keys) allowing
+    ``limit`` requests, learnt from the headers that describe it, else the documented
+    ``budget``. Pure: every method takes the time (epoch seconds)."""
+
+    budget: tuple[int, float] | None  # documented (requests, seconds)
+    limit: int | None = None
+    period: float | None = None
+    end: float | None = None  # end of the current window; None: unknown
+    used: int = 0  # requests the server has counted in the current window, at least
+    in_flight: int = 0  # sent and not yet answered
+    seen: bool = False  # a header has described (or bounded) this bucket
+    ends: list[float] = field(default_factory=list)  # window ends seen, to learn the period
+    done: list[float] = field(default_factory=list)  # answer times, for header-less pacing
+
+    def __post_init__(self) -> None:
+        if self.budget is not None:
+            self.limit = max(1, self.budget[0]) if self.limit is None else self.limit
+            self.period = self.budget[1] if self.period is None else self.period
+
+    def expected_end(self, now: float) -> float | None:
+        """End of the window ``now`` falls in, as far as known."""
+        if self.end is not None and self.end > now:
+            return self.end
+        if not self.period or self.period <= 0:
+            return None
+        if self.end is not None:
+            return self.end + self.period * (math.floor((now - self.end) / self.period) + 1)
+        return float((math.floor(now) // self.period + 1) * self.period)
 
     def roll(self, now: float) -> None:
-        """Start a new window once the announced reset has passed."""
-        if self.reset_at is not None and now >= self.reset_at:
-            self.remaining = self.limit
-            self.reset_at = None
+        """Move to the window ``now`` falls in. A new window holds only the requests still
+        in flight (sent before it opened, they may still be counted in it)."""
+        if self.end is not None and now < self.end:
+            return
+        if self.end is not None:
+            self.used = self.in_flight
+        self.end = self.expected_end(now)
 
-    def server_delay(self, now: float) -> float:
-        """Seconds until the announced budget allows one more request (0: go)."""
+    def delay(self, now: float) -> float:
+        """Seconds until the window has room for one more request (0: go)."""
         self.roll(now)
-        if self.reset_at is None or self.remaining is None:
+        if self.limit is None or self.end is None or self.used < self.limit:
             return 0.0
-        if self.in_flight < self.remaining:
-            return 0.0
-        return self.reset_at - now
+        return self.end - now
+
+    def send(self, now: float) -> None:
+        self.roll(now)
+        self.used += 1
+        self.in_flight += 1
+
+    def settle(self, now: float) -> None:
+        """One of this bucket's requests was answered (or failed)."""
+        self.in_flight = max(0, self.in_flight - 1)
+        if self.budget is not None:
+            self.done.append(now)
+
+    def learn(self, info: RateInfo, now: float, exact: bool) -> None:
+        """Take in headers that describe this bucket (``exact``), or that may describe it
+        or a bucket ending at the same time (then they bound it from below, nothing more).
+
+        The server's count covers the answered requests; the ones still in flight are added,
+        as they may not have been counted yet.
+        """
+        self.roll(now)
+        if info.end <= now:
+            return  # a window that has already ended: nothing to learn
+        self.seen = True
+        if exact:
+            self._learn_period(info)
+            if info.limit is not None:
+                self.limit = info.limit
+        limit = self.limit if self.limit is not None else self.used + info.remaining
+        if self.limit is None:
+            self.limit = limit
+        count = max(0, limit - info.remaining) + self.in_flight
+        if self.end is not None and abs(info.end - self.end) <= _SAME_WINDOW:
+            self.used = max(self.used, count)
+        elif exact or self.end is None:
+            # Two windows of one bucket are never both ahead: the server's wins over ours
+            # (placed from a period that did not fit, or before any header).
+            self.end, self.used = info.end, count
+
+    def _learn_period(self, info: RateInfo) -> None:
+        """Keep the period while the window ends seen fit it (aligned, long enough); else
+        take the spacing of the ends seen (their greatest common divisor) or, with one
+        end, the shortest period that can explain it."""
+        if not any(abs(info.end - e) <= _SAME_WINDOW for e in self.ends):
+            self.ends = sorted([*self.ends, info.end])[-_ENDS_KEPT:]
+        if self.period and _fits_period(self.period, self.ends, info.span):
+            return
+        spacing = 0
+        for a, b in itertools.pairwise(self.ends):
+            spacing = math.gcd(spacing, round(b - a))
+        longest = math.ceil(max(info.span, 1.0) - _EPSILON)
+        self.period = float(max(spacing, longest))
 
     def pace_delay(self, now: float) -> float:
         """Seconds until the documented budget allows one more request (0: go).
@@ -336,58 +462,129 @@ class _Bucket:
             delay = max(delay, wait)
         return delay
 
-    def note(
-        self, now: float, remaining: int | None, limit: int | None, reset: float | None
-    ) -> None:
-        """Account for one answered request, reconciling with its headers if it has them."""
-        self.in_flight = max(0, self.in_flight - 1)
-        if self.budget is not None:
-            self.done.append(now)
-        if limit is not None:
-            self.limit = limit
-        if remaining is None or reset is None or reset <= 0:
-            # No announcement for this bucket: the request still used one of its budget.
-            if self.remaining is not None:
-                self.remaining = max(0, self.remaining - 1)
-            return
-        reset_at = now + reset
-        if self.reset_at is None or now >= self.reset_at or reset_at > self.reset_at + _SAME_WINDOW:
-            self.remaining, self.reset_at = remaining, reset_at  # a new window
-        elif reset_at >= self.reset_at - _SAME_WINDOW:
-            # Same window: answers may arrive out of order, the lowest count is the latest.
-            self.remaining = remaining if self.remaining is None else min(self.remaining, remaining)
-            self.reset_at = max(self.reset_at, reset_at)
-        # else: an answer from a window that has already ended; nothing to learn.
 
-    def exhaust(self, now: float, seconds: float) -> None:
-        """A 429 for this bucket: nothing left until ``seconds`` from now."""
-        self.remaining = 0
-        self.reset_at = max(self.reset_at or 0.0, now + seconds)
+def _fits_period(period: float, ends: list[float], span: float) -> bool:
+    """Whether window ends seen ``span`` seconds ahead fit windows of ``period`` aligned on
+    the epoch."""
+    if span > period + _SAME_WINDOW:
+        return False
+    for end in ends:
+        off = end % period
+        if min(off, period - off) > _SAME_WINDOW / 2:
+            return False
+    return True
+
+
+def shown_buckets(
+    names: tuple[BucketName, ...], info: RateInfo, buckets: Mapping[BucketName, Bucket], now: float
+) -> tuple[tuple[BucketName, ...], bool]:
+    """Which of a request's buckets its answer's headers describe, and whether surely.
+
+    Mastodon describes the bucket "closest to exceeding" (ties go to the general one;
+    PROTOCOL.md §6), so a paging request's headers may be either. The window end tells them
+    apart: the bucket whose current window ends then. When both end then (the paging window's
+    last general window), either may be meant: the count bounds both, as they reset together.
+    A bucket with no known window is the one meant when the other's window does not fit;
+    failing all that, the request's own bucket.
+    """
+    if len(names) == 1:
+        return names, True
+    ends = {name: buckets[name].expected_end(now) for name in names}
+    same = tuple(
+        n for n in names if (e := ends[n]) is not None and abs(e - info.end) <= _SAME_WINDOW
+    )
+    if len(same) == 1:
+        return same, True
+    if same:
+        return same, False
+    unknown = tuple(n for n in names if ends[n] is None)
+    if len(unknown) == 1:
+        return unknown, True
+    return names[:1], True
+
+
+@dataclass
+class RateLimits:
+    """Both rate-limit buckets of one origin. Pure: every method takes the time (epoch
+    seconds); the caller holds the host's lock, sleeps, and sends.
+
+    Windows are enforced once the server has shown headers on a successful answer, or while
+    header-less pacing applies (``paced``), or for a bucket a header (a 429's) described.
+    """
+
+    general: Bucket
+    paging: Bucket
+    paced: bool  # header-less pacing applies (non-loopback, no X-RateLimit-* on a 2xx/3xx yet)
+    headers_seen: bool = False  # a successful answer carried X-RateLimit-*
+
+    def bucket(self, name: BucketName) -> Bucket:
+        return self.general if name == "general" else self.paging
+
+    def delay(self, names: tuple[BucketName, ...], now: float) -> tuple[float, str, bool]:
+        """(seconds, why, whether the server asked for it) before a request counted in
+        ``names`` may go: the longest any of its buckets needs."""
+        delay, why, asked = 0.0, "", False
+        for name in names:
+            bucket = self.bucket(name)
+            if self.paced or self.headers_seen or bucket.seen:
+                window = bucket.delay(now)
+                if window > delay:
+                    delay, asked = window, bucket.seen
+                    why = f"{name} rate limit reached" if asked else f"pacing to the {name} budget"
+            if self.paced:
+                pace = bucket.pace_delay(now)
+                if pace > delay:
+                    delay, why, asked = pace, f"pacing to the {name} budget", False
+        return delay, why, asked
+
+    def send(self, names: tuple[BucketName, ...], now: float) -> None:
+        for name in names:
+            self.bucket(name).send(now)
+
+    def answer(
+        self,
+        names: tuple[BucketName, ...],
+        now: float,
+        status: int | None,
+        headers: Mapping[str, str],
+    ) -> RateInfo | None:
+        """Count an answered (``status``) or failed (None) request and learn from its
+        headers; returns what they said."""
+        for name in names:
+            self.bucket(name).settle(now)
+        if status is None:
+            return None
+        info = read_rate_headers(headers, now, refused=status == 429)
+        if info is None:
+            return None
+        # Only a successful answer proves the server reports its budget: Mastodon 3.1/4.1
+        # send X-RateLimit-* on a 429 but on no 200 of a timeline (PROTOCOL.md §1), and
+        # dropping the documented pacing after such a 429 bursts into a 429 per window.
+        if status is not None and status < 400:
+            self.paced = False
+            self.headers_seen = True
+        buckets = {name: self.bucket(name) for name in names}
+        shown, exact = shown_buckets(names, info, buckets, now)
+        for name in shown:
+            self.bucket(name).learn(info, now, exact)
+        return info
 
 
 @dataclass
 class _HostState:
     semaphore: threading.BoundedSemaphore
-    buckets: dict[BucketName, _Bucket]
-    paced: bool  # header-less pacing applies (non-loopback, no X-RateLimit-* on a 2xx/3xx yet)
+    limits: RateLimits
     lock: threading.Lock = field(default_factory=threading.Lock)
-    blocked_until: float = 0.0  # monotonic; a Retry-After or a bare 429 holds the whole host
+    blocked_until: float = 0.0  # epoch; a Retry-After or a bare 429 holds the whole host
     blocked_why: str = ""
     waited: float = 0.0  # wall time during which a request to this origin had to wait
-    waited_until: float = 0.0  # monotonic end of the waits counted so far
+    waited_until: float = 0.0  # end of the waits counted so far
 
     def count_wait(self, now: float, seconds: float) -> None:
         """Add a wait to ``waited``, counting time two threads wait together only once."""
         end = now + seconds
         self.waited += max(0.0, end - max(now, self.waited_until))
         self.waited_until = max(self.waited_until, end)
-
-
-@dataclass(frozen=True, slots=True)
-class _RateHeaders:
-    remaining: int | None
-    limit: int | None
-    reset: float | None  # seconds from now
 
 
 class Http:
@@ -454,6 +651,19 @@ class Http:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def paging_room(self, url: str) -> tuple[int, int] | None:
+        """(requests left, limit) in the current window of the paging bucket of ``url``'s
+        origin, as far as this client knows it (headers seen, or the documented budget it
+        paces to); None when nothing limits it (a loopback server without headers)."""
+        state = self._host(origin(url))
+        with state.lock:
+            limits = state.limits
+            bucket = limits.paging
+            if not (limits.paced or limits.headers_seen or bucket.seen) or bucket.limit is None:
+                return None
+            bucket.roll(self._clock())
+            return max(0, bucket.limit - bucket.used), bucket.limit
 
     def waited(self, url: str) -> float:
         """Seconds this client has waited on rate limits and pacing for the origin of ``url``."""
@@ -535,11 +745,11 @@ class Http:
                 s = self.settings
                 state = _HostState(
                     threading.BoundedSemaphore(max(1, s.per_host)),
-                    buckets={
-                        "general": _Bucket(s.budget_general),
-                        "paging": _Bucket(s.budget_paging),
-                    },
-                    paced=not is_loopback_host(key[1]),
+                    RateLimits(
+                        Bucket(s.budget_general),
+                        Bucket(s.budget_paging),
+                        paced=s.pace_loopback or not is_loopback_host(key[1]),
+                    ),
                 )
                 self._hosts[key] = state
             return state
@@ -555,7 +765,7 @@ class Http:
         if seconds > 0:
             log.info("%s: %s, waiting %.1fs", urlsplit(url).netloc, why, seconds)
             with state.lock:
-                state.count_wait(self._monotonic(), seconds)
+                state.count_wait(self._clock(), seconds)
             self._sleep(seconds)
         return max(0.0, seconds)
 
@@ -575,13 +785,17 @@ class Http:
         attempts = 0
         waited = 0.0
         rate_waits = 0
+        # Rate-limit and Retry-After waits move the deadline: max_wait bounds those.
+        deadline = self._monotonic() + s.total_timeout
         while True:
-            waited += self._acquire(url, state, buckets)
+            pause = self._acquire(url, state, buckets)
+            waited += pause
+            deadline += pause
             attempts += 1
             response: Response | None = None
             try:
                 with state.semaphore, self._global:
-                    response = self._send(client, url, send_headers, cap)
+                    response = self._send(client, url, send_headers, cap, deadline)
             except (httpx.TransportError, _Stalled) as e:
                 blocked = _blocked_cause(e)
                 if blocked is not None:
@@ -589,8 +803,10 @@ class Http:
                         url, str(blocked), hint="use --allow-private-networks to allow"
                     ) from e
                 if attempts <= s.retries and _is_retryable(e):
-                    waited += self._backoff(url, state, attempts, _describe(e, s))
-                    continue
+                    backoff = self._backoff(url, state, attempts, _describe(e, s), deadline)
+                    if backoff is not None:
+                        waited += backoff
+                        continue
                 raise FetchError(url, _describe(e, s)) from e
             except httpx.InvalidURL as e:
                 # httpx reads a redirect's Location before handing the response over: one
@@ -602,19 +818,27 @@ class Http:
                 rate_waits += 1
                 if rate_waits > 5:
                     raise RateLimitedError(url, "HTTP 429 Too Many Requests, repeatedly")
-                self._hold(state, buckets[0], response, rate_waits)
+                self._hold(state, response, rate_waits)
                 continue
             if response.status in RETRY_STATUSES and attempts <= s.retries:
                 delay = parse_retry_after(response.header("retry-after"), self._now())
                 if delay is not None:
-                    waited += self._wait(url, state, delay, f"HTTP {response.status}")
-                else:
-                    waited += self._backoff(url, state, attempts, f"HTTP {response.status}")
-                continue
+                    pause = self._wait(url, state, delay, f"HTTP {response.status}")
+                    waited += pause
+                    deadline += pause
+                    continue
+                backoff = self._backoff(url, state, attempts, f"HTTP {response.status}", deadline)
+                if backoff is not None:
+                    waited += backoff
+                    continue
             return response, attempts, waited
 
+    def _clock(self) -> float:
+        """Epoch seconds from the injected clock: rate-limit windows are aligned on it."""
+        return self._now().timestamp()
+
     def _acquire(self, url: str, state: _HostState, buckets: tuple[BucketName, ...]) -> float:
-        """Wait until every bucket of the request has room, then count it as in flight.
+        """Wait until every bucket of the request has room, then count it as sent.
 
         Returns the seconds waited. Raises RateLimitedError when the server asks for a wait
         over ``max_wait``; our own pacing waits are never refused.
@@ -622,22 +846,12 @@ class Http:
         waited = 0.0
         while True:
             with state.lock:
-                now = self._monotonic()
-                delay, why, asked = 0.0, "", False
+                now = self._clock()
+                delay, why, asked = state.limits.delay(buckets, now)
                 if state.blocked_until - now > delay:
                     delay, why, asked = state.blocked_until - now, state.blocked_why, True
-                for name in buckets:
-                    bucket = state.buckets[name]
-                    server = bucket.server_delay(now)
-                    if server > delay:
-                        delay, why, asked = server, f"{name} rate limit reached", True
-                    if state.paced:
-                        pace = bucket.pace_delay(now)
-                        if pace > delay:
-                            delay, why, asked = pace, f"pacing to the {name} budget", False
                 if delay <= _EPSILON:
-                    for name in buckets:
-                        state.buckets[name].in_flight += 1
+                    state.limits.send(buckets, now)
                     return waited
             if asked and delay > self.settings.max_wait:
                 raise RateLimitedError(
@@ -649,71 +863,57 @@ class Http:
             level = logging.INFO if asked else logging.DEBUG
             log.log(level, "%s: %s, waiting %.1fs", urlsplit(url).netloc, why, delay)
             with state.lock:
-                state.count_wait(self._monotonic(), delay)
+                state.count_wait(self._clock(), delay)
             self._sleep(delay)
             waited += delay
 
     def _settle(
         self, state: _HostState, buckets: tuple[BucketName, ...], response: Response | None
     ) -> None:
-        """Count an answered (or failed) request; its headers speak for its own bucket,
-        "the one you are closest to exceeding" (PROTOCOL.md §1)."""
-        rate = self._rate_headers(response)
+        """Count an answered (or failed) request in its buckets and learn from its headers."""
         with state.lock:
-            now = self._monotonic()
-            # Only a successful answer proves the server reports its budget: Mastodon 3.1/4.1
-            # send X-RateLimit-* on a 429 but on no 200 of a timeline (PROTOCOL.md §1), and
-            # dropping the documented pacing after such a 429 bursts into a 429 per window.
-            if (
-                response is not None
-                and response.status < 400
-                and rate.remaining is not None
-                and rate.reset is not None
-            ):
-                state.paced = False
-            for i, name in enumerate(buckets):
-                if i == 0:
-                    state.buckets[name].note(now, rate.remaining, rate.limit, rate.reset)
-                else:
-                    state.buckets[name].note(now, None, None, None)
+            status = None if response is None else response.status
+            headers = {} if response is None else response.headers
+            state.limits.answer(buckets, self._clock(), status, headers)
 
-    def _hold(self, state: _HostState, bucket: BucketName, response: Response, n: int) -> None:
-        """After a 429: hold the host for ``Retry-After``, or the bucket until
-        ``X-RateLimit-Reset`` (Mastodon sends no Retry-After), or back off."""
-        now = self._monotonic()
+    def _hold(self, state: _HostState, response: Response, n: int) -> None:
+        """After a 429: hold the host for ``Retry-After``, or back off. Without Retry-After
+        (Mastodon), the bucket its headers describe already holds until its window ends."""
+        now = self._clock()
         retry_after = parse_retry_after(response.header("retry-after"), self._now())
-        reset = parse_rate_reset(response.header("x-ratelimit-reset"), self._now())
+        if retry_after is None and read_rate_headers(response.headers, now, refused=True):
+            return
+        delay = retry_after if retry_after is not None else self.settings.backoff * 2.0**n
         with state.lock:
-            if retry_after is None and reset is not None and reset > 0:
-                delay = reset
-                state.buckets[bucket].exhaust(now, reset)
-            else:
-                delay = retry_after if retry_after is not None else self.settings.backoff * 2.0**n
-                state.blocked_until = max(state.blocked_until, now + delay)
-                state.blocked_why = "HTTP 429 Too Many Requests"
+            state.blocked_until = max(state.blocked_until, now + delay)
+            state.blocked_why = "HTTP 429 Too Many Requests"
             if delay <= self.settings.max_wait:
                 # The wait starts now, with the answer; _acquire's sleep falls inside it.
                 state.count_wait(now, delay)
 
-    def _rate_headers(self, response: Response | None) -> _RateHeaders:
-        if response is None:
-            return _RateHeaders(None, None, None)
-        return _RateHeaders(
-            remaining=_int_header(response.header("x-ratelimit-remaining")),
-            limit=_int_header(response.header("x-ratelimit-limit")),
-            reset=parse_rate_reset(response.header("x-ratelimit-reset"), self._now()),
-        )
-
-    def _backoff(self, url: str, state: _HostState, attempt: int, why: str) -> float:
+    def _backoff(
+        self, url: str, state: _HostState, attempt: int, why: str, deadline: float
+    ) -> float | None:
+        """Sleep before retry ``attempt``; None (no sleep) when the retry could not start
+        before the request's deadline."""
         base: float = self.settings.backoff * 2.0 ** (attempt - 1)
         delay = min(base + self._rng.uniform(0, self.settings.backoff), self.settings.max_wait)
+        if self._monotonic() + delay >= deadline:
+            return None
         log.info("%s: %s, retry %d in %.1fs", urlsplit(url).netloc, why, attempt, delay)
         self._sleep(delay)
         return delay
 
-    def _send(self, client: httpx.Client, url: str, headers: dict[str, str], cap: int) -> Response:
-        deadline = self._monotonic() + self.settings.total_timeout
-        with client.stream("GET", url, headers=headers) as r:
+    def _send(
+        self, client: httpx.Client, url: str, headers: dict[str, str], cap: int, deadline: float
+    ) -> Response:
+        s = self.settings
+        left = deadline - self._monotonic()
+        if left <= 0:
+            raise _Stalled(f"response not complete after {s.total_timeout:g}s")
+        # No single wait may outlast the request's deadline either.
+        timeout = httpx.Timeout(min(s.read_timeout, left), connect=min(s.connect_timeout, left))
+        with client.stream("GET", url, headers=headers, timeout=timeout) as r:
             hdrs = {k.lower(): v for k, v in r.headers.items()}
             if r.status_code in REDIRECT_STATUSES or r.status_code == 304:
                 return Response(url=url, status=r.status_code, headers=hdrs, body=b"")
@@ -723,7 +923,8 @@ class Http:
                 raise TooLargeError(
                     url, f"response body is {int(declared)} bytes, over the cap of {cap}"
                 )
-            body = _read_capped(r.iter_raw(), encoding, cap, url, deadline, self._monotonic)
+            pace = _BodyPace(deadline, s.total_timeout, s.min_rate, s.rate_grace, self._monotonic)
+            body = _read_capped(r.iter_raw(), encoding, cap, url, pace)
         return Response(url=url, status=r.status_code, headers=hdrs, body=body)
 
 
@@ -737,16 +938,41 @@ def _int_header(value: str | None) -> int | None:
 
 
 class _Stalled(Exception):
-    """The body took longer than the total timeout."""
+    """The response outlasted the request's deadline, or its body came too slowly.
+    ``str()`` is the complete description."""
+
+
+@dataclass
+class _BodyPace:
+    """Ends a body that outlasts the deadline or drips: once ``grace`` seconds have passed
+    since its first byte, it must have come at ``min_rate`` bytes/s on average. Counting
+    from the first byte, a server that thinks before sending is not taken for a drip."""
+
+    deadline: float
+    total: float  # the timeout the deadline stands for, for the message
+    min_rate: float
+    grace: float
+    monotonic: Callable[[], float]
+    first: float | None = None
+    received: int = 0
+
+    def check(self, size: int) -> None:
+        now = self.monotonic()
+        if now > self.deadline:
+            raise _Stalled(f"response not complete after {self.total:g}s")
+        if self.first is None:
+            self.first = now
+        self.received += size
+        elapsed = now - self.first
+        if elapsed > self.grace and self.received < self.min_rate * elapsed:
+            raise _Stalled(
+                f"response stalled: {self.received} bytes in {elapsed:.0f}s "
+                f"(under {self.min_rate:g} bytes/s)"
+            )
 
 
 def _read_capped(
-    chunks: Iterable[bytes],
-    encoding: str,
-    cap: int,
-    url: str,
-    deadline: float,
-    monotonic: Callable[[], float],
+    chunks: Iterable[bytes], encoding: str, cap: int, url: str, pace: _BodyPace
 ) -> bytes:
     """Read and decode (gzip/deflate) at most ``cap`` bytes of body, bounded in time."""
     decoder: Any = None
@@ -758,8 +984,7 @@ def _read_capped(
         raise FetchError(url, f"unsupported Content-Encoding {encoding!r}")
     out = bytearray()
     for chunk in chunks:
-        if monotonic() > deadline:
-            raise _Stalled("body not complete before the total timeout")
+        pace.check(len(chunk))
         if decoder is None:
             out += chunk
         else:
@@ -791,11 +1016,12 @@ def _blocked_cause(e: BaseException) -> _BlockedAddress | None:
 
 
 def _is_retryable(e: Exception) -> bool:
+    # Not a read timeout nor a stall: a server that stops sending mid-answer is not having
+    # a transient hiccup, and retrying it would hold the source for minutes (issue 15).
     return isinstance(
         e,
         httpx.ConnectError
         | httpx.ConnectTimeout
-        | httpx.ReadTimeout
         | httpx.RemoteProtocolError
         | httpx.ReadError
         | httpx.WriteError,
@@ -808,7 +1034,7 @@ def _describe(e: Exception, s: HttpSettings) -> str:
     if isinstance(e, httpx.ReadTimeout):
         return f"no data for {s.read_timeout:g}s (read timeout)"
     if isinstance(e, _Stalled):
-        return f"response not complete after {s.total_timeout:g}s"
+        return str(e)
     if isinstance(e, httpx.RemoteProtocolError | httpx.ReadError):
         return f"connection broken mid-response ({_short(e)})"
     if isinstance(e, httpx.ConnectError):
@@ -827,8 +1053,10 @@ def raise_for_status(response: Response, subject: str, *, auth_hint: str | None 
     if status < 400:
         return
     if status in (401, 403):
-        raise AuthRequiredError(subject, f"HTTP {status}: access refused", hint=auth_hint)
+        raise AuthRequiredError(
+            subject, f"HTTP {status}: access refused", hint=auth_hint, status=status
+        )
     if status in (404, 410):
         word = "Gone" if status == 410 else "Not Found"
         raise GoneError(subject, f"HTTP {status} {word}", status=status)
-    raise FetchError(subject, f"HTTP {status}")
+    raise FetchError(subject, f"HTTP {status}", status=status)

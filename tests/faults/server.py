@@ -12,6 +12,7 @@ import gzip
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -65,6 +66,10 @@ class FaultServer:
 
     def stop(self) -> None:
         self._stop.set()
+        # Closing alone does not wake a thread blocked in accept() on Linux; shutting the
+        # listener down does, so the join below is immediate rather than its 5 s timeout.
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
         for conn in list(self._conns):
             with contextlib.suppress(OSError):
@@ -270,3 +275,44 @@ def feed_50_mb(server: FaultServer, conn: socket.socket, path: str) -> None:
         while sent < size and not server.stopped():
             conn.sendall(chunk)
             sent += len(chunk)
+
+
+# -- stalls under the default timeouts (issue 15) --------------------------------------------
+
+
+def silent_after_headers(server: FaultServer, conn: socket.socket, path: str) -> None:
+    conn.sendall(_head("200 OK", {"Content-Type": RSS, "Content-Length": "4096"}))
+    server._stop.wait(180)
+
+
+def dripping(server: FaultServer, conn: socket.socket, path: str) -> None:
+    """A body of 4096 bytes sent one byte every two seconds."""
+    conn.sendall(_head("200 OK", {"Content-Type": RSS, "Content-Length": "4096"}))
+    body = _rss(_item(1)).ljust(4096)
+    for byte in body:
+        conn.sendall(bytes([byte]))
+        if server._stop.wait(2.0):
+            return
+
+
+# 10 MB (under the 10 MiB cap) at 256 KiB/s: about 37 s, a slow but steady link.
+STEADY_BYTES = 10_000_000
+STEADY_RATE = 256 * 1024
+STEADY_ITEMS = 400
+
+
+def steady_10_mb_feed(server: FaultServer, conn: socket.socket, path: str) -> None:
+    """A 10 MB feed of STEADY_ITEMS long posts, sent at STEADY_RATE in 16 KiB pieces."""
+    pad = (STEADY_BYTES - len(_rss(""))) // STEADY_ITEMS - len(_item(0))
+    items = "".join(
+        _item(n).replace("#bsnopen", "#bsnopen " + "x" * pad) for n in range(STEADY_ITEMS)
+    )
+    body = _rss(items)
+    conn.sendall(_head("200 OK", {"Content-Type": RSS, "Content-Length": str(len(body))}))
+    piece = 16 * 1024
+    start = time.monotonic()
+    for sent in range(0, len(body), piece):
+        ahead = start + sent / STEADY_RATE - time.monotonic()
+        if ahead > 0 and server._stop.wait(ahead):
+            return
+        conn.sendall(body[sent : sent + piece])

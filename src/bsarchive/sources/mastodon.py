@@ -439,12 +439,21 @@ RATE_BUDGET = 300
 RECHECK_SHARE = 0.2
 
 
-def recheck_budget(sent: int, rechecked: int) -> int:
+def recheck_budget(sent: int, rechecked: int, room: tuple[int, int] | None = None) -> int:
     """Requests the re-check may spend on a server now, given the requests ``sent`` to it
     in the last RATE_WINDOW (this run's included) and ``rechecked``, the re-check's own
-    part of them. 60 when the server is idle: a 2,400-post event is re-read in one run."""
+    part of them. 60 when the server is idle: a 2,400-post event is re-read in one run.
+
+    ``room``: (requests left, limit) of the server's paging window as the client knows it
+    from its headers; a server with a smaller budget than Mastodon's documented one gets
+    the same share of its own, and never more than half of what is left in the window,
+    so the walk neither waits for a window nor leaves the next catch-up without room."""
     share = int(RATE_BUDGET * RECHECK_SHARE) - rechecked
-    return max(0, min(share, RATE_BUDGET // 2 - sent))
+    budget = min(share, RATE_BUDGET // 2 - sent)
+    if room is not None:
+        left, limit = room
+        budget = min(budget, int(limit * RECHECK_SHARE) - rechecked, left // 2)
+    return max(0, budget)
 
 
 def recheck_key(spec: SourceSpec) -> str:
