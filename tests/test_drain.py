@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bsarchive.archive import RunResult, _Drain, _drain
+from bsarchive.archive import RunResult, _Drain
 from bsarchive.config import Settings
 from bsarchive.errors import AuthRequiredError
 from bsarchive.http import Http
@@ -52,7 +52,7 @@ def test_a_bug_in_one_source_ends_the_run_without_losing_the_others_pages(
     def run() -> None:  # in a thread, so that a hang fails the test instead of the suite
         with Store(tmp_path / "a.db") as store, Http() as http:
             try:
-                _drain(jobs, store, http, ctx, RunResult(), None, lambda: NOW, Settings())
+                _Drain(store, http, ctx, RunResult(), None, lambda: NOW, Settings()).run(jobs)
             except RuntimeError as e:
                 outcome.append(e)
             outcome.append(store.db.execute("SELECT count(*) FROM posts").fetchone()[0])

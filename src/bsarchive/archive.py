@@ -188,7 +188,7 @@ def _run_fetch(
         jobs: list[Job] = []
         for spec in settings.sources():
             jobs.append((spec.key, _bind(http, spec, _cursor_for(store, spec), ctx)))
-        _drain(jobs, store, http, ctx, result, progress, now, settings)
+        _Drain(store, http, ctx, result, progress, now, settings).run(jobs)
         if settings.discover and settings.tags and not ctx.stop.is_set():
             _discover(settings, store, http, ctx, result, progress, now)
         if settings.refresh_hours and not ctx.stop.is_set():
@@ -311,10 +311,10 @@ def _discover(
     for _round in range(settings.max_instances + 1):
         if ctx.stop.is_set():
             break
-        errors = _drain(
-            [job for base in usable for job in _tag_jobs(http, store, base, settings, ctx)],
-            store, http, ctx, result, progress, now, settings, best_effort=True,
-        )  # fmt: skip
+        drain = _Drain(store, http, ctx, result, progress, now, settings, best_effort=True)
+        errors = drain.run(
+            [job for base in usable for job in _tag_jobs(http, store, base, settings, ctx)]
+        )
         for key, error in errors.items():
             words = refusal(error)  # 401, hashtag feeds turned off, ...: left alone a while
             if words:
@@ -538,7 +538,7 @@ def _recheck(
                 share = max(1, budget // len(mine))
                 job = _bind_recheck(http, spec, targets, cursor, ctx, share)
                 jobs.append((recheck_key(spec), job))
-    _drain(jobs, store, http, ctx, result, progress, now, settings, best_effort=True)
+    _Drain(store, http, ctx, result, progress, now, settings, best_effort=True).run(jobs)
 
 
 def _bind_recheck(
@@ -743,23 +743,6 @@ class _Drain:
         self.result.results.append(finished)
         if self.progress:
             self.progress(Progress(key, 0, 0, done=True, error=finished.error))
-
-
-def _drain(
-    jobs: list[Job],
-    store: Store,
-    http: Http,
-    ctx: FetchContext,
-    result: RunResult,
-    progress: ProgressCallback | None,
-    now: Callable[[], datetime],
-    settings: Settings,
-    *,
-    best_effort: bool = False,
-) -> dict[str, SourceError]:
-    """Run ``jobs`` with a :class:`_Drain`; the error each failed source raised."""
-    drain = _Drain(store, http, ctx, result, progress, now, settings, best_effort=best_effort)
-    return drain.run(jobs)
 
 
 def _url_of(key: str) -> str:
