@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+import threading
 import zlib
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -16,11 +18,12 @@ from bsarchive.errors import BlockedAddressError, FetchError, RateLimitedError, 
 from bsarchive.http import (
     Http,
     HttpSettings,
-    is_public_ip,
     parse_link_header,
     parse_rate_end,
     parse_retry_after,
+    system_resolver,
 )
+from bsarchive.urls import is_public_address
 
 NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 FAST = HttpSettings(
@@ -58,33 +61,6 @@ def test_rate_reset_iso_epoch_and_delta() -> None:
     assert parse_rate_end(str(now + 60), now) == now + 60
     assert parse_rate_end("45", now) == now + 45
     assert parse_rate_end("never", now) is None
-
-
-@pytest.mark.parametrize(
-    ("address", "public"),
-    [
-        ("127.0.0.1", False),
-        ("10.1.2.3", False),
-        ("172.16.0.1", False),
-        ("192.168.1.1", False),
-        ("169.254.169.254", False),
-        ("100.64.0.1", False),
-        ("0.0.0.0", False),
-        ("224.0.0.1", False),
-        ("::1", False),
-        ("fc00::1", False),
-        ("fe80::1", False),
-        ("::ffff:127.0.0.1", False),
-        ("::ffff:10.0.0.1", False),
-        ("64:ff9b::7f00:1", False),
-        ("2002:7f00:1::", False),
-        ("93.184.216.34", True),
-        ("2606:2800:220:1:248:1893:25c8:1946", True),
-        ("::ffff:93.184.216.34", True),
-    ],
-)
-def test_public_address_rules(address: str, public: bool) -> None:
-    assert is_public_ip(ipaddress.ip_address(address)) is public
 
 
 def test_token_is_sent_only_to_its_origin_and_dropped_on_redirect(httpserver: HTTPServer) -> None:
@@ -206,7 +182,7 @@ def test_untrusted_urls_never_reach_loopback(httpserver: HTTPServer) -> None:
     port = httpserver.port
     with Http(FAST) as client:
         for host in ("127.0.0.1", "localhost", "2130706433", "0x7f000001", "127.1"):
-            with pytest.raises(BlockedAddressError, match="non-public address"):
+            with pytest.raises(BlockedAddressError, match="a loopback address 127.0.0.1"):
                 client.get(f"http://{host}:{port}/secret", untrusted=True)
         # Trusted (configured) sources may use loopback.
         assert client.get(f"http://127.0.0.1:{port}/secret").body == b"internal"
@@ -216,9 +192,65 @@ def test_untrusted_urls_never_reach_loopback(httpserver: HTTPServer) -> None:
 
 
 def test_redirect_from_public_name_to_loopback_is_refused(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/inner").respond_with_data("internal")
-    with Http(FAST) as client, pytest.raises(BlockedAddressError):
-        client.get(httpserver.url_for("/inner"), untrusted=True)
+    # A blog at news.example (a public host: 127.0.0.2 stands in for its address, the one
+    # address the rule set is told to take for public) answers with a redirect into
+    # loopback. The guard, with urls.py's rules, refuses the second connection.
+    httpserver.expect_request("/secret").respond_with_data("internal")
+    inner = f"http://127.0.0.1:{httpserver.port}/secret"
+
+    class Blog(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            body = b"a public page" if self.path == "/page" else b""
+            self.send_response(200 if body else 302)
+            if not body:
+                self.send_header("Location", inner)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    public = ThreadingHTTPServer(("127.0.0.2", 0), Blog)
+    thread = threading.Thread(target=public.serve_forever, daemon=True)
+    thread.start()
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.2"] if host == "news.example" else system_resolver(host, port)
+
+    def rules(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return str(ip) == "127.0.0.2" or is_public_address(ip)
+
+    blog = f"http://news.example:{public.server_address[1]}"
+    try:
+        with Http(FAST, resolver=resolver, is_public=rules) as client:
+            assert client.get(f"{blog}/page", untrusted=True).body == b"a public page"
+            with pytest.raises(BlockedAddressError) as info:
+                client.get(f"{blog}/post", untrusted=True)
+    finally:
+        public.shutdown()
+        public.server_close()
+        thread.join(timeout=5)
+    assert str(info.value) == (
+        f"{inner}: 127.0.0.1 is a loopback address 127.0.0.1"
+        " (use --allow-private-networks to allow)"
+    )
+    assert asked == ["news.example"]  # a literal address is judged without a lookup
+    assert len(httpserver.log) == 0  # the loopback server was never reached
+
+
+def test_a_name_resolving_to_loopback_is_refused_before_connecting(
+    httpserver: HTTPServer,
+) -> None:
+    httpserver.expect_request("/secret").respond_with_data("internal")
+    with (
+        Http(FAST, resolver=lambda host, port: ["127.0.0.1"]) as client,
+        pytest.raises(BlockedAddressError, match="resolves to a loopback address 127.0.0.1"),
+    ):
+        client.get(f"http://intranet.example:{httpserver.port}/secret", untrusted=True)
+    assert len(httpserver.log) == 0
 
 
 def _fields(settings: HttpSettings) -> dict[str, Any]:

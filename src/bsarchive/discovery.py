@@ -136,6 +136,6 @@ def server_state(usable: bool, software: str, reason: str, posts: int) -> str:
         return f"needs a token ({software})"
     if reason.startswith("unsupported software"):
         return f"not Mastodon-compatible ({software})"
-    if "non-public address" in reason:
+    if "non-public address" in reason:  # sources.nodeinfo.PRIVATE_ADDRESS
         return "not contacted: private address (see --allow-private-networks)"
     return f"not usable: {reason}" if reason else "not usable"

@@ -70,6 +70,13 @@ from bsarchive.errors import (
     RateLimitedError,
     TooLargeError,
 )
+from bsarchive.urls import (
+    IPAddress,
+    Resolver,
+    address_phrase,
+    is_public_address,
+    resolve_public,
+)
 
 log = logging.getLogger(__name__)
 
@@ -215,22 +222,22 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def is_public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """True for globally routable unicast addresses, looking inside IPv4-mapped forms."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is None and ip.teredo:
-            embedded = ip.teredo[1]
-        if embedded is None and ip in ipaddress.IPv6Network("64:ff9b::/96"):
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None:
-            return is_public_ip(embedded)
-    return bool(ip.is_global) and not ip.is_multicast and not ip.is_reserved
+def system_resolver(host: str, port: int) -> list[str]:
+    """The operating system's answer for ``host`` (``getaddrinfo``): the addresses the
+    guard checks before connecting."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
 
 
 class _GuardedBackend(httpcore.SyncBackend):
     """Resolve, refuse non-public addresses, connect to a checked address, then verify the
-    peer the socket is actually connected to (no DNS-rebinding gap)."""
+    peer the socket is actually connected to (no DNS-rebinding gap). The rules are
+    ``urls.py``'s, the same that refuse a link before it is fetched
+    (:func:`bsarchive.urls.resolve_public`, :func:`bsarchive.urls.is_public_address`)."""
+
+    def __init__(self, resolver: Resolver, is_public: Callable[[IPAddress], bool]) -> None:
+        self.resolver = resolver
+        self.is_public = is_public
 
     def connect_tcp(
         self,
@@ -241,19 +248,13 @@ class _GuardedBackend(httpcore.SyncBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as e:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {e}") from e
-        allowed: list[str] = []
-        refused: list[str] = []
-        for info in infos:
-            address = str(info[4][0]).split("%", 1)[0]
-            ip = ipaddress.ip_address(address)
-            (allowed if is_public_ip(ip) else refused).append(address)
-        if not allowed:
-            raise _BlockedAddress(f"{host} resolves to non-public address {refused[0]}")
+            addresses = resolve_public(host, port, self.resolver, is_public=self.is_public)
+        except BlockedAddressError as e:
+            raise _BlockedAddress(f"{host} {e.message}") from e
+        except FetchError as e:
+            raise httpcore.ConnectError(e.message) from e
         last: Exception | None = None
-        for address in allowed:
+        for address in addresses:
             try:
                 stream = super().connect_tcp(address, port, timeout, local_address, socket_options)
             except httpcore.ConnectError as e:
@@ -261,9 +262,9 @@ class _GuardedBackend(httpcore.SyncBackend):
                 continue
             sock = stream.get_extra_info("socket")
             peer = ipaddress.ip_address(str(sock.getpeername()[0]).split("%", 1)[0])
-            if not is_public_ip(peer):
+            if not self.is_public(peer):
                 stream.close()
-                raise _BlockedAddress(f"{host} connected to non-public address {peer}")
+                raise _BlockedAddress(f"{host} connected to {address_phrase(peer)}")
             return stream
         assert last is not None
         raise last
@@ -274,7 +275,9 @@ class _BlockedAddress(httpcore.ConnectError):
 
 
 class _GuardedTransport(httpx.HTTPTransport):
-    def __init__(self, limits: httpx.Limits, ssl_context: ssl.SSLContext) -> None:
+    def __init__(
+        self, limits: httpx.Limits, ssl_context: ssl.SSLContext, backend: _GuardedBackend
+    ) -> None:
         super().__init__(verify=ssl_context, limits=limits, retries=0)
         # httpx has no public hook for the network backend; swap the pool it built for one
         # that resolves through the guard. Everything else about the transport is unchanged.
@@ -283,7 +286,7 @@ class _GuardedTransport(httpx.HTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_GuardedBackend(),
+            network_backend=backend,
         )
 
 
@@ -600,8 +603,11 @@ class Http:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
         transport: httpx.BaseTransport | None = None,
+        resolver: Resolver = system_resolver,
+        is_public: Callable[[IPAddress], bool] = is_public_address,
     ) -> None:
-        """``transport`` replaces the network for trusted requests (tests only)."""
+        """``transport`` replaces the network for trusted requests; ``resolver`` and
+        ``is_public`` are the guard's name lookup and rule set (tests only)."""
         self.settings = s = settings or HttpSettings()
         self._tokens = {origin(url): token for url, token in (tokens or {}).items() if token}
         self._sleep = sleep
@@ -629,7 +635,9 @@ class Http:
                 limits=limits,
                 headers=headers,
                 follow_redirects=False,
-                transport=_GuardedTransport(limits, ssl_context),
+                transport=_GuardedTransport(
+                    limits, ssl_context, _GuardedBackend(resolver, is_public)
+                ),
             )
         self._global = threading.BoundedSemaphore(max(1, s.concurrency))
         self._hosts: dict[tuple[str, str, int], _HostState] = {}

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from bsarchive.errors import FetchError
+from bsarchive.errors import BlockedAddressError, FetchError
 from bsarchive.http import Http
 
 # Software whose /api/v1/timelines/tag/:tag is Mastodon-compatible and public by default
@@ -81,6 +81,10 @@ def parse_nodeinfo(host: str, body: bytes) -> InstanceInfo | None:
     return InstanceInfo(host, False, name, version, f"unsupported software {name}")
 
 
+# How a server refused as a private address is recorded (``discovery.server_state``).
+PRIVATE_ADDRESS = "non-public address"
+
+
 def probe_instance(client: Http, base: str) -> InstanceInfo:
     """Probe ``base`` (``https://host``) and say whether its tag timeline is readable."""
     host = urlsplit(base).netloc
@@ -99,6 +103,8 @@ def probe_instance(client: Http, base: str) -> InstanceInfo:
                 return InstanceInfo(host, False, reason=f"HTTP {response.status} on {path}")
             if response.status == 200 and response.content_type.endswith("json"):
                 return InstanceInfo(host, True, "mastodon-compatible")
+    except BlockedAddressError as e:
+        return InstanceInfo(host, False, reason=f"{PRIVATE_ADDRESS}: {e.message}")
     except FetchError as e:
         return InstanceInfo(host, False, reason=e.message)
     return InstanceInfo(host, False, reason="no NodeInfo and no Mastodon API")
