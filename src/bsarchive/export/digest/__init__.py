@@ -52,7 +52,6 @@ from bsarchive.export.digest.markdown import (
     escape_markdown,
     markdown_link,
 )
-
 from bsarchive.export.digest.model import (
     DigestComment,
     DigestCounts,
