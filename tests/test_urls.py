@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bsarchive.errors import BlockedAddressError, FetchError
+from bsarchive.text import html_to_text
 from bsarchive.urls import (
     TRACKING_PARAMS,
     ExtractedLinks,
@@ -21,7 +22,6 @@ from bsarchive.urls import (
     canonical_url,
     check_url_allowed,
     extract_links,
-    html_to_text,
     is_public_address,
     is_shortener,
     parse_host_address,

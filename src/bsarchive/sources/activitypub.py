@@ -50,10 +50,10 @@ from bsarchive.sources.mastodon_parse import (
     dump_json,
     handle_from_actor_uri,
     hashtags_in_text,
-    html_to_text,
     normalise_tag,
     parse_iso_datetime,
 )
+from bsarchive.text import html_to_text
 
 __all__ = [
     "ACCEPT",

@@ -17,7 +17,8 @@ import orjson
 
 from bsarchive.errors import ParseError
 from bsarchive.sources.feeds.guards import _struct_to_datetime
-from bsarchive.sources.feeds.html import _absolute_http_url, _html_to_text
+from bsarchive.sources.feeds.html import _absolute_http_url
+from bsarchive.text import html_to_text
 
 FeedKind = Literal["rss", "atom", "json"]
 # --- entries: one shape for feedparser and JSON Feed ----------------------------------------
@@ -116,7 +117,7 @@ def _title(entry: Mapping[str, object]) -> str:
     """Plain-text title: feedparser gives RSS titles as text, Atom ``type="html"`` as HTML."""
     title = _text(entry, "title")
     if _text(_mapping(entry.get("title_detail")), "type") in _HTML_TYPES:
-        return _html_to_text(title)
+        return html_to_text(title)
     return " ".join(title.split())
 
 
@@ -255,7 +256,7 @@ def _json_entry(item: Mapping[str, object], url: str) -> _Entry:
         guid=guid,
         guid_is_link=guid is not None and guid == link,
         link=link,
-        title=_html_to_text(_json_str(item, "title")),
+        title=html_to_text(_json_str(item, "title")),
         author=next((name for a in authors if (name := _json_str(a, "name"))), ""),
         date_raw=date_raw,
         date_utc=None,

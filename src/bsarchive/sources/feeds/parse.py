@@ -53,14 +53,13 @@ from bsarchive.sources.feeds.guards import (
 from bsarchive.sources.feeds.html import (
     _STATUS_PATH,
     _absolute_http_url,
-    _excerpt,
     _handle,
     _html_facts,
-    _html_to_text,
     _HtmlFacts,
 )
 from bsarchive.sources.feeds.tags import _stored_tag, _tag_name, is_tag_feed, matches_tag
 from bsarchive.sources.feedxml import read_feed
+from bsarchive.text import EXCERPT_CHARS, html_to_text, shorten
 
 # feedparser is pure Python and holds the GIL: running several parses at once gains nothing
 # and starves the writer thread (measured in bench/bench_feeds.py), so one at a time. The
@@ -367,7 +366,7 @@ def _reaction(
     link = entry.link or (_absolute_http_url(url, entry.guid) if entry.guid_is_link else None)
     if link is None:
         flags = (*flags, "no link")
-    summary = _html_to_text(entry.summary_html) if entry.summary_html else text
+    summary = html_to_text(entry.summary_html) if entry.summary_html else text
     return Reaction(
         url=link or _global_id(key, entry),
         fetched_at=fetched_at,
@@ -376,7 +375,7 @@ def _reaction(
         author=entry.author,
         published_at=when,
         site_name=site_name,
-        excerpt=_excerpt(summary),
+        excerpt=shorten(summary, EXCERPT_CHARS + 1),
         comments_feed=entry.comments_feed,
         comment_count=entry.comment_count,
         original_url=link,
@@ -431,7 +430,7 @@ def parse_comments(
                 url=entry.link,
                 author=author,
                 created_at=when,
-                text=_html_to_text(entry.html) or entry.content_text,
+                text=html_to_text(entry.html) or entry.content_text,
                 content_html=entry.html,
                 in_reply_to=_parent_comment(entry, reaction_url)
                 or (by_self.get(entry.related_url) if entry.related_url else None),

@@ -20,12 +20,11 @@ from lxml import etree
 from bsarchive.models import Reaction, utc
 from bsarchive.sources.feeds import discover_feeds
 from bsarchive.sources.reactions.robots import ROBOTS_AGENT
+from bsarchive.text import EXCERPT_CHARS, shorten
 from bsarchive.urls import (
     canonical_url,
 )
 
-# Excerpt length, as in feeds.py (issue 5: "~300 chars").
-EXCERPT_CHARS = 300
 # Schema.org types that are an article (https://schema.org/Article and its subtypes).
 ARTICLE_TYPES = frozenset(
     {
@@ -153,14 +152,15 @@ def read_article(
             meta.get("content-language"),
         )
     )
-    excerpt = _excerpt(
+    excerpt = shorten(
         _first(
             _ld_str(ld, "description"),
             meta.get("og:description"),
             meta.get("description"),
             meta.get("twitter:description"),
             _body_text(root),
-        )
+        ),
+        EXCERPT_CHARS + 1,
     )
     robots = " ".join(v for k, v in meta.items() if k in ("robots", ROBOTS_AGENT)).lower()
     canonical = _first_attr(root, "//link[contains(concat(' ', @rel, ' '), ' canonical ')]", "href")
@@ -371,17 +371,6 @@ def _collect_text(el: etree._Element, out: list[str], limit: int = EXCERPT_CHARS
             out.append(" ")
         if child.tail:
             out.append(child.tail)
-
-
-def _excerpt(text: str) -> str:
-    text = _SPACES_RE.sub(" ", text).strip()
-    if len(text) <= EXCERPT_CHARS:
-        return text
-    cut = text[:EXCERPT_CHARS]
-    space = cut.rfind(" ")
-    if space > EXCERPT_CHARS // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:.-–—") + "…"
 
 
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
