@@ -78,8 +78,8 @@ from bsarchive.export.digest.view import (
     _stats,
     _Viewer,
     _window,
-    shorten,
 )
+from bsarchive.text import shorten
 
 TOP_N = 10
 # Hard stop for summarised posts, so even a huge archive stays under 5 MB (bench_digest.py).
@@ -266,7 +266,6 @@ __all__ = [
     "render_markdown",
     "safe_url",
     "sanitize_html",
-    "shorten",
     "strip_illegal_chars",
     "thread",
 ]

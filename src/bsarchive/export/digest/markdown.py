@@ -14,7 +14,8 @@ from urllib.parse import quote
 from bsarchive.export.digest.chart import Bucket, _bucket_short, _plural
 from bsarchive.export.digest.model import DigestPost
 from bsarchive.export.digest.sanitize import safe_url, strip_illegal_chars
-from bsarchive.export.digest.view import _one_line, _PostView, _stats, shorten
+from bsarchive.export.digest.view import _one_line, _PostView, _stats
+from bsarchive.text import shorten
 
 # --- Markdown helpers -------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from bsarchive.export.digest.model import (
     Voice,
 )
 from bsarchive.export.digest.sanitize import safe_url, sanitize_html
+from bsarchive.text import shorten
 
 # Threads with at least this many replies fold them into <details>.
 LONG_THREAD_REPLIES = 5
@@ -47,17 +48,6 @@ def _one_line(text: str) -> str:
 COMMENT_CHARS = 280
 # Comments shown under each reaction, the earliest first.
 COMMENTS_SHOWN = 3
-
-
-def shorten(text: str, limit: int) -> str:
-    """Collapse whitespace and cut at a word boundary to at most ``limit`` characters."""
-    line = _one_line(text)
-    if len(line) <= limit:
-        return line
-    cut = line[: limit - 1]
-    if " " in cut[limit // 2 :]:
-        cut = cut[: cut.rindex(" ")]
-    return cut.rstrip() + "\u2026"
 
 
 _LANG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
