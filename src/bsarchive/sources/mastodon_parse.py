@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 import orjson
 
+from bsarchive.dates import parse_iso_datetime
 from bsarchive.errors import ParseError
 from bsarchive.models import Author, Boost, Post, Sighting, normalise_tag
 from bsarchive.sources.fields import int_field, str_field
@@ -35,7 +36,6 @@ __all__ = [
     "handle_from_actor_uri",
     "hashtags_in_text",
     "normalise_tag",
-    "parse_iso_datetime",
     "parse_status",
     "web_url",
 ]
@@ -113,21 +113,6 @@ def handle_from_actor_uri(uri: str) -> str:
 
 
 # --- dates and JSON -------------------------------------------------------------------------
-
-
-def parse_iso_datetime(value: str) -> tuple[datetime, bool]:
-    """Parse an ISO 8601 timestamp to aware UTC; the flag says the input had no timezone
-    (it is then taken to be UTC).
-
-    Raises:
-        ValueError: not an ISO 8601 timestamp.
-    """
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is UTC:
-        return parsed, False
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC), True
-    return parsed.astimezone(UTC), False
 
 
 def dump_json(value: object, *, sort_keys: bool = False) -> str:

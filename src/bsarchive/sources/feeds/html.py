@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urljoin, urlsplit
 
-from bsarchive.sources.feeds.tags import _tag_name
+from bsarchive.models import normalise_tag
 from bsarchive.text import html_anchors, html_to_text
 
 _HASHTAG_HREF = re.compile(r"/tags?/([^/]+)/?$")
@@ -41,7 +41,7 @@ def _html_facts(fragment: str, base: str) -> _HtmlFacts:
         class_words = classes.lower().split()
         if "hashtag" in class_words or "tag" in rel.lower().split() or tag_match:
             if tag_match:
-                hashtags.add(_tag_name(unquote(tag_match.group(1))))
+                hashtags.add(normalise_tag(unquote(tag_match.group(1))))
             continue
         if "mention" in class_words:
             profile = _PROFILE_PATH.match(parts.path)

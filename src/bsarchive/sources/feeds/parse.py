@@ -26,6 +26,7 @@ from bsarchive.models import (
     Post,
     Reaction,
     Sighting,
+    normalise_tag,
     utc,
 )
 from bsarchive.sources.feeds.entries import (
@@ -57,7 +58,7 @@ from bsarchive.sources.feeds.html import (
     _html_facts,
     _HtmlFacts,
 )
-from bsarchive.sources.feeds.tags import _stored_tag, _tag_name, is_tag_feed, matches_tag
+from bsarchive.sources.feeds.tags import _stored_tag, is_tag_feed, matches_tag
 from bsarchive.sources.feedxml import read_feed
 from bsarchive.text import EXCERPT_CHARS, html_to_text, shorten
 
@@ -259,7 +260,7 @@ def parse_feed(
     fetched_at = utc(fetched_at)
     parsed = _read_body(body, url, content_type, deadline)
     tag_feed = is_tag_feed(url, parsed.meta, tags)
-    wanted = {_tag_name(tag) for tag in tags} - {""}
+    wanted = {normalise_tag(tag) for tag in tags} - {""}
     is_mastodon = "mastodon" in parsed.meta["generator"].lower()
     kept, duplicates = _identities(parsed.entries)
     items: list[Post | Reaction] = []
@@ -295,7 +296,7 @@ def parse_feed(
 
 
 def _carries_tag(entry: _Entry, facts: _HtmlFacts, text: str, wanted: set[str]) -> bool:
-    if any(_tag_name(term) in wanted for term in entry.categories):
+    if any(normalise_tag(term) in wanted for term in entry.categories):
         return True
     if facts.hashtags & wanted:
         return True

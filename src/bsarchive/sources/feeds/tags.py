@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from bsarchive.models import normalise_tag
+
 # --- tags -----------------------------------------------------------------------------------
 
 
@@ -19,14 +21,10 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
-def _tag_name(tag: str) -> str:
-    return _fold(tag).strip().lstrip("#").strip()
-
-
 def _stored_tag(term: str) -> str:
     """A category as a stored tag: folded, no ``#``, inner whitespace as ``-`` (the slug
     form WordPress uses), so space-separated exports stay unambiguous."""
-    return "-".join(_tag_name(term).split())
+    return "-".join(normalise_tag(term).split())
 
 
 # Mastodon's HASHTAG_RE: `#` not after a word character, `/` or `)`; we also refuse `&`/`#`
@@ -48,7 +46,7 @@ def matches_tag(text: str, tag: str) -> bool:
     inside a word (``foo#bsnopen``) nor a URL (``https://x/#bsnopen``); ``#bsnopen2`` does
     not carry ``bsnopen``.
     """
-    name = _tag_name(tag)
+    name = normalise_tag(tag)
     if not name or "#" not in text and "＃" not in text and "﹟" not in text:
         return False
     folded = _URL_IN_TEXT.sub(" ", _fold(text))
@@ -72,14 +70,14 @@ def is_tag_feed(feed_url: str, feed_meta: Mapping[str, str] | None, tags: Sequen
         feed_meta: feed-level strings (``link``, ``generator``), or None.
         tags: the event's tags, with or without ``#``.
     """
-    wanted = {_tag_name(tag) for tag in tags} - {""}
+    wanted = {normalise_tag(tag) for tag in tags} - {""}
     if not wanted:
         return False
     names = _tag_names_in_feed_url(feed_url)
     meta = feed_meta or {}
     if "mastodon" in meta.get("generator", "").lower():
         names += _tag_names_in_feed_url(meta.get("link", ""))
-    return any(_tag_name(unquote(name)) in wanted for name in names)
+    return any(normalise_tag(unquote(name)) in wanted for name in names)
 
 
 def _tag_names_in_feed_url(url: str) -> list[str]:

@@ -12,11 +12,12 @@ import re
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 from lxml import etree
 
+from bsarchive.dates import parse_iso_datetime
 from bsarchive.models import Reaction, utc
 from bsarchive.sources.feeds import discover_feeds
 from bsarchive.sources.reactions.robots import ROBOTS_AGENT
@@ -391,9 +392,6 @@ def _parse_date(value: str) -> tuple[datetime | None, bool]:
     if len(text) > 40:
         return None, False
     try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
+        return parse_iso_datetime(text)
+    except (ValueError, OverflowError):
         return None, False
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC), True
-    return dt.astimezone(UTC), False

@@ -14,6 +14,7 @@ from typing import Final
 
 import orjson
 
+from bsarchive.dates import parse_iso_datetime
 from bsarchive.models import Boost, Post
 
 TWITTER = "https://twitter.com"
@@ -173,12 +174,7 @@ def _parse_date(value: str) -> tuple[datetime, bool] | None:
     """Parse v2 ISO 8601 or v1.1 ``Tue Jun 29 18:42:07 +0000 2010``; flag tz-less input."""
     if value[:1].isdigit():
         try:
-            parsed = datetime.fromisoformat(value)
-            if parsed.tzinfo is UTC:  # the usual "…Z"
-                return parsed, False
-            if parsed.tzinfo is None:
-                return parsed.replace(tzinfo=UTC), True
-            return parsed.astimezone(UTC), False
+            return parse_iso_datetime(value)
         except (ValueError, OverflowError):
             return None
     parts = value.split()
