@@ -16,8 +16,8 @@ from pytest_httpserver import HTTPServer
 
 from bsarchive.http import Http, HttpSettings
 from bsarchive.models import Author, Post, Reaction, Sighting
-from bsarchive.sources import feeds
 from bsarchive.sources.feeds import PageFeeds, discover_feeds, parse_comments, parse_feed
+from bsarchive.sources.feeds import parse as feeds
 from bsarchive.sources.reactions import BlogFeeds, Robots, find_feed_entry, read_article
 from bsarchive.store import MIGRATIONS, SCHEMA_VERSION, Store
 

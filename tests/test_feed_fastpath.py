@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bsarchive.errors import ParseError
-from bsarchive.sources import feeds
+from bsarchive.sources.feeds import parse as feeds
 from bsarchive.sources.feedxml import _is_plain_html, read_feed
 from tests.test_feeds import GOLDEN, compact
 

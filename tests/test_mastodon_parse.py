@@ -21,10 +21,10 @@ from bsarchive.sources.mastodon_parse import (
     content_links,
     handle_from_actor_uri,
     hashtags_in_text,
-    html_to_text,
     normalise_tag,
     parse_status,
 )
+from bsarchive.text import html_to_text
 
 from .plain import as_plain
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from bsarchive.errors import BlockedAddressError, FetchError
 from bsarchive.http import system_resolver
+from bsarchive.text import html_to_text
 from bsarchive.urls import (
     TRACKING_PARAMS,
     ExtractedLinks,
@@ -22,7 +23,6 @@ from bsarchive.urls import (
     canonical_url,
     check_url_allowed,
     extract_links,
-    html_to_text,
     is_public_address,
     is_shortener,
     parse_host_address,

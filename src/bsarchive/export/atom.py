@@ -24,10 +24,10 @@ from bsarchive.export.digest import (
     DigestReaction,
     safe_url,
     sanitize_html,
-    shorten,
     strip_illegal_chars,
 )
 from bsarchive.models import iso
+from bsarchive.text import shorten
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 # Entry ids that are not absolute IRIs become tag: URIs (RFC 4151) under this authority

@@ -40,6 +40,7 @@ from urllib.parse import urljoin, urlsplit
 
 import orjson
 
+from bsarchive.dates import parse_iso_datetime
 from bsarchive.errors import AuthRequiredError, FetchError, GoneError, ParseError
 from bsarchive.http import Http, Response, raise_for_status
 from bsarchive.models import Author, Boost, Cursor, Deletion, Item, Page, Post, Sighting, SourceSpec
@@ -50,10 +51,9 @@ from bsarchive.sources.mastodon_parse import (
     dump_json,
     handle_from_actor_uri,
     hashtags_in_text,
-    html_to_text,
     normalise_tag,
-    parse_iso_datetime,
 )
+from bsarchive.text import html_to_text
 
 __all__ = [
     "ACCEPT",

@@ -1,6 +1,7 @@
 """Turn Mastodon REST API Status JSON into :class:`~bsarchive.models.Post` and
-:class:`~bsarchive.models.Boost` values, plus the small fediverse helpers (tag names, post
-HTML to text, links in post HTML, handles from actor URIs) that the ActivityPub parser shares.
+:class:`~bsarchive.models.Boost` values, plus the small fediverse helpers (tag names, links
+in post HTML, handles from actor URIs) that the ActivityPub parser shares. Post HTML becomes
+text through :func:`bsarchive.text.html_to_text`, the one routine for that job.
 
 Everything here is a pure function of its arguments: no network, no database, no clock, no
 logging of content. Foreign JSON is validated field by field at this edge, so no ``Any``
@@ -15,27 +16,26 @@ check that keeps it under the budget.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 import orjson
 
+from bsarchive.dates import parse_iso_datetime
 from bsarchive.errors import ParseError
 from bsarchive.models import Author, Boost, Post, Sighting, normalise_tag
 from bsarchive.sources.fields import int_field, str_field
+from bsarchive.text import html_anchors, html_to_text
 
 __all__ = [
     "content_links",
     "dump_json",
     "handle_from_actor_uri",
     "hashtags_in_text",
-    "html_to_text",
     "normalise_tag",
-    "parse_iso_datetime",
     "parse_status",
     "web_url",
 ]
@@ -61,69 +61,7 @@ def hashtags_in_text(text: str) -> tuple[str, ...]:
 
 # --- HTML -----------------------------------------------------------------------------------
 
-# Tags are matched as `<` + anything but `<`/`>` + `>`: linear time on hostile input (no
-# backtracking across quotes); a `>` inside an attribute value is rare in server-made HTML.
-_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
-_SCRIPT_STYLE = re.compile(r"<(script|style)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
-_BR = re.compile(r"<[bB][rR]\b[^<>]*>")
-
-
-def _any_case(name: str) -> str:
-    # `[pP]` instead of re.I: keeps the regex engine's fast literal scan for `<` (2x faster).
-    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in name)
-
-
-_BLOCK_NAMES = (
-    "p div li ul ol h1 h2 h3 h4 h5 h6 blockquote pre tr table section article header footer"
-)
-_BLOCK = re.compile(
-    rf"</?(?:{'|'.join(_any_case(name) for name in _BLOCK_NAMES.split())})\b[^<>]*>"
-)
-_TAG = re.compile(r"<[^<>]*>")
-
-
-def html_to_text(content: str) -> str:
-    """Return the plain text of post HTML: tags dropped, entities decoded, ``<br>`` as a line
-    break and paragraphs separated by a blank line.
-
-    Mastodon's hidden link parts (``<span class="invisible">https://</span>``) are kept, so
-    a shortened link reads as the full URL. Script and style bodies and comments are dropped.
-    """
-    content = " ".join(content.split())  # raw whitespace in HTML is one space
-    if "<" in content:
-        lowered = content.lower()
-        if "<!--" in content:
-            content = _COMMENT.sub("", content)
-        if "<script" in lowered or "<style" in lowered:
-            content = _SCRIPT_STYLE.sub("", content)
-        if "<br" in lowered:
-            content = _BR.sub("\n", content)
-        content = _TAG.sub("", _BLOCK.sub("\n\n", content))
-    if "&" in content:
-        content = html.unescape(content)
-    content = content.replace("\xa0", " ")
-    if "\n" in content:
-        content = "\n".join(line.strip(" ") for line in content.split("\n"))
-        while "\n\n\n" in content:
-            content = content.replace("\n\n\n", "\n\n")
-    return content.strip()
-
-
 _bio_text = lru_cache(maxsize=4096)(html_to_text)  # bios repeat on every status of an author
-
-_ANCHOR = re.compile(r"<a\s([^<>]*)>", re.I)
-_HREF = re.compile(r"""(?:^|\s)href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'<>`]+))""", re.I)
-_CLASS = re.compile(r"""(?:^|\s)class\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'<>`]+))""", re.I)
-_REL = re.compile(r"""(?:^|\s)rel\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'<>`]+))""", re.I)
-# Whitespace and nested tags between `<a ...>` and the first character of the link text.
-_LEADING_MARKUP = re.compile(r"(?:\s|<[^<>]*>)*")
-
-
-def _attribute(pattern: re.Pattern[str], attributes: str) -> str | None:
-    match = pattern.search(attributes)
-    if match is None:
-        return None
-    return match.group(1) or match.group(2) or match.group(3) or ""
 
 
 def content_links(content: str) -> tuple[str, ...]:
@@ -134,32 +72,14 @@ def content_links(content: str) -> tuple[str, ...]:
     Pleroma), its rel has ``tag``, or its text starts with ``@`` or ``#`` (Misskey adds no
     class). Entities in the href are decoded.
     """
-    if "<a" not in content and "<A" not in content:
-        return ()
     seen: dict[str, None] = {}
-    for anchor in _ANCHOR.finditer(content):
-        attributes = anchor.group(1)
-        # Substring tests first: most anchors have no class/rel worth parsing.
-        if ("mention" in attributes or "hashtag" in attributes) and (
-            (classes := _attribute(_CLASS, attributes))
-            and ("mention" in classes or "hashtag" in classes)
-        ):
+    for anchor in html_anchors(content):
+        classes = anchor.classes
+        if "mention" in classes or "hashtag" in classes or "tag" in anchor.rel.split():
             continue
-        if "tag" in attributes and (rel := _attribute(_REL, attributes)) and "tag" in rel.split():
+        if anchor.first_char in ("#", "@", "＃") or not web_url(anchor.href):
             continue
-        href = _attribute(_HREF, attributes)
-        if not href:
-            continue
-        if "&" in href:
-            href = html.unescape(href)
-        href = href.strip()
-        if not web_url(href):
-            continue
-        start = _LEADING_MARKUP.match(content, anchor.end())
-        first = content[start.end() : start.end() + 1] if start else ""
-        if first in ("#", "@", "＃"):
-            continue
-        seen.setdefault(href, None)
+        seen.setdefault(anchor.href, None)
     return tuple(seen)
 
 
@@ -193,21 +113,6 @@ def handle_from_actor_uri(uri: str) -> str:
 
 
 # --- dates and JSON -------------------------------------------------------------------------
-
-
-def parse_iso_datetime(value: str) -> tuple[datetime, bool]:
-    """Parse an ISO 8601 timestamp to aware UTC; the flag says the input had no timezone
-    (it is then taken to be UTC).
-
-    Raises:
-        ValueError: not an ISO 8601 timestamp.
-    """
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is UTC:
-        return parsed, False
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC), True
-    return parsed.astimezone(UTC), False
 
 
 def dump_json(value: object, *, sort_keys: bool = False) -> str:
