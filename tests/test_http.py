@@ -237,7 +237,7 @@ def test_redirect_from_public_name_to_loopback_is_refused(httpserver: HTTPServer
         f"{inner}: 127.0.0.1 is a loopback address 127.0.0.1"
         " (use --allow-private-networks to allow)"
     )
-    assert asked == ["news.example"]  # a literal address is judged without a lookup
+    assert set(asked) == {"news.example"}  # a literal address is judged without a lookup
     assert len(httpserver.log) == 0  # the loopback server was never reached
 
 
