@@ -95,17 +95,16 @@ def fetch_reactions(
     now: Callable[[], datetime],
     max_new: int,
     concurrency: int,
-    per_host: int = 2,
     include_opted_out: bool = False,
     robots: Robots | None = None,
     stop: threading.Event | None = None,
 ) -> Iterator[ReactionResult]:
     """Fetch each group's article (and its comments) in a small thread pool.
 
-    At most ``concurrency`` jobs run at once and at most ``per_host`` per link host, so no
-    worker sits waiting on a busy host while another host is idle; ``http.py`` enforces the
-    same limits per request. No more than ``max_new`` new reactions are produced: jobs are
-    only started while new results plus jobs in flight stay under the cap.
+    At most ``concurrency`` jobs run at once and at most the client's ``per_host`` per link
+    host (one setting: ``http.py`` enforces it per request), so no worker sits waiting on a
+    busy host while another host is idle. No more than ``max_new`` new reactions are
+    produced: jobs are only started while new results plus jobs in flight stay under the cap.
 
     Args:
         known: ``article_key -> url`` of stored reactions; a group that resolves (after
@@ -116,7 +115,7 @@ def fetch_reactions(
     blogs = BlogFeeds(client, robots, now)
     jobs = [(_host_key(g.urls[0]), _bind(client, g, state, robots, blogs, now, include_opted_out))
             for g in groups]  # fmt: skip
-    yield from _schedule(jobs, concurrency, per_host, max_new, stop)
+    yield from _schedule(jobs, concurrency, client.settings.per_host, max_new, stop)
 
 
 def fetch_comment_updates(
@@ -125,7 +124,6 @@ def fetch_comment_updates(
     *,
     now: Callable[[], datetime],
     concurrency: int,
-    per_host: int = 2,
     robots: Robots | None = None,
     stop: threading.Event | None = None,
 ) -> Iterator[ReactionResult]:
@@ -143,7 +141,7 @@ def fetch_comment_updates(
                 _bind_comments(client, reaction_url, feed_url, cursor, robots, now),
             )
         )
-    yield from _schedule(jobs, concurrency, per_host, None, stop)
+    yield from _schedule(jobs, concurrency, client.settings.per_host, None, stop)
 
 
 def _host_key(url: str) -> _Host:
