@@ -37,7 +37,7 @@ from bsarchive.errors import SourceError, StoreError
 from bsarchive.http import Http, HttpSettings
 from bsarchive.models import Cursor, Item, Page, SourceResult, SourceSpec, iso
 from bsarchive.policy import screen_page
-from bsarchive.sources import FetchContext, Offload, P, R, in_process
+from bsarchive.sources import FetchContext, Offload, P, R, Source, in_process
 from bsarchive.sources.activitypub import fetch_outbox
 from bsarchive.sources.feeds import fetch_feed
 from bsarchive.sources.mastodon import (
@@ -139,14 +139,19 @@ def fetch_context(s: Settings, now: Callable[[], datetime]) -> FetchContext:
     )
 
 
+# Each kind of configured source and what reads it (the Source protocol: one seam).
+_SOURCES: dict[str, Source] = {
+    "mastodon": fetch_tag_timeline,
+    "feed": fetch_feed,
+    "outbox": fetch_outbox,
+}
+
+
 def _pages_for(client: Http, spec: SourceSpec, cursor: Cursor, ctx: FetchContext) -> Iterator[Page]:
-    if spec.kind == "mastodon":
-        return fetch_tag_timeline(client, spec, cursor, ctx)
-    if spec.kind == "feed":
-        return fetch_feed(client, spec, cursor, ctx)
-    if spec.kind == "outbox":
-        return fetch_outbox(client, spec, cursor, ctx)
-    raise SourceError(spec.url, f"{spec.kind} sources are not supported yet")
+    read = _SOURCES.get(spec.kind)
+    if read is None:
+        raise SourceError(spec.url, f"{spec.kind} sources are not supported yet")
+    return read(client, spec, cursor, ctx)
 
 
 _DONE = object()

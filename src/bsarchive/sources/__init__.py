@@ -49,6 +49,9 @@ class FetchContext:
 
 
 class Source(Protocol):
+    """What reads one kind of configured source: pages of items, each with the cursor
+    that becomes true once it is stored (``archive._SOURCES`` maps kinds to them)."""
+
     def __call__(
         self, client: Http, spec: SourceSpec, cursor: Cursor, ctx: FetchContext
     ) -> Iterator[Page]: ...

@@ -85,13 +85,6 @@ class Voice(NamedTuple):
     posts: int
 
 
-class LinkCount(NamedTuple):
-    """A most-shared link and how many posts shared it."""
-
-    url: str
-    shares: int
-
-
 @dataclass(frozen=True, slots=True)
 class DigestData:
     """Everything a digest shows; the store's digest query builds it."""
