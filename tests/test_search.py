@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import sqlite_utils
-from click.testing import CliRunner
-from sqlite_utils.cli import cli as sqlite_utils_cli
+import pytest
 
 from bsarchive.demo import synthetic_status
 from bsarchive.store import MIGRATIONS, Store
@@ -117,8 +118,20 @@ def test_too_many_matches_to_rank_come_newest_first(tmp_path: Path) -> None:
         assert [h.id for h in store.search("bsnopen", rank_at_most=3)] == [3, 1, 2]
 
 
+@pytest.fixture
+def sqlite_utils() -> Iterator[ModuleType]:
+    """sqlite-utils, imported inside the test: its import raises the csv module's field
+    size limit for the whole process (the TAGS reader counts on the default), and makes
+    the test process, which the fault tests' children are forked from, 20 MB larger."""
+    limit = csv.field_size_limit()
+    import sqlite_utils
+
+    yield sqlite_utils
+    csv.field_size_limit(limit)
+
+
 def test_sqlite_utils_finds_the_index_of_a_fetched_archive(
-    cli: Cli, servers: Any, fast_config: Path
+    cli: Cli, servers: Any, fast_config: Path, sqlite_utils: ModuleType
 ) -> None:
     """sqlite-utils (and Datasette's ``_search``, by the same rule) find each searchable
     table's full-text index by how it names its content table: `sqlite-utils search
@@ -140,6 +153,9 @@ def test_sqlite_utils_finds_the_index_of_a_fetched_archive(
     found = sorted(row["uri"] for row in db["posts"].search("society", columns=["uri"]))
     assert found == sorted(s["uri"] for s in statuses[:3])
     db.close()
+    from click.testing import CliRunner
+    from sqlite_utils.cli import cli as sqlite_utils_cli
+
     shell = CliRunner().invoke(
         sqlite_utils_cli, ["search", str(cli.db), "posts", "society", "-c", "uri", "--csv"]
     )
@@ -151,7 +167,9 @@ def test_sqlite_utils_finds_the_index_of_a_fetched_archive(
     assert "│ ok" in row and "posts, reactions, comments" in row
 
 
-def test_schema_8_archive_is_reindexed_with_the_same_matches(tmp_path: Path) -> None:
+def test_schema_8_archive_is_reindexed_with_the_same_matches(
+    tmp_path: Path, sqlite_utils: ModuleType
+) -> None:
     """Migration 9 declares the indexes the way sqlite-utils finds them and rebuilds them
     from the rows: the same matches as before (same columns, same tokenizer)."""
     path = tmp_path / "old.db"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -77,8 +78,12 @@ class SearchMixin(StoreBase):
         finds none: what ``doctor`` checks, so ``sqlite-utils search`` works on the archive.
         """
         # Imported here: sqlite-utils costs 55 ms to import, half a command's start-up.
+        # Its import also raises the csv module's field size limit for the whole process;
+        # the TAGS reader counts on the default, so it is put back.
+        limit = csv.field_size_limit()
         import sqlite_utils
 
+        csv.field_size_limit(limit)
         # On our connection, changing nothing: no recursive triggers, no plugins.
         database = sqlite_utils.Database(self.db, recursive_triggers=False, execute_plugins=False)
         with _errors("read full-text indexes", self.path):
