@@ -9,7 +9,7 @@ def datasette_metadata(database: str, title: str) -> dict[str, Any]:
     """A Datasette ``metadata.json`` document for an archive named ``database`` (the file
     name without ``.db``): descriptions of tables, views and columns, facets, sort orders.
 
-    Pure: describes the schema this module creates (migrations 1-2); reads no database.
+    Pure: describes the schema the store creates (its migrations); reads no database.
     """
     posts_columns = {
         "uri": "The post's global identity (ActivityPub id; a tweet's permalink).",

@@ -10,13 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
-from bsarchive.dedupe import (
-    NEAR_DUPLICATE_THRESHOLD,
-    cluster_near_duplicates,
-)
-from bsarchive.models import (
-    iso,
-)
+from bsarchive.dedupe import NEAR_DUPLICATE_THRESHOLD, cluster_near_duplicates
+from bsarchive.models import iso
 from bsarchive.store._base import _REACTION_TIME, _errors, _when
 from bsarchive.store._search import SearchMixin
 

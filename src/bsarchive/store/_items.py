@@ -5,16 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bsarchive.models import (
-    Boost,
-    Comment,
-    Deletion,
-    Item,
-    Page,
-    Post,
-    Reaction,
-    iso,
-)
+from bsarchive.models import Boost, Comment, Deletion, Item, Page, Post, Reaction, iso
 from bsarchive.store._base import SaveResult, _errors
 from bsarchive.store._posts import (
     _B_BOOSTER,

@@ -13,20 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bsarchive import __version__
-from bsarchive.dedupe import (
-    identity_candidates,
-    max_count,
-    retweeted_post,
-)
-from bsarchive.models import (
-    Author,
-    Boost,
-    Deletion,
-    Item,
-    Post,
-    Sighting,
-    iso,
-)
+from bsarchive.dedupe import identity_candidates, max_count, retweeted_post
+from bsarchive.models import Author, Boost, Deletion, Item, Post, Sighting, iso
 from bsarchive.store._base import StoreBase, _errors, _join, _parts, _when
 
 # Items per transaction in an import: big enough that commits are not the cost, small

@@ -7,11 +7,7 @@ from datetime import datetime
 
 from bsarchive import __version__
 from bsarchive.errors import StoreError
-from bsarchive.models import (
-    Comment,
-    Reaction,
-    iso,
-)
+from bsarchive.models import Comment, Reaction, iso
 from bsarchive.store._base import StoreBase, _errors, _join
 
 

@@ -6,11 +6,7 @@ import json
 from datetime import datetime, timedelta
 
 from bsarchive import __version__
-from bsarchive.models import (
-    Cursor,
-    SourceResult,
-    iso,
-)
+from bsarchive.models import Cursor, SourceResult, iso
 from bsarchive.store._base import StoreBase, _errors
 
 
