@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import sqlite3
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
-from bsarchive.store import Store
+import pytest
+
+from bsarchive.demo import synthetic_status
+from bsarchive.store import MIGRATIONS, Store
 
 from .conftest import Cli
 from .test_cli_import import twarc2_lines, write
@@ -108,3 +116,110 @@ def test_too_many_matches_to_rank_come_newest_first(tmp_path: Path) -> None:
         assert unranked[0].snippet == "slides #[bsnopen]"
         # At the limit they are still ranked: a word in every post ranks them by length.
         assert [h.id for h in store.search("bsnopen", rank_at_most=3)] == [3, 1, 2]
+
+
+@pytest.fixture
+def sqlite_utils() -> Iterator[ModuleType]:
+    """sqlite-utils, imported inside the test: its import raises the csv module's field
+    size limit for the whole process (the TAGS reader counts on the default), and makes
+    the test process, which the fault tests' children are forked from, 20 MB larger."""
+    limit = csv.field_size_limit()
+    import sqlite_utils
+
+    yield sqlite_utils
+    csv.field_size_limit(limit)
+
+
+def test_sqlite_utils_finds_the_index_of_a_fetched_archive(
+    cli: Cli, servers: Any, fast_config: Path, sqlite_utils: ModuleType
+) -> None:
+    """sqlite-utils (and Datasette's ``_search``, by the same rule) find each searchable
+    table's full-text index by how it names its content table: `sqlite-utils search
+    event.db posts society` works on a bare archive, no metadata needed."""
+    statuses = [synthetic_status(n, viewer="a.example", local_id=100 + n) for n in range(3)]
+    statuses.append(synthetic_status(3, viewer="a.example", local_id=103, text="Tea at six"))
+    server = servers(statuses)
+    fetched = cli(
+        "fetch", "--tag", "bsnopen", "--mastodon", server.url, "--no-reactions",
+        "--db", str(cli.db), "--config", str(fast_config),
+    )  # fmt: skip
+    assert fetched.exit_code == 0, fetched.output
+    db = sqlite_utils.Database(cli.db)
+    assert [db[t].detect_fts() for t in ("posts", "reactions", "comments")] == [
+        "posts_fts",
+        "reactions_fts",
+        "comments_fts",
+    ]
+    found = sorted(row["uri"] for row in db["posts"].search("society", columns=["uri"]))
+    assert found == sorted(s["uri"] for s in statuses[:3])
+    db.close()
+    from click.testing import CliRunner
+    from sqlite_utils.cli import cli as sqlite_utils_cli
+
+    shell = CliRunner().invoke(
+        sqlite_utils_cli, ["search", str(cli.db), "posts", "society", "-c", "uri", "--csv"]
+    )
+    assert shell.exit_code == 0, shell.output
+    assert sorted(shell.output.split()[1:]) == found
+    doctor = cli("doctor", "--db", str(cli.db), "--no-probe")
+    assert doctor.exit_code == 0, doctor.output
+    (row,) = [line for line in doctor.stdout.splitlines() if "│ search" in line]
+    assert "│ ok" in row and "posts, reactions, comments" in row
+
+
+def test_schema_8_archive_is_reindexed_with_the_same_matches(
+    tmp_path: Path, sqlite_utils: ModuleType
+) -> None:
+    """Migration 9 declares the indexes the way sqlite-utils finds them and rebuilds them
+    from the rows: the same matches as before (same columns, same tokenizer)."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:8]:
+        db.executescript(script)
+    db.execute("PRAGMA user_version = 8")
+    stamp = "2010-06-29T18:00:00.000Z"
+    db.execute("INSERT INTO authors (id, handle) VALUES (1, '@al@a.example')")
+    texts = ["Big Société open night", "Tea and slides", "The big society, again"]
+    db.executemany(
+        "INSERT INTO posts (uri, created_at, author_id, text, spoiler_text, source, fetched_at,"
+        " fetched_from, version, first_seen_at, updated_at)"
+        " VALUES (?, ?, 1, ?, ?, 'rss', ?, 'x', '0', ?, ?)",
+        [(f"https://a.example/{i}", stamp, t, "cw" * i, stamp, stamp, stamp)
+         for i, t in enumerate(texts)],
+    )  # fmt: skip
+    db.execute(
+        "INSERT INTO reactions (id, url, title, excerpt, fetched_at, fetched_from, version,"
+        " first_seen_at, updated_at) VALUES (1, 'https://blog.example/1', 'Societies',"
+        " 'A night of slides', ?, 'x', '0', ?, ?)",
+        (stamp, stamp, stamp),
+    )
+    db.execute(
+        "INSERT INTO comments (uri, reaction_id, text, fetched_at, fetched_from, version)"
+        " VALUES ('https://blog.example/1#c1', 1, 'Great slides', ?, 'x', '0')",
+        (stamp,),
+    )
+    queries = [("posts_fts", "societe"), ("posts_fts", "big AND night"), ("posts_fts", "cwcw"),
+               ("reactions_fts", "slides"), ("comments_fts", "slides")]  # fmt: skip
+    before = [
+        db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? ORDER BY rowid", (q,)).fetchall()
+        for t, q in queries
+    ]
+    assert sqlite_utils.Database(db)["posts"].detect_fts() is None  # content='posts'
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.fts_tables() == {
+            "posts": "posts_fts",
+            "reactions": "reactions_fts",
+            "comments": "comments_fts",
+        }
+        after = [
+            store.db.execute(
+                f"SELECT rowid FROM {t} WHERE {t} MATCH ? ORDER BY rowid", (q,)
+            ).fetchall()
+            for t, q in queries
+        ]
+        assert after == before == [[(1,)], [(1,)], [(3,)], [(1,)], [(1,)]]
+        assert [h.kind for h in store.search("slides")] == ["post", "reaction", "comment"]
+        store.db.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('integrity-check', 1)")
+        assert store.integrity_check() == "ok"

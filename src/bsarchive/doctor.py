@@ -36,6 +36,13 @@ def check_archive(db: Path) -> list[Check]:
             checks.append(Check("integrity", result == "ok", result, fix))
             version = store.schema_version
             checks.append(Check("schema", version == SCHEMA_VERSION, f"version {version}"))
+            # Found as sqlite-utils and Datasette find them (`sqlite-utils search`, `_search`).
+            missing = [table for table, fts in store.fts_tables().items() if fts is None]
+            detail = (
+                f"no index on {', '.join(missing)}" if missing else "posts, reactions, comments"
+            )
+            fix = "restore a backup" if missing else ""
+            checks.append(Check("search", not missing, detail, fix))
             failing = [s for s in store.stats().sources if s["last_error"]]
             for source in failing:
                 checks.append(Check(f"last run: {source['key']}", False, str(source["last_error"])))

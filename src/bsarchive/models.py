@@ -1,6 +1,6 @@
 """The items bsarchive archives, as immutable values.
 
-Sources build these from foreign payloads; ``archive.py`` passes them to ``store.py``;
+Sources build these from foreign payloads; ``archive.py`` passes them to ``bsarchive.store``;
 exports read rows back out. This module holds data only: no network, no SQL, no parsing.
 
 All datetimes are timezone-aware UTC. Sequences are tuples so every model is hashable and

@@ -1,0 +1,240 @@
+"""The connection, its transactions and snapshots, the one error wrapper, SQL helpers.
+
+Every table family's mixin (``_posts``, ``_reactions``, ...) builds on :class:`StoreBase`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Self, TypeVar
+
+from bsarchive import __version__
+from bsarchive.errors import ConfigError, StoreError
+from bsarchive.store._schema import MIGRATIONS, SCHEMA_VERSION, _statements
+
+# How long a writer waits for SQLite's own lock before reporting "database is locked".
+BUSY_TIMEOUT_MS = 10_000
+CACHE_KIB = 32_768
+# Checkpoint every 64 MiB of WAL, whatever the page size.
+WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024
+# Page size of a new archive. Rows are large (a post with its raw JSON is 1-3 KiB), so
+# 16 KiB pages hold several, and a commit writes and syncs a quarter of the frames: an
+# import runs ~25% faster than with SQLite's default 4 KiB. Existing archives keep theirs.
+PAGE_SIZE = 16_384
+
+T = TypeVar("T")
+
+
+def _wrap(what: str, path: Path, fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except sqlite3.Error as e:
+        raise StoreError(str(path), f"{what} failed: {e}") from e
+
+
+@contextlib.contextmanager
+def _errors(what: str, path: Path) -> Iterator[None]:
+    """Translate sqlite3 errors (locked, corrupt, disk full) into StoreError."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        hint = "another process is writing; retry later" if "locked" in str(e) else None
+        raise StoreError(str(path), f"{what} failed: {e}", hint=hint) from e
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    new: int = 0
+    updated: int = 0
+
+
+def _join(values: Sequence[str]) -> str:
+    return " ".join(dict.fromkeys(v for v in values if v))
+
+
+def _parts(keys: Sequence[str], size: int = 400) -> Iterator[tuple[Sequence[str], str]]:
+    """Slices of ``keys`` small enough for one ``IN (...)``, each with its ``?`` marks."""
+    for start in range(0, len(keys), size):
+        part = keys[start : start + size]
+        yield part, ",".join("?" * len(part))
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+_REACTION_TIME = "coalesce(r.published_at, r.first_seen_at)"
+
+
+class StoreBase:
+    """An open archive. Not thread-safe: one writer thread owns it."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._grouped = False
+        if readonly and not self.path.exists():
+            # A wrong --db is a usage error (exit 2), as DESIGN.md counts them.
+            raise ConfigError(str(self.path), "no such archive", hint="run `bsarchive fetch` first")
+        try:
+            if readonly:
+                uri = f"file:{self.path.resolve()}?mode=ro"
+                self.db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            else:
+                self.db = sqlite3.connect(self.path, isolation_level=None)
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if not readonly:
+                # Takes effect only on a new, empty file (before WAL is switched on).
+                self.db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = NORMAL")
+                # Checkpoint (and fsync) every 64 MiB of WAL rather than every 4 MiB: an
+                # import or a long backfill otherwise spends half its commits syncing.
+                pages = WAL_CHECKPOINT_BYTES // self._page_size()
+                self.db.execute(f"PRAGMA wal_autocheckpoint = {pages}")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as e:
+            raise ConfigError(str(self.path), f"not a usable SQLite archive: {e}") from e
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                str(self.path),
+                f"archive schema {version} is newer than this bsarchive ({SCHEMA_VERSION})",
+                hint="upgrade bsarchive",
+            )
+        if version < SCHEMA_VERSION:
+            if readonly:
+                raise StoreError(str(self.path), f"archive schema {version} needs migrating")
+            self._migrate(version)
+        if not readonly:
+            # 32 MiB of page cache for writers keeps the hot index pages of a large archive
+            # in memory (readers scan in order: SQLite's small default). Set in pages once
+            # the file exists: a byte budget is turned into pages at the page size of the
+            # moment, which is still 4 KiB before a new archive's first write.
+            pages = CACHE_KIB * 1024 // self._page_size()
+            _wrap(
+                "set cache size", self.path, lambda: self.db.execute(f"PRAGMA cache_size = {pages}")
+            )
+        self._author_ids: dict[str, int] = {}
+        self._forgotten: tuple[frozenset[str], frozenset[str]] | None = None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _page_size(self) -> int:
+        return int(self.db.execute("PRAGMA page_size").fetchone()[0])
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions and schema --------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the write lock up front (``BEGIN IMMEDIATE``).
+
+        Inside :meth:`grouped` it is part of the group's transaction instead.
+        """
+        if self._grouped:
+            yield self.db
+            return
+        with _errors("begin write", self.path):
+            self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            self._author_ids.clear()
+            raise
+        else:
+            with _errors("commit", self.path):
+                self.db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def grouped(self) -> Iterator[None]:
+        """Make the writes inside one transaction, each still whole (a page with its
+        cursor): a run that finishes hundreds of small sources at once (feeds answering
+        304) commits once for them all instead of twice per source."""
+        if self._grouped:
+            yield
+            return
+        with self.transaction():
+            self._grouped = True
+            try:
+                yield
+            finally:
+                self._grouped = False
+
+    def _migrate(self, version: int) -> None:
+        with self.transaction() as db:
+            for index in range(version, SCHEMA_VERSION):
+                with _errors(f"migration {index + 1}", self.path):
+                    for statement in _statements(MIGRATIONS[index]):
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+            db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('created_with', ?)",
+                (__version__,),
+            )
+
+    @property
+    def schema_version(self) -> int:
+        return int(
+            _wrap(
+                "read schema",
+                self.path,
+                lambda: self.db.execute("PRAGMA user_version").fetchone()[0],
+            )
+        )
+
+    def integrity_check(self) -> str:
+        rows = _wrap(
+            "integrity check",
+            self.path,
+            lambda: self.db.execute("PRAGMA integrity_check").fetchall(),
+        )
+        return "; ".join(str(r[0]) for r in rows)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db, _errors("write meta", self.path):
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    @contextlib.contextmanager
+    def _text_as(self, factory: type[str] | type[bytes]) -> Iterator[None]:
+        """Read TEXT values as ``factory`` (bytes for preformatted export lines)."""
+        previous = self.db.text_factory
+        self.db.text_factory = factory
+        try:
+            yield
+        finally:
+            self.db.text_factory = previous
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Read everything inside from one consistent snapshot (a read transaction).
+
+        Nests: inside another snapshot (or transaction) it reuses the open one.
+        """
+        if self.db.in_transaction:
+            yield
+            return
+        with _errors("begin read", self.path):
+            self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            with _errors("end read", self.path):
+                self.db.execute("COMMIT")
