@@ -4,7 +4,7 @@ Neither page names its own comment feed in a way the page alone can prove: the B
 lists its post comments among the blog's Atom links, and the WordPress theme dropped the
 per-post feed links. bsarchive reads the blog's feed once per run, finds the page's entry
 and takes its comment feed and count (issue 14, point 4). Fixtures in
-``tests/fixtures/reactions/`` are written in each platform's markup; their absolute URLs
+``fixtures/reactions/`` are written in each platform's markup; their absolute URLs
 are pointed at the loopback servers here.
 """
 
@@ -20,10 +20,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from bsarchive.demo import synthetic_status
+from tests.support import paths
+from tests.support.cli import Cli
 
-from .conftest import Cli
-
-FIXTURES = Path(__file__).parent / "fixtures" / "reactions"
+FIXTURES = paths.FIXTURES / "reactions"
 BLOGGER = "https://fieldnotes-open.blogspot.com"
 WORDPRESS = "https://wardseven.example"
 POST_ID = "5093367784131416754"

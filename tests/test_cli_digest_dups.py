@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bsarchive.demo import synthetic_status
-
-from .conftest import Cli
+from tests.support.cli import Cli
 
 TEXT = "Big Society needs a definition quickly, or the opposition will define it for us"
 

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bsarchive.demo import FixtureMastodon, synthetic_status
-
-from .conftest import Cli
+from tests.support.cli import Cli
 
 
 def _status(n: int, local_id: int, home: FixtureMastodon | None, user: str) -> dict[str, Any]:

@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from bsarchive.demo import FixtureMastodon, synthetic_status
+from tests.support import paths
+from tests.support.cli import Cli
+from tests.support.feed_server import FeedServer, Route
 
-from .conftest import Cli
-from .feed_server import FeedServer, Route
-
-FEEDS = Path(__file__).parent / "fixtures" / "feeds"
+FEEDS = paths.FIXTURES / "feeds"
 AP = "application/activity+json"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 

@@ -11,8 +11,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from bsarchive.demo import synthetic_status
-
-from .conftest import Cli
+from tests.support.cli import Cli
 
 ARTICLE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>What I learned at the open night | Notes</title>

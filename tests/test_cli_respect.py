@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bsarchive.demo import synthetic_status
-
-from .conftest import Cli
+from tests.support.cli import Cli
 
 
 def _fetch(cli: Cli, config: Path, url: str, *extra: str) -> Any:

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bsarchive.demo import synthetic_instances
-
-from .conftest import FAST_CONFIG
+from tests.support.cli import FAST_CONFIG
 
 
 def _cmd(db: Path, config: Path, urls: list[str]) -> list[str]:

@@ -7,10 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from bsarchive.store import Store
-
-from .conftest import Cli
-from .test_cli_import import twarc2_lines, write
-from .test_store import NOW, WHEN, post
+from tests.support.cli import Cli
+from tests.support.posts import NOW, WHEN, post
+from tests.support.twarc import twarc2_lines, write
 
 
 def imported(cli: Cli, tmp_path: Path) -> Cli:

@@ -16,8 +16,7 @@ from typing import Any
 from bsarchive.demo import synthetic_status
 from bsarchive.models import Comment, Reaction
 from bsarchive.store import Store
-
-from .conftest import Cli
+from tests.support.cli import Cli
 
 HOSTILE_TEXT = (
     "Free tickets!<script>alert(1)</script><img src=x onerror=alert(2)>"
