@@ -21,7 +21,7 @@ from pytest_httpserver import HTTPServer
 
 from bsarchive.demo import synthetic_status
 from tests.support import paths
-from tests.support.cli import Cli
+from tests.support.cli import Cli, fetch
 
 FIXTURES = paths.FIXTURES / "reactions"
 BLOGGER = "https://fieldnotes-open.blogspot.com"
@@ -145,10 +145,7 @@ def test_blogger_and_plain_wordpress_comment_threads(
             post(2, f"{w}/?p=42"),
         ]
     )
-    result = cli(
-        "fetch", "--tag", "bsnopen", "--db", str(cli.db), "--config", str(fast_config),
-        "--mastodon", masto.url, "--allow-private-networks",
-    )  # fmt: skip
+    result = fetch(cli, fast_config, masto.url, extra=("--allow-private-networks",))
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
     assert cli.rows(
@@ -229,10 +226,7 @@ def test_blogger_and_plain_wordpress_comment_threads(
 
     # A second run reads no blog feed again: the comment feeds are re-asked on their own.
     before = len(blogger.log)
-    again = cli(
-        "fetch", "--tag", "bsnopen", "--db", str(cli.db), "--config", str(fast_config),
-        "--mastodon", masto.url, "--allow-private-networks",
-    )  # fmt: skip
+    again = fetch(cli, fast_config, masto.url, extra=("--allow-private-networks",))
     assert again.exit_code == 0, again.output
     assert "/feeds/posts/default" not in [r.path for r, _ in blogger.log[before:]]
     assert cli.rows("SELECT count(*) FROM comments") == [(5,)]
@@ -245,10 +239,7 @@ def test_without_the_blog_feed_the_blogger_shaped_comment_feed_is_still_read(
     try:
         b = server.url_for("").rstrip("/")
         masto = servers([post(0, f"{b}/2026/11/open-night-write-up.html")])
-        result = cli(
-            "fetch", "--tag", "bsnopen", "--db", str(cli.db), "--config", str(fast_config),
-            "--mastodon", masto.url, "--allow-private-networks",
-        )  # fmt: skip
+        result = fetch(cli, fast_config, masto.url, extra=("--allow-private-networks",))
         assert result.exit_code == 0, result.output
         # The blog feed is a hint: its 404 is no failure of the run.
         assert "unreadable" not in result.stderr

@@ -17,14 +17,7 @@ import pytest
 from bsarchive.demo import synthetic_instances, synthetic_status
 from bsarchive.sources.mastodon import TOKEN_HINT
 from tests.support import paths
-from tests.support.cli import Cli
-
-
-def fetch(cli: Cli, config: Path, *instances: str, extra: tuple[str, ...] = ()) -> Any:
-    args = ["fetch", "--tag", "bsnopen", "--db", str(cli.db), "--config", str(config)]
-    for url in instances:
-        args += ["--mastodon", url]
-    return cli(*args, *extra)
+from tests.support.cli import Cli, fetch
 
 
 def test_same_status_on_three_instances_is_stored_once(

@@ -32,3 +32,23 @@ class Cli:
     def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         with sqlite3.connect(self.db) as db:
             return db.execute(sql, params).fetchall()
+
+
+def fetch(
+    cli: Cli,
+    config: Path,
+    *mastodon: str,
+    feeds: tuple[str, ...] = (),
+    outboxes: tuple[str, ...] = (),
+    extra: tuple[str, ...] = (),
+) -> Any:
+    """``bsarchive fetch --tag bsnopen`` into ``cli.db`` with ``config``: each positional
+    URL as ``--mastodon``, then the feeds and outboxes, then ``extra`` options as given."""
+    args = ["fetch", "--tag", "bsnopen", "--db", str(cli.db), "--config", str(config)]
+    for url in mastodon:
+        args += ["--mastodon", url]
+    for url in feeds:
+        args += ["--feed", url]
+    for url in outboxes:
+        args += ["--outbox", url]
+    return cli(*args, *extra)
