@@ -18,8 +18,8 @@ demo: $(STAMP)
 	$(BIN)/bsarchive demo --out demo-output
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench fixtures
+	$(BIN)/ruff format --check src tests bench fixtures
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

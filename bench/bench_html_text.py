@@ -5,11 +5,11 @@ that turn HTML into text:
 
 - backfill: the ``content`` (and account ``note``) of synthetic Mastodon statuses
   (``bsarchive.demo.synthetic_status``), the ``content``/``summary`` strings of the
-  ActivityPub and Mastodon fixtures (tests/fixtures/activitypub) and the status HTML of
-  tests/fixtures/urls/statuses.json;
+  ActivityPub and Mastodon fixtures (fixtures/activitypub) and the status HTML of
+  fixtures/urls/statuses.json;
 - feed/article: the entry titles, summaries and contents of the feed fixtures
-  (tests/fixtures/feeds, tests/fixtures/reactions, read with feedparser) and the article
-  pages of tests/fixtures/reactions.
+  (fixtures/feeds, fixtures/reactions, read with feedparser) and the article
+  pages of fixtures/reactions.
 
 Prints, per path and candidate, the mean time per call and how many outputs agree with the
 first candidate (the reference), with the first few disagreements; asserts nothing.
@@ -31,7 +31,7 @@ import feedparser
 
 from bsarchive.demo import synthetic_status
 
-FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 # (label, module, attribute): the reference first. Issue 16 measured the four below (the
 # lxml tree walk was the reference: it passed every test of every path) and kept

@@ -2,7 +2,7 @@
 walk against loopback servers, which follows links only on the configured host.
 
 Golden fixtures: ``outbox_page1``/``outbox_page2``/``outbox_gts_embedded``/``note_misskey*``
-in ``tests/fixtures/activitypub`` each have an ``.expected.json`` holding, per item, the
+in ``fixtures/activitypub`` each have an ``.expected.json`` holding, per item, the
 expected ParsedActivity fields (``raw`` is checked separately).
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,11 +32,11 @@ from bsarchive.sources.activitypub import (
     parse_collection_page,
     parse_json,
 )
+from tests.support import paths
+from tests.support.feed_server import FeedServer, Route
+from tests.support.plain import as_plain
 
-from .feed_server import FeedServer, Route
-from .plain import as_plain
-
-FIXTURES = Path(__file__).parent / "fixtures" / "activitypub"
+FIXTURES = paths.FIXTURES / "activitypub"
 FETCHED_AT = datetime(2010, 6, 30, 9, 0, tzinfo=UTC)
 ALICE = "https://mastodon.bsn.example/users/alice"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"

@@ -1,6 +1,6 @@
 """Tests for export/atom.py: a valid, escaped, streamed Atom feed.
 
-The feed of the fixture digest is compared with tests/fixtures/golden/feed.atom (regenerate
+The feed of the fixture digest is compared with fixtures/golden/feed.atom (regenerate
 with BSARCHIVE_REGEN_GOLDEN=1) and parsed back with feedparser and ElementTree.
 """
 
@@ -18,8 +18,8 @@ from bsarchive.export.atom import (
     entry_from_reaction,
     render_atom,
 )
-from tests.digest_data import build_data
-from tests.golden import check_golden
+from tests.support.digest_data import build_data
+from tests.support.golden import check_golden
 
 UPDATED = datetime(2025, 11, 22, 0, 0, tzinfo=UTC)
 NS = {"a": "http://www.w3.org/2005/Atom"}

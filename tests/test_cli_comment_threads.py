@@ -4,7 +4,7 @@ Neither page names its own comment feed in a way the page alone can prove: the B
 lists its post comments among the blog's Atom links, and the WordPress theme dropped the
 per-post feed links. bsarchive reads the blog's feed once per run, finds the page's entry
 and takes its comment feed and count (issue 14, point 4). Fixtures in
-``tests/fixtures/reactions/`` are written in each platform's markup; their absolute URLs
+``fixtures/reactions/`` are written in each platform's markup; their absolute URLs
 are pointed at the loopback servers here.
 """
 
@@ -20,10 +20,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from bsarchive.demo import synthetic_status
+from tests.support import paths
+from tests.support.cli import Cli, fetch
 
-from .conftest import Cli
-
-FIXTURES = Path(__file__).parent / "fixtures" / "reactions"
+FIXTURES = paths.FIXTURES / "reactions"
 BLOGGER = "https://fieldnotes-open.blogspot.com"
 WORDPRESS = "https://wardseven.example"
 POST_ID = "5093367784131416754"
@@ -145,10 +145,7 @@ def test_blogger_and_plain_wordpress_comment_threads(
             post(2, f"{w}/?p=42"),
         ]
     )
-    result = cli(
-        "fetch", "--tag", "bsnopen", "--db", str(cli.db), "--config", str(fast_config),
-        "--mastodon", masto.url, "--allow-private-networks",
-    )  # fmt: skip
+    result = fetch(cli, fast_config, masto.url, extra=("--allow-private-networks",))
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
     assert cli.rows(
@@ -229,10 +226,7 @@ def test_blogger_and_plain_wordpress_comment_threads(
 
     # A second run reads no blog feed again: the comment feeds are re-asked on their own.
     before = len(blogger.log)
-    again = cli(
-        "fetch", "--tag", "bsnopen", "--db", str(cli.db), "--config", str(fast_config),
-        "--mastodon", masto.url, "--allow-private-networks",
-    )  # fmt: skip
+    again = fetch(cli, fast_config, masto.url, extra=("--allow-private-networks",))
     assert again.exit_code == 0, again.output
     assert "/feeds/posts/default" not in [r.path for r, _ in blogger.log[before:]]
     assert cli.rows("SELECT count(*) FROM comments") == [(5,)]
@@ -245,10 +239,7 @@ def test_without_the_blog_feed_the_blogger_shaped_comment_feed_is_still_read(
     try:
         b = server.url_for("").rstrip("/")
         masto = servers([post(0, f"{b}/2026/11/open-night-write-up.html")])
-        result = cli(
-            "fetch", "--tag", "bsnopen", "--db", str(cli.db), "--config", str(fast_config),
-            "--mastodon", masto.url, "--allow-private-networks",
-        )  # fmt: skip
+        result = fetch(cli, fast_config, masto.url, extra=("--allow-private-networks",))
         assert result.exit_code == 0, result.output
         # The blog feed is a hint: its 404 is no failure of the run.
         assert "unreadable" not in result.stderr

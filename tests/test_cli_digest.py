@@ -12,8 +12,8 @@ from typing import Any
 import lxml.html
 import pytest
 
-from .cli_archive import REACTION_URL, Archive, build_archive
-from .conftest import Cli
+from tests.support.cli import Cli
+from tests.support.cli_archive import REACTION_URL, Archive, build_archive
 
 CHROMIUM = Path("/usr/bin/chromium")
 

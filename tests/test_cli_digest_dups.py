@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bsarchive.demo import synthetic_status
-
-from .conftest import Cli
+from tests.support.cli import Cli, fetch
 
 TEXT = "Big Society needs a definition quickly, or the opposition will define it for us"
 
@@ -20,10 +19,7 @@ def test_cross_posts_shown_once_in_digest(cli: Cli, servers: Any, fast_config: P
         synthetic_status(3, viewer="v.example", local_id=103, text="Something else entirely, tea"),
     ]
     server = servers(statuses)
-    fetched = cli(
-        "fetch", "--tag", "bsnopen", "--mastodon", server.url, "--db", str(cli.db),
-        "--config", str(fast_config), "--no-reactions",
-    )  # fmt: skip
+    fetched = fetch(cli, fast_config, server.url, extra=("--no-reactions",))
     assert fetched.exit_code == 0, fetched.output
     digest = cli("digest", "--format", "markdown", "--db", str(cli.db), "-o", "-")
     assert digest.exit_code == 0, digest.output

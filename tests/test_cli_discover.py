@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bsarchive.demo import FixtureMastodon, synthetic_status
-
-from .conftest import Cli
+from tests.support.cli import Cli, fetch
 
 
 def _status(n: int, local_id: int, home: FixtureMastodon | None, user: str) -> dict[str, Any]:
@@ -39,11 +38,8 @@ def test_discovery_reaches_other_servers_and_records_refusals(
             _status(12, 1002, None, "x"),
         ]
     )
-    args = [
-        "fetch", "--tag", "bsnopen", "--mastodon", configured.url, "--db", str(cli.db),
-        "--config", str(fast_config), "--allow-private-networks",
-    ]  # fmt: skip
-    result = cli(*args, "--discover")
+    options = ("--allow-private-networks", "--discover")
+    result = fetch(cli, fast_config, configured.url, extra=options)
     assert result.exit_code == 0, result.output
     uris = {row[0] for row in cli.rows("SELECT uri FROM posts")}
     assert f"{far.url}/users/fay/statuses/30" in uris  # two hops away
@@ -60,7 +56,7 @@ def test_discovery_reaches_other_servers_and_records_refusals(
 
     # A later run does not probe the refusing server again (it was refused recently).
     probes = len(refusing.requests)
-    assert cli(*args, "--discover").exit_code == 0
+    assert fetch(cli, fast_config, configured.url, extra=options).exit_code == 0
     assert len(refusing.requests) == probes
 
 
@@ -69,11 +65,12 @@ def test_discovery_stops_at_the_cap(cli: Cli, servers: Any, fast_config: Path) -
     for i, home in enumerate(homes):
         home.set_statuses([_status(40 + i, 4000 + i, home, f"u{i}")])
     configured = servers([_status(50 + i, 5000 + i, home, f"u{i}") for i, home in enumerate(homes)])
-    result = cli(
-        "fetch", "--tag", "bsnopen", "--mastodon", configured.url, "--db", str(cli.db),
-        "--config", str(fast_config), "--allow-private-networks", "--discover",
-        "--max-instances", "2",
-    )  # fmt: skip
+    result = fetch(
+        cli,
+        fast_config,
+        configured.url,
+        extra=("--allow-private-networks", "--discover", "--max-instances", "2"),
+    )
     assert result.exit_code == 0, result.output
     assert cli.rows("SELECT count(*) FROM instances") == [(2,)]
     read = [h for h in homes if any("/api/v1/timelines" in r for r in h.requests)]
@@ -86,10 +83,7 @@ def test_discovered_servers_are_untrusted_without_the_flag(
     home = servers([])
     home.set_statuses([_status(60, 6000, home, "pat")])
     configured = servers([_status(61, 6001, home, "pat")])
-    result = cli(
-        "fetch", "--tag", "bsnopen", "--mastodon", configured.url, "--db", str(cli.db),
-        "--config", str(fast_config), "--discover",
-    )  # fmt: skip
+    result = fetch(cli, fast_config, configured.url, extra=("--discover",))
     assert result.exit_code == 0, result.output
     assert home.requests == []  # loopback refused by the address guard
     assert cli.rows("SELECT usable FROM instances") == [(0,)]
@@ -100,11 +94,8 @@ def test_refresh_reaches_discovered_servers(cli: Cli, servers: Any, fast_config:
     theirs = _status(60, 6000, home, "hal")
     home.set_statuses([theirs])
     configured = servers([_status(61, 6100, home, "hal")])
-    args = [
-        "fetch", "--tag", "bsnopen", "--mastodon", configured.url, "--db", str(cli.db),
-        "--config", str(fast_config), "--allow-private-networks", "--discover",
-    ]  # fmt: skip
-    assert cli(*args).exit_code == 0
+    options = ("--allow-private-networks", "--discover")
+    assert fetch(cli, fast_config, configured.url, extra=options).exit_code == 0
     assert cli.rows("SELECT text FROM posts WHERE uri = ?", theirs["uri"]) == [
         ("Post 60 from the Big Society Network open night #bsnopen",)
     ]
@@ -112,7 +103,9 @@ def test_refresh_reaches_discovered_servers(cli: Cli, servers: Any, fast_config:
     edited["edited_at"] = "2010-06-30T08:00:00.000Z"
     home.set_statuses([edited])
     home.requests.clear()
-    result = cli(*args)  # the default re-check: posts stored in the last 48 hours
+    result = fetch(
+        cli, fast_config, configured.url, extra=options
+    )  # the default re-check: posts stored in the last 48 hours
     assert result.exit_code == 0, result.output
     assert cli.rows("SELECT text, edited_at FROM posts WHERE uri = ?", theirs["uri"]) == [
         ("Corrected: it was Tuesday #bsnopen", "2010-06-30T08:00:00.000Z")
@@ -190,10 +183,9 @@ def test_discovery_reaches_every_server_the_conversation_touches(
     cli: Cli, servers: Any, fast_config: Path
 ) -> None:
     s = _loopback_fediverse(servers)
-    result = cli(
-        "fetch", "--tag", "bsnopen", "--mastodon", s["configured"].url, "--db", str(cli.db),
-        "--config", str(fast_config), "--allow-private-networks", "--discover",
-    )  # fmt: skip
+    result = fetch(
+        cli, fast_config, s["configured"].url, extra=("--allow-private-networks", "--discover")
+    )
     assert result.exit_code == 0, result.output
     key = {name: server.url.removeprefix("http://") for name, server in s.items()}
     contacted = {name for name, server in s.items() if server.requests}
@@ -224,11 +216,12 @@ def test_discovery_reaches_every_server_the_conversation_touches(
 
 def test_the_cap_counts_every_server_contacted(cli: Cli, servers: Any, fast_config: Path) -> None:
     s = _loopback_fediverse(servers)
-    result = cli(
-        "fetch", "--tag", "bsnopen", "--mastodon", s["configured"].url, "--db", str(cli.db),
-        "--config", str(fast_config), "--allow-private-networks", "--discover",
-        "--max-instances", "3",
-    )  # fmt: skip
+    result = fetch(
+        cli,
+        fast_config,
+        s["configured"].url,
+        extra=("--allow-private-networks", "--discover", "--max-instances", "3"),
+    )
     assert result.exit_code == 0, result.output
     contacted = [name for name, server in s.items() if server.requests and name != "configured"]
     assert len(contacted) == 3
@@ -259,10 +252,9 @@ def test_nodeinfo_and_link_headers_pointing_elsewhere_are_not_followed(
 
     home.hook = hostile
     configured = servers([_status(81, 8100, home, "hil")])
-    result = cli(
-        "fetch", "--tag", "bsnopen", "--mastodon", configured.url, "--db", str(cli.db),
-        "--config", str(fast_config), "--allow-private-networks", "--discover",
-    )  # fmt: skip
+    result = fetch(
+        cli, fast_config, configured.url, extra=("--allow-private-networks", "--discover")
+    )
     assert result.exit_code == 0, result.output
     assert elsewhere.requests == []
     assert "/api/v2/instance" in home.requests  # NodeInfo elsewhere: asked here instead

@@ -18,9 +18,8 @@ import pytest
 
 from bsarchive.models import Author, Post, Sighting
 from bsarchive.store import Store
-
-from .cli_archive import REACTION_RAW, REACTION_URL, Archive, build_archive
-from .conftest import Cli
+from tests.support.cli import Cli
+from tests.support.cli_archive import REACTION_RAW, REACTION_URL, Archive, build_archive
 
 
 @pytest.fixture

@@ -11,32 +11,17 @@ from urllib.parse import urlsplit
 import pytest
 
 from bsarchive.demo import FixtureMastodon, synthetic_status
+from tests.support import paths
+from tests.support.cli import Cli, fetch
+from tests.support.feed_server import FeedServer, Route
 
-from .conftest import Cli
-from .feed_server import FeedServer, Route
-
-FEEDS = Path(__file__).parent / "fixtures" / "feeds"
+FEEDS = paths.FIXTURES / "feeds"
 AP = "application/activity+json"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 
 
-def fetch(
-    cli: Cli,
-    config: Path,
-    *,
-    feeds: tuple[str, ...] = (),
-    outboxes: tuple[str, ...] = (),
-    mastodon: tuple[str, ...] = (),
-) -> Any:
-    args = ["fetch", "--tag", "bsnopen", "--db", str(cli.db), "--config", str(config)]
-    args += ["--no-reactions", "--allow-private-networks"]
-    for url in feeds:
-        args += ["--feed", url]
-    for url in outboxes:
-        args += ["--outbox", url]
-    for url in mastodon:
-        args += ["--mastodon", url]
-    return cli(*args)
+# Feed tests read feeds and outboxes on loopback; reactions have their own tests.
+LOOPBACK_FEEDS = ("--no-reactions", "--allow-private-networks")
 
 
 def errors(stderr: str) -> list[str]:
@@ -66,7 +51,7 @@ def test_each_dialect_is_stored(cli: Cli, feeds: FeedServer, fast_config: Path) 
         }
     )
     urls = tuple(feeds.url + p for p in feeds.routes)
-    result = fetch(cli, fast_config, feeds=urls)
+    result = fetch(cli, fast_config, feeds=urls, extra=LOOPBACK_FEEDS)
     assert result.exit_code == 0, result.output
     # Mastodon tag RSS -> posts, identified by their status URL until the API says more.
     assert cli.rows("SELECT uri, source FROM posts ORDER BY uri") == [
@@ -196,7 +181,9 @@ def test_same_status_via_api_tag_rss_and_outbox_is_one_post(
     feeds.routes["/tags/bsnopen.rss"] = Route(_tag_rss(status))
     feeds.routes.update(_outbox_routes(feeds.url, [[_create(status)]]))
     feed_url, outbox_url = feeds.url + "/tags/bsnopen.rss", feeds.url + "/users/alice/outbox"
-    result = fetch(cli, fast_config, feeds=(feed_url,), outboxes=(outbox_url,), mastodon=(api.url,))
+    result = fetch(
+        cli, fast_config, api.url, feeds=(feed_url,), outboxes=(outbox_url,), extra=LOOPBACK_FEEDS
+    )
     assert result.exit_code == 0, result.output
     assert cli.rows("SELECT uri, url FROM posts") == [(status["uri"], status["url"])]
     assert cli.rows("SELECT source, local_id FROM sightings ORDER BY source") == [
@@ -218,13 +205,14 @@ def test_identity_holds_in_either_order(
     api: FixtureMastodon = servers([status])
     feeds.routes["/tags/bsnopen.rss"] = Route(_tag_rss(status))
     feeds.routes.update(_outbox_routes(feeds.url, [[_create(status)]]))
-    sources = {
-        "feed": {"feeds": (feeds.url + "/tags/bsnopen.rss",)},
-        "outbox": {"outboxes": (feeds.url + "/users/alice/outbox",)},
-        "mastodon": {"mastodon": (api.url,)},
+    sources: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
+        "feed": ((), {"feeds": (feeds.url + "/tags/bsnopen.rss",)}),
+        "outbox": ((), {"outboxes": (feeds.url + "/users/alice/outbox",)}),
+        "mastodon": ((api.url,), {}),
     }
     for kind in order:
-        result = fetch(cli, fast_config, **sources[kind])
+        instances, others = sources[kind]
+        result = fetch(cli, fast_config, *instances, extra=LOOPBACK_FEEDS, **others)
         assert result.exit_code == 0, result.output
     richer = "activitypub" if "outbox" in order else "mastodon"
     # The RSS record, first or last, ends as the ActivityPub identity from the richer source.
@@ -262,10 +250,10 @@ def test_unchanged_rerun_costs_one_304_and_writes_nothing(
     )
     feeds.routes["/blog/feed/"] = fixture("wordpress.rss", etag='"w1"')
     urls = (feeds.url + "/tags/bsnopen.rss", feeds.url + "/blog/feed/")
-    assert fetch(cli, fast_config, feeds=urls).exit_code == 0
+    assert fetch(cli, fast_config, feeds=urls, extra=LOOPBACK_FEEDS).exit_code == 0
     before = _snapshot(cli)
     assert before[0] == [(3,)] and before[1] == [(2,)]
-    result = fetch(cli, fast_config, feeds=urls)
+    result = fetch(cli, fast_config, feeds=urls, extra=LOOPBACK_FEEDS)
     assert result.exit_code == 0, result.output
     assert _snapshot(cli) == before
     rerun = feeds.seen[2:]
@@ -281,8 +269,8 @@ def test_max_age_defers_the_next_fetch(cli: Cli, feeds: FeedServer, fast_config:
         "mastodon_tag.rss", headers={"Cache-Control": "public, max-age=3600"}
     )
     url = feeds.url + "/tags/bsnopen.rss"
-    assert fetch(cli, fast_config, feeds=(url,)).exit_code == 0
-    assert fetch(cli, fast_config, feeds=(url,)).exit_code == 0
+    assert fetch(cli, fast_config, feeds=(url,), extra=LOOPBACK_FEEDS).exit_code == 0
+    assert fetch(cli, fast_config, feeds=(url,), extra=LOOPBACK_FEEDS).exit_code == 0
     assert feeds.paths() == ["/tags/bsnopen.rss?limit=200"]  # the second run left it alone
 
 
@@ -309,7 +297,9 @@ def test_bad_feed_fails_alone(
     if route is not None:
         feeds.routes["/bad"] = route
     bad = feeds.url + "/bad"
-    result = fetch(cli, fast_config, feeds=(bad, feeds.url + "/tags/bsnopen.rss"))
+    result = fetch(
+        cli, fast_config, feeds=(bad, feeds.url + "/tags/bsnopen.rss"), extra=LOOPBACK_FEEDS
+    )
     assert result.exit_code == 1, result.output
     lines = errors(result.stderr)
     assert len(lines) == 1, result.stderr
@@ -322,12 +312,12 @@ def test_bad_feed_fails_alone(
 def test_gone_feed_is_skipped_by_later_runs(cli: Cli, feeds: FeedServer, fast_config: Path) -> None:
     feeds.routes["/bad"] = Route(b"gone", status=410)
     bad = feeds.url + "/bad"
-    first = fetch(cli, fast_config, feeds=(bad,))
+    first = fetch(cli, fast_config, feeds=(bad,), extra=LOOPBACK_FEEDS)
     assert first.exit_code == 1
     assert errors(first.stderr) == [
         f"bsarchive: error: {bad}: HTTP 410 Gone (marked gone; later runs skip this feed)"
     ]
-    second = fetch(cli, fast_config, feeds=(bad,))
+    second = fetch(cli, fast_config, feeds=(bad,), extra=LOOPBACK_FEEDS)
     assert second.exit_code == 0, second.output
     assert feeds.paths() == ["/bad"]
     assert cli.rows("SELECT gone FROM sources WHERE key = ?", "feed:" + bad) == [(1,)]
@@ -371,7 +361,7 @@ def test_outbox_walk_boosts_deletions_and_resume(
         )
     )
     actor = base + "/users/alice"
-    result = fetch(cli, fast_config, outboxes=(actor,))
+    result = fetch(cli, fast_config, outboxes=(actor,), extra=LOOPBACK_FEEDS)
     assert result.exit_code == 0, result.output
     assert sorted(cli.rows("SELECT uri, source FROM posts")) == [
         (f"{base}/objects/1", "activitypub"),
@@ -389,7 +379,7 @@ def test_outbox_walk_boosts_deletions_and_resume(
             [[newer, announce, _create(posts[0])], [announce_untagged, announce_gone, delete]],
         )
     )
-    again = fetch(cli, fast_config, outboxes=(actor,))
+    again = fetch(cli, fast_config, outboxes=(actor,), extra=LOOPBACK_FEEDS)
     assert again.exit_code == 0, again.output
     assert [s.path for s in feeds.seen[walked:]] == [
         "/users/alice",
@@ -406,7 +396,7 @@ def test_outbox_html_answer_is_retried_with_plain_activity_json(
     feeds.routes.update(_outbox_routes(feeds.url, [[_create(status)]]))
     feeds.routes["/users/alice/outbox"].html_unless_accept = AP
     outbox = feeds.url + "/users/alice/outbox"
-    result = fetch(cli, fast_config, outboxes=(outbox,))
+    result = fetch(cli, fast_config, outboxes=(outbox,), extra=LOOPBACK_FEEDS)
     assert result.exit_code == 0, result.output
     accepts = [s.headers["accept"] for s in feeds.seen if s.path == "/users/alice/outbox"]
     assert accepts[1] == AP and accepts[0] != AP
@@ -420,7 +410,13 @@ def test_outbox_requiring_signed_fetches_fails_alone(
                                           content_type="application/json")  # fmt: skip
     feeds.routes["/tags/bsnopen.rss"] = fixture("mastodon_tag.rss")
     secure = feeds.url + "/users/secure"
-    result = fetch(cli, fast_config, outboxes=(secure,), feeds=(feeds.url + "/tags/bsnopen.rss",))
+    result = fetch(
+        cli,
+        fast_config,
+        outboxes=(secure,),
+        feeds=(feeds.url + "/tags/bsnopen.rss",),
+        extra=LOOPBACK_FEEDS,
+    )
     assert result.exit_code == 1
     assert errors(result.stderr) == [
         f"bsarchive: error: {secure}: HTTP 401: requires signed fetches (authorized fetch); "
@@ -434,7 +430,7 @@ def test_an_outbox_speaks_only_for_its_own_servers_posts(
 ) -> None:
     elsewhere = synthetic_status(3, viewer="v.example", local_id=4242)  # on home0.example
     api: FixtureMastodon = servers([elsewhere])
-    assert fetch(cli, fast_config, mastodon=(api.url,)).exit_code == 0
+    assert fetch(cli, fast_config, api.url, extra=LOOPBACK_FEEDS).exit_code == 0
     before = cli.rows("SELECT uri, text, edited_at, deleted_at FROM posts")
     spoofed = {**_note(elsewhere), "content": "<p>SPOOFED #bsnopen</p>",
                "updated": "2010-06-30T09:00:00Z"}  # fmt: skip
@@ -450,7 +446,9 @@ def test_an_outbox_speaks_only_for_its_own_servers_posts(
          "actor": f"{feeds.url}/users/alice", "to": [PUBLIC], "object": spoofed},
     ]  # fmt: skip
     feeds.routes.update(_outbox_routes(feeds.url, [hostile]))
-    result = fetch(cli, fast_config, outboxes=(feeds.url + "/users/alice/outbox",))
+    result = fetch(
+        cli, fast_config, outboxes=(feeds.url + "/users/alice/outbox",), extra=LOOPBACK_FEEDS
+    )
     assert result.exit_code == 0, result.output
     assert cli.rows("SELECT uri, text, edited_at, deleted_at FROM posts") == before
     assert cli.rows("SELECT count(*) FROM post_versions") == [(0,)]

@@ -16,15 +16,8 @@ import pytest
 
 from bsarchive.demo import synthetic_instances, synthetic_status
 from bsarchive.sources.mastodon import TOKEN_HINT
-
-from .conftest import Cli
-
-
-def fetch(cli: Cli, config: Path, *instances: str, extra: tuple[str, ...] = ()) -> Any:
-    args = ["fetch", "--tag", "bsnopen", "--db", str(cli.db), "--config", str(config)]
-    for url in instances:
-        args += ["--mastodon", url]
-    return cli(*args, *extra)
+from tests.support import paths
+from tests.support.cli import Cli, fetch
 
 
 def test_same_status_on_three_instances_is_stored_once(
@@ -594,7 +587,7 @@ def test_two_boosts_of_one_post_in_one_page_are_two_boosts(
     cli: Cli, servers: Any, fast_config: Path
 ) -> None:
     # Some servers' tag timelines carry boosts; two people boosting one post is two boosts.
-    fixtures = Path(__file__).parent / "fixtures" / "activitypub"
+    fixtures = paths.FIXTURES / "activitypub"
     first = json.loads((fixtures / "status_boost.json").read_text(encoding="utf-8"))
     second = json.loads(
         json.dumps(first)

@@ -11,8 +11,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from bsarchive.demo import synthetic_status
-
-from .conftest import Cli
+from tests.support.cli import Cli, fetch
 
 ARTICLE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>What I learned at the open night | Notes</title>
@@ -113,13 +112,6 @@ def statuses(b: str) -> list[dict[str, Any]]:
     ]
 
 
-def fetch(cli: Cli, config: Path, instance: str, *extra: str) -> Any:
-    return cli(
-        "fetch", "--tag", "bsnopen", "--db", str(cli.db), "--config", str(config),
-        "--mastodon", instance, *extra,
-    )  # fmt: skip
-
-
 def article_requests(blog: HTTPServer) -> list[str]:
     return [r.path for r, _ in blog.log if r.path != "/robots.txt"]
 
@@ -127,7 +119,7 @@ def article_requests(blog: HTTPServer) -> list[str]:
 def test_reactions_end_to_end(cli: Cli, servers: Any, fast_config: Path, blog: HTTPServer) -> None:
     b = blog.url_for("").rstrip("/")
     masto = servers(statuses(b))
-    result = fetch(cli, fast_config, masto.url, "--allow-private-networks")
+    result = fetch(cli, fast_config, masto.url, extra=("--allow-private-networks",))
     assert result.exit_code == 0, result.output
     assert "2 reactions" in result.stderr
     uri = {n: s["uri"] for n, s in enumerate(statuses(b))}
@@ -185,7 +177,7 @@ def test_reactions_end_to_end(cli: Cli, servers: Any, fast_config: Path, blog: H
     before = len(blog.log)
     # The same posts plus one, served by a second instance (the posts' uris are global).
     more = servers([*statuses(b), post(4, f"{b}/second-post/")])
-    again = fetch(cli, fast_config, more.url, "--allow-private-networks")
+    again = fetch(cli, fast_config, more.url, extra=("--allow-private-networks",))
     assert again.exit_code == 0, again.output
     assert cli.rows("SELECT count(*) FROM reactions") == [(2,)]
     assert cli.rows("SELECT count(*) FROM comments") == [(3,)]
@@ -215,12 +207,12 @@ def test_without_allow_private_networks_everything_is_refused(
     assert "Traceback" not in result.output
     assert f"reaction {b}/gone: targets a loopback address 127.0.0.1" in result.stderr
     # A later run allowed to reach them reads the links the first one refused.
-    allowed = fetch(cli, fast_config, masto.url, "--allow-private-networks")
+    allowed = fetch(cli, fast_config, masto.url, extra=("--allow-private-networks",))
     assert allowed.exit_code == 0, allowed.output
     assert cli.rows("SELECT count(*) FROM reactions") == [(2,)]
     # ... once: the run after that plans nothing again.
     before = len(article_requests(blog))
-    assert fetch(cli, fast_config, masto.url, "--allow-private-networks").exit_code == 0
+    assert fetch(cli, fast_config, masto.url, extra=("--allow-private-networks",)).exit_code == 0
     assert [p for p in article_requests(blog)[before:] if not p.endswith("/feed/")] == []
 
 
@@ -229,7 +221,9 @@ def test_no_reactions_flag_fetches_nothing(
 ) -> None:
     b = blog.url_for("").rstrip("/")
     masto = servers(statuses(b))
-    result = fetch(cli, fast_config, masto.url, "--allow-private-networks", "--no-reactions")
+    result = fetch(
+        cli, fast_config, masto.url, extra=("--allow-private-networks", "--no-reactions")
+    )
     assert result.exit_code == 0, result.output
     assert cli.rows("SELECT count(*) FROM reactions") == [(0,)]
     assert blog.log == []
@@ -241,7 +235,7 @@ def test_a_link_added_by_an_edit_is_followed(
     b = blog.url_for("").rstrip("/")
     original = post(0, f"{b}/2010/06/30/open-night/")
     masto = servers([original])
-    first = fetch(cli, fast_config, masto.url, "--allow-private-networks")
+    first = fetch(cli, fast_config, masto.url, extra=("--allow-private-networks",))
     assert first.exit_code == 0, first.output
     assert cli.rows("SELECT count(*) FROM reactions") == [(1,)]
     links = f'<a href="{b}/2010/06/30/open-night/">one</a> <a href="{b}/second-post">two</a>'
@@ -249,7 +243,9 @@ def test_a_link_added_by_an_edit_is_followed(
     masto.set_statuses([edited])
     # --refresh re-reads recent statuses (everything since 1958 is "recent" here).
     before = len(blog.log)
-    again = fetch(cli, fast_config, masto.url, "--allow-private-networks", "--refresh", "600000")
+    again = fetch(
+        cli, fast_config, masto.url, extra=("--allow-private-networks", "--refresh", "600000")
+    )
     assert again.exit_code == 0, again.output
     assert cli.rows("SELECT count(*) FROM post_versions") == [(1,)]
     assert cli.rows("SELECT url, title FROM reactions ORDER BY url") == [
@@ -260,7 +256,7 @@ def test_a_link_added_by_an_edit_is_followed(
     assert "/second-post" in fetched and "/2010/06/30/open-night/" not in fetched
     # A third run plans nothing new: the edit was seen.
     before = len(blog.log)
-    third = fetch(cli, fast_config, masto.url, "--allow-private-networks")
+    third = fetch(cli, fast_config, masto.url, extra=("--allow-private-networks",))
     assert third.exit_code == 0, third.output
     paths = [r.path for r, _ in blog.log[before:] if r.path != "/robots.txt"]
     assert paths == ["/2010/06/30/open-night/feed/"]  # only the comment feed, re-asked
@@ -282,7 +278,7 @@ def test_unreadable_pages_and_comment_feeds_are_said_but_never_fail_the_run(
         "<!DOCTYPE html><html><body>Log in</body></html>", content_type=html
     )
     masto = servers([post(0, f"{b}/down", f"{b}/with-comments", f"{b}/gone")])
-    result = fetch(cli, fast_config, masto.url, "--allow-private-networks")
+    result = fetch(cli, fast_config, masto.url, extra=("--allow-private-networks",))
     assert result.exit_code == 0, result.output
     assert f"reaction {b}/down: HTTP 503" in result.stderr
     assert f"comments {b}/with-comments/feed/: " in result.stderr

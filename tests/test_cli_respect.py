@@ -6,22 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from bsarchive.demo import synthetic_status
-
-from .conftest import Cli
-
-
-def _fetch(cli: Cli, config: Path, url: str, *extra: str) -> Any:
-    return cli(
-        "fetch", "--tag", "bsnopen", "--mastodon", url, "--db", str(cli.db),
-        "--config", str(config), *extra,
-    )  # fmt: skip
+from tests.support.cli import Cli, fetch
 
 
 def test_forget_removes_and_keeps_out(cli: Cli, servers: Any, fast_config: Path) -> None:
     statuses = [synthetic_status(n, viewer="v.example", local_id=100 + n) for n in range(9)]
     statuses[4]["account"] = statuses[7]["account"] = statuses[1]["account"]
     server = servers(statuses)
-    assert _fetch(cli, fast_config, server.url).exit_code == 0
+    assert fetch(cli, fast_config, server.url).exit_code == 0
     assert cli.rows("SELECT count(*) FROM posts") == [(9,)]
     result = cli(
         "forget", "--author", "@user1@home1.example", "--db", str(cli.db), "--reason", "takedown"
@@ -34,7 +26,7 @@ def test_forget_removes_and_keeps_out(cli: Cli, servers: Any, fast_config: Path)
     assert cli.rows("SELECT count(*) FROM posts_fts") == [(5,)]
     # A fresh archive pass (new cursor) sees them again and still does not store them.
     cli.rows("DELETE FROM sources")
-    assert _fetch(cli, fast_config, server.url).exit_code == 0
+    assert fetch(cli, fast_config, server.url).exit_code == 0
     assert cli.rows("SELECT count(*) FROM posts") == [(5,)]
     assert cli.rows("SELECT kind, value, reason FROM forgotten ORDER BY kind") == [
         ("author", "@user1@home1.example", "takedown"),
@@ -52,7 +44,7 @@ def test_opted_out_accounts_are_counted_not_stored(
     statuses[2]["account"] = dict(statuses[2]["account"], note="<p>Please, no archives. #NoBot</p>")
     statuses[4]["account"] = dict(statuses[4]["account"], indexable=True, discoverable=False)
     server = servers(statuses)
-    result = _fetch(cli, fast_config, server.url)
+    result = fetch(cli, fast_config, server.url)
     assert result.exit_code == 0
     # indexable: false is Mastodon 4.2's default (no opt-in to search): archived, and the
     # author's flags are kept for researchers to filter on.
@@ -80,7 +72,7 @@ def test_opted_out_accounts_are_counted_not_stored(
         '"\'@user4@home4.example",1,0',
     ]
     cli.rows("DELETE FROM sources")
-    assert _fetch(cli, fast_config, server.url, "--include-opted-out").exit_code == 0
+    assert fetch(cli, fast_config, server.url, extra=("--include-opted-out",)).exit_code == 0
     assert cli.rows("SELECT count(*) FROM posts") == [(5,)]
     assert cli.rows("SELECT noindex FROM authors WHERE handle = '@user0@home0.example'") == [(1,)]
     assert cli.rows("SELECT count(*) FROM meta WHERE key = 'include_opted_out_used'") == [(1,)]
@@ -88,7 +80,7 @@ def test_opted_out_accounts_are_counted_not_stored(
 
 def test_doctor_reports_what_to_fix(cli: Cli, servers: Any, fast_config: Path) -> None:
     server = servers([synthetic_status(1, viewer="v.example", local_id=5)])
-    assert _fetch(cli, fast_config, server.url).exit_code == 0
+    assert fetch(cli, fast_config, server.url).exit_code == 0
     ok = cli("doctor", "--db", str(cli.db), "--no-probe")
     assert ok.exit_code == 0, ok.output
     assert "integrity" in ok.stdout and "FAIL" not in ok.stdout

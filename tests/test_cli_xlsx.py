@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Cli
+from tests.support.cli import Cli
 
 TWEET = {
     "id": "17350000020123456",

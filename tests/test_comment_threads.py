@@ -1,7 +1,7 @@
 """Comment threads found through a blog's own feed (issue 14, point 4): the pure parts.
 
 Entry matching, page feed discovery, stated comment counts, and Blogger comment feeds,
-on literals and on the platform-shaped fixtures in ``tests/fixtures/reactions/``.
+on literals and on the platform-shaped fixtures in ``fixtures/reactions/``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from bsarchive.sources.feeds import PageFeeds, discover_feeds, parse_comments, p
 from bsarchive.sources.feeds import parse as feeds
 from bsarchive.sources.reactions import BlogFeeds, Robots, find_feed_entry, read_article
 from bsarchive.store import MIGRATIONS, SCHEMA_VERSION, Store
+from tests.support import paths
 
-FIXTURES = Path(__file__).parent / "fixtures" / "reactions"
+FIXTURES = paths.FIXTURES / "reactions"
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 BLOG = "https://fieldnotes-open.blogspot.com"
 PAGE = f"{BLOG}/2026/11/open-night-write-up.html"

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bsarchive.demo import synthetic_instances
-
-from .conftest import FAST_CONFIG
+from tests.support.cli import FAST_CONFIG
 
 
 def _cmd(db: Path, config: Path, urls: list[str]) -> list[str]:
@@ -86,9 +85,10 @@ def test_overlapping_run_exits_75_or_waits(servers: Any, tmp_path: Path) -> None
     config = tmp_path / "slow.toml"
     config.write_text(FAST_CONFIG.replace("read_timeout = 2", "read_timeout = 30"))
     (timeline,) = synthetic_instances(100, instances=1)
-    release = threading.Event()
+    reached, release = threading.Event(), threading.Event()
 
     def hold_first_request(handler: Any, path: str, query: Any) -> bool:
+        reached.set()
         release.wait(timeout=30)
         return False
 
@@ -97,10 +97,7 @@ def test_overlapping_run_exits_75_or_waits(servers: Any, tmp_path: Path) -> None
     first = subprocess.Popen(_cmd(db, config, [server.url]))
     waiting = None
     try:
-        deadline = time.monotonic() + 20
-        while not server.requests and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.requests, "the first run never reached the server"
+        assert reached.wait(timeout=20), "the first run never reached the server"
         second = subprocess.run(
             _cmd(db, config, [server.url]), capture_output=True, text=True, timeout=60
         )
@@ -155,12 +152,17 @@ def test_sigterm_stops_cleanly_and_a_rerun_completes(servers: Any, tmp_path: Pat
     config = tmp_path / "fast.toml"
     config.write_text(FAST_CONFIG)
     (timeline,) = synthetic_instances(400, instances=1)
-    server = servers(timeline, latency=0.05)
+    third_request = threading.Event()
+
+    def count(handler: Any, path: str, query: Any) -> bool:
+        if len(server.requests) >= 3:
+            third_request.set()
+        return False
+
+    server = servers(timeline, latency=0.05, hook=count)
     db = tmp_path / "event.db"
     proc = subprocess.Popen(_cmd(db, config, [server.url]), stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while len(server.requests) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    third_request.wait(timeout=20)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 143, stderr

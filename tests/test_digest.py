@@ -1,6 +1,6 @@
 """Tests for export/digest.py: sanitising, buckets, chart, threads, Markdown and HTML.
 
-The Markdown digest is compared with tests/fixtures/golden/digest.md (regenerate with
+The Markdown digest is compared with fixtures/golden/digest.md (regenerate with
 BSARCHIVE_REGEN_GOLDEN=1); the HTML digest is parsed and checked structurally.
 """
 
@@ -30,8 +30,8 @@ from bsarchive.export.digest import (
     sanitize_html,
     thread,
 )
-from tests.digest_data import HOSTILE_HTML, build_data, build_posts
-from tests.golden import check_golden
+from tests.support.digest_data import HOSTILE_HTML, build_data, build_posts
+from tests.support.golden import check_golden
 
 T0 = datetime(2025, 11, 20, 8, 0, tzinfo=UTC)
 REL = 'rel="nofollow noopener noreferrer"'
@@ -402,7 +402,7 @@ def test_markdown_renders_remote_text_as_text() -> None:
 
 def test_renders_are_identical_across_processes() -> None:
     script = (
-        "import hashlib; from tests.digest_data import build_data; "
+        "import hashlib; from tests.support.digest_data import build_data; "
         "from bsarchive.export.digest import render_html, render_markdown; d = build_data(); "
         "print(hashlib.sha256((render_html(d, images=True) + render_markdown(d)).encode())"
         ".hexdigest())"

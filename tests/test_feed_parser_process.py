@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 
 from bsarchive import archive
-
-from .conftest import Cli
-from .feed_server import FeedServer, Route
-from .processes import first_child, stops_within
+from tests.support import paths
+from tests.support.cli import Cli
+from tests.support.feed_server import FeedServer, Route
+from tests.support.processes import first_child, stops_within
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the worker is forked (Linux)")
 
-FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
+FIXTURES = paths.FIXTURES / "feeds"
 GOOD = archive.FEEDS_FOR_A_PARSER + 1
 
 

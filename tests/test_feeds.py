@@ -1,6 +1,6 @@
 """Tests for bsarchive.sources.feeds: feed bytes in, models out (no network, no database).
 
-Golden fixtures: each ``tests/fixtures/feeds/NAME`` has ``NAME.expected.json`` next to it,
+Golden fixtures: each ``fixtures/feeds/NAME`` has ``NAME.expected.json`` next to it,
 the parse result in a compact form (fields equal to their defaults and ``raw`` left out;
 ``raw`` has its own tests). To review a change, run with ``BSARCHIVE_WRITE_GOLDENS=1``
 and read the diff: the goldens are checked by hand, never trusted blindly.
@@ -9,7 +9,6 @@ and read the diff: the goldens are checked by hand, never trusted blindly.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 from datetime import UTC, datetime
@@ -30,53 +29,12 @@ from bsarchive.sources.feeds import (
     parse_comments,
     parse_feed,
 )
+from tests.support import paths
+from tests.support.feed_golden import GOLDEN, compact
 
-FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
+FIXTURES = paths.FIXTURES / "feeds"
 FETCHED_AT = datetime(2010, 7, 1, 12, 0, tzinfo=UTC)
 TAGS = ("bsnopen",)
-
-# fixture -> (feed URL, reaction URL for comment feeds or None)
-GOLDEN = {
-    "mastodon_tag.rss": ("https://social.example/tags/bsnopen.rss", None),
-    "wordpress.rss": ("https://notes.example/feed/", None),
-    "blog.atom": ("https://fieldnotes.example/blog/feed/atom/", None),
-    "rdf.rdf": ("http://parish.example/news/index.rdf", None),
-    "old091.rss": ("http://tenants.example/bulletin/rss.xml", None),
-    "atom03.atom": ("http://dan.example/weblog/atom.xml", None),
-    "feed.json": ("https://diary.example/feed.json", None),
-    "dupes.rss": ("https://community.example/news/feed.rss", None),
-    "wp_comments.rss": (
-        "https://notes.example/2010/06/29/bsnopen-budgets/feed/",
-        "https://notes.example/2010/06/29/bsnopen-budgets/",
-    ),
-    "comments.atom": (
-        "https://fieldnotes.example/blog/2010/06/30/who-was-in-the-room/feed/atom/",
-        "https://fieldnotes.example/blog/2010/06/30/who-was-in-the-room/",
-    ),
-}
-
-
-def compact(value: object) -> object:
-    """A model as JSON-able data: datetimes as ISO text, default-valued fields dropped."""
-    if isinstance(value, datetime):
-        return iso(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, object] = {}
-        if not isinstance(value, ParsedFeed):
-            out["type"] = type(value).__name__
-        for field in dataclasses.fields(value):
-            item = getattr(value, field.name)
-            if field.name == "raw" or (
-                field.default is not dataclasses.MISSING and item == field.default
-            ):
-                continue
-            out[field.name] = compact(item)
-        return out
-    if isinstance(value, tuple | list):
-        return [compact(item) for item in value]
-    if isinstance(value, dict):
-        return {key: compact(item) for key, item in value.items()}
-    return value
 
 
 def reactions(feed: ParsedFeed) -> list[Reaction]:

@@ -17,9 +17,8 @@ import pytest
 
 from bsarchive import archive
 from bsarchive.store import IMPORT_BATCH, Store
-
-from .processes import first_child, stops_within
-from .test_cli_import import twarc2_lines
+from tests.support.processes import first_child, stops_within
+from tests.support.twarc import twarc2_lines
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the worker is forked (Linux)")
 

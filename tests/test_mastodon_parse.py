@@ -1,6 +1,6 @@
 """parse_status and the shared fediverse helpers, on Status JSON we wrote ourselves.
 
-Golden fixtures: each ``tests/fixtures/activitypub/status_*.json`` has a
+Golden fixtures: each ``fixtures/activitypub/status_*.json`` has a
 ``status_*.expected.json`` next to it holding the instance it was read from and the expected
 Post/Boost fields (``raw`` is checked separately: it must decode back to the input).
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -25,10 +24,10 @@ from bsarchive.sources.mastodon_parse import (
     parse_status,
 )
 from bsarchive.text import html_to_text
+from tests.support import paths
+from tests.support.plain import as_plain
 
-from .plain import as_plain
-
-FIXTURES = Path(__file__).parent / "fixtures" / "activitypub"
+FIXTURES = paths.FIXTURES / "activitypub"
 FETCHED_AT = datetime(2010, 6, 30, 9, 0, tzinfo=UTC)
 STATUS_FIXTURES = sorted(
     p.name.removesuffix(".json")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from bsarchive.models import Reaction
 from bsarchive.sources.reactions import KnownReaction, parse_article, plan_links, read_article
+from tests.support import paths
 
-FIXTURES = Path(__file__).parent / "fixtures" / "reactions"
+FIXTURES = paths.FIXTURES / "reactions"
 FETCHED = datetime(2010, 7, 2, 12, 0, tzinfo=UTC)
 
 

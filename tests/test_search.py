@@ -15,10 +15,9 @@ import pytest
 
 from bsarchive.demo import synthetic_status
 from bsarchive.store import MIGRATIONS, Store
-
-from .conftest import Cli
-from .test_cli_import import twarc2_lines, write
-from .test_store import NOW, WHEN, post
+from tests.support.cli import Cli
+from tests.support.posts import NOW, WHEN, post
+from tests.support.twarc import twarc2_lines, write
 
 
 def imported(cli: Cli, tmp_path: Path) -> Cli:

@@ -17,7 +17,6 @@ from bsarchive.models import (
     Cursor,
     Deletion,
     Page,
-    Post,
     Reaction,
     Sighting,
     iso,
@@ -31,31 +30,7 @@ from bsarchive.store import (
     pack_items,
     unpack_post,
 )
-
-NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-WHEN = datetime(2010, 6, 29, 18, 30, tzinfo=UTC)
-
-
-def post(
-    uri: str = "https://a.example/users/al/statuses/1",
-    *,
-    on: str = "a.example",
-    local: str = "1",
-    **kw: object,
-) -> Post:
-    fields: dict[str, object] = {
-        "uri": uri,
-        "url": uri.replace("/users/al/statuses/", "/@al/"),
-        "created_at": WHEN,
-        "author": Author("@al@a.example", "Al"),
-        "content_html": "<p>Hello #bsnopen</p>",
-        "text": "Hello #bsnopen",
-        "sighting": Sighting(on, local, None, NOW, f"https://{on}/api/v1/timelines/tag/bsnopen"),
-        "tags": ("bsnopen",),
-        "boosts": 1,
-    }
-    fields.update(kw)
-    return Post(**fields)  # type: ignore[arg-type]
+from tests.support.posts import NOW, WHEN, post
 
 
 def rows(store: Store, sql: str) -> list[tuple[object, ...]]:

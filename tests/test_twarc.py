@@ -1,6 +1,6 @@
 """Tests for bsarchive.sources.twarc: twarc JSONL (v2 responses, flattened, v1.1) and TAGS CSV.
 
-The fixtures in tests/fixtures/twarc/ are our own texts about the Big Society Network open
+The fixtures in fixtures/twarc/ are our own texts about the Big Society Network open
 night (#bsnopen, 29 June 2010, CLG London). Gzip copies are made here, never committed.
 """
 
@@ -28,8 +28,9 @@ from bsarchive.sources.twarc import (
     tweet_id_from_url,
     tweet_url,
 )
+from tests.support import paths
 
-FIXTURES = Path(__file__).parent / "fixtures" / "twarc"
+FIXTURES = paths.FIXTURES / "twarc"
 FETCHED_AT = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 SEARCH_URL = (
     "https://api.twitter.com/2/tweets/search/all?query=%23bsnopen"

@@ -6,7 +6,6 @@ import json
 import socket
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,8 +28,9 @@ from bsarchive.urls import (
     resolve_public,
     should_follow,
 )
+from tests.support import paths
 
-FIXTURES = Path(__file__).parent / "fixtures" / "urls"
+FIXTURES = paths.FIXTURES / "urls"
 STATUSES: list[dict[str, Any]] = json.loads((FIXTURES / "statuses.json").read_text("utf-8"))
 
 # --------------------------------------------------------------------------------------

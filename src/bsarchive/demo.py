@@ -34,6 +34,9 @@ from bsarchive.sources.mastodon import id_order
 from bsarchive.store import ArchiveLock, ExportFilter, Store
 
 DEMO_INSTANCES = ("civic.example", "social.example", "town.example")
+# The demo's instances and blogs: the top-level fixtures/demo/, which the wheel carries as
+# this data package (pyproject.toml maps it; fixtures/make_demo.py writes the instances).
+DEMO_DATA = "bsarchive.demo_data"
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -304,9 +307,7 @@ def synthetic_instances(
 
 
 def demo_statuses(instance: str) -> list[dict[str, Any]]:
-    data = (
-        resources.files("bsarchive").joinpath(f"fixtures/demo/{instance}.json").read_text("utf-8")
-    )
+    data = resources.files(DEMO_DATA).joinpath(f"{instance}.json").read_text("utf-8")
     statuses: list[dict[str, Any]] = json.loads(data)
     return statuses
 
@@ -342,10 +343,8 @@ class DemoWeb(_LoopbackServer):
     ``fixtures/demo/web/HOST/PATH`` (``index.html``/``index.xml`` for a path ending in
     ``/``), chosen by the request's Host header. Always stopped, like FixtureMastodon."""
 
-    ROOT = "fixtures/demo/web"
-
     def __init__(self) -> None:
-        self.root = resources.files("bsarchive").joinpath(self.ROOT)
+        self.root = resources.files(DEMO_DATA).joinpath("web")
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
 
     def hosts(self) -> list[str]:

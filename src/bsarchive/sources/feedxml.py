@@ -4,7 +4,7 @@
 where ``lxml.etree.fromstring`` takes 0.14 ms (issue 4). :func:`read_feed` reads the common,
 plain shapes with lxml and returns the subset of feedparser's result that ``feeds.py`` reads
 (same keys, same values), or None to decline; ``feeds.py`` then runs feedparser as before.
-Output equality with feedparser is the contract (``tests/test_feed_fastpath.py``), so this
+Output equality with feedparser is the contract (``tests/test_feedxml.py``), so this
 module mirrors what feedparser 6 does to each value it keeps: strip, resolve ``link``/``id``
 against the feed URL, repair UTF-8 read as Latin-1, map C1 controls to their cp1252
 characters, split ``email (Name)`` authors, de-duplicate categories, prefer the last

@@ -8,7 +8,6 @@ states whether the fast path reads it or declines, so a silent decline shows up 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from feedparser.sanitizer import _sanitize_html
@@ -19,9 +18,10 @@ from hypothesis import strategies as st
 from bsarchive.errors import ParseError
 from bsarchive.sources.feeds import parse as feeds
 from bsarchive.sources.feedxml import _is_plain_html, read_feed
-from tests.test_feeds import GOLDEN, compact
+from tests.support import paths
+from tests.support.feed_golden import GOLDEN, compact
 
-FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
+FIXTURES = paths.FIXTURES / "feeds"
 FETCHED_AT = datetime(2010, 7, 1, 12, 0, tzinfo=UTC)
 
 # fixture -> whether the fast path reads it (else feedparser: the reason in the comment)

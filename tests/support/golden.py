@@ -1,15 +1,16 @@
 """Golden-file comparison for rendered exports.
 
 Regenerate after an intended change with ``BSARCHIVE_REGEN_GOLDEN=1 pytest tests/...``,
-then review the diff of ``tests/fixtures/golden/`` before committing it.
+then review the diff of ``fixtures/golden/`` before committing it.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-GOLDEN = Path(__file__).parent / "fixtures" / "golden"
+from tests.support import paths
+
+GOLDEN = paths.FIXTURES / "golden"
 
 
 def check_golden(name: str, text: str) -> None:

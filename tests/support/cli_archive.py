@@ -16,8 +16,7 @@ from typing import Any
 from bsarchive.demo import synthetic_status
 from bsarchive.models import Comment, Reaction
 from bsarchive.store import Store
-
-from .conftest import Cli
+from tests.support.cli import Cli, fetch
 
 HOSTILE_TEXT = (
     "Free tickets!<script>alert(1)</script><img src=x onerror=alert(2)>"
@@ -48,10 +47,7 @@ def build_archive(cli: Cli, servers: Any, config: Path) -> Archive:
     reply = _status(7, "b.example", 507, in_reply_to_id="500")
     reply["content"] = "<p>@user0 Agreed, see you there #bsnopen</p>"
     a, b = servers(on_a), servers([*on_b, hostile, reply])
-    result = cli(
-        "fetch", "--tag", "bsnopen", "--mastodon", a.url, "--mastodon", b.url,
-        "--no-reactions", "--db", str(cli.db), "--config", str(config),
-    )  # fmt: skip
+    result = fetch(cli, config, a.url, b.url, extra=("--no-reactions",))
     assert result.exit_code == 0, result.output
     fetched = datetime(2010, 7, 1, 9, 0, tzinfo=UTC)
     with Store(cli.db) as store:

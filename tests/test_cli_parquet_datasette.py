@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Cli
-from .test_cli_import import twarc2_lines, write
+from tests.support.cli import Cli
+from tests.support.twarc import twarc2_lines, write
 
 
 def test_parquet_round_trip(cli: Cli, tmp_path: Path) -> None:
