@@ -108,6 +108,9 @@ def test_the_worker_ends_with_the_run(
     try:
         worker = first_child(proc)
         assert worker is not None, "the run never started its parser"
+        # The run asks for feeds only once its worker is ready (it has asked the kernel to
+        # be ended with its parent): killing it earlier would test a half-started worker.
+        assert feeds.asked.wait(30), "the run never asked for a feed"
     finally:
         os.kill(proc.pid, sig)
         proc.wait(timeout=30)

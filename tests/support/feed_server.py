@@ -40,6 +40,7 @@ class FeedServer:
     def __init__(self, routes: dict[str, Route] | None = None) -> None:
         self.routes: dict[str, Route] = dict(routes or {})
         self.seen: list[Seen] = []
+        self.asked = threading.Event()  # set by the first request
         self._lock = threading.Lock()
         self._server = _Quiet(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(
@@ -83,6 +84,7 @@ class FeedServer:
                     server.seen.append(
                         Seen(self.path, {k.lower(): v for k, v in self.headers.items()})
                     )
+                server.asked.set()
                 # Like a real server, a query the route does not name is ignored.
                 route = server.routes.get(self.path) or server.routes.get(
                     self.path.split("?", 1)[0]
