@@ -16,6 +16,7 @@ import gc
 import json
 import logging
 import multiprocessing
+import os
 import queue
 import signal
 import sys
@@ -251,6 +252,7 @@ def _feed_parser(settings: Settings, store: Store) -> Iterator[Offload]:
         max_workers=1,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_die_with_parent,
+        initargs=(os.getpid(),),
     )
     try:
         pool.submit(int).result()  # fork the worker now, not at the first feed
@@ -272,12 +274,15 @@ def _feed_parser(settings: Settings, store: Store) -> Iterator[Offload]:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """In a forked worker: be sent SIGTERM when the parent dies (killed, say), rather than
-    wait for work for ever (Linux prctl PR_SET_PDEATHSIG)."""
+    wait for work for ever (Linux prctl PR_SET_PDEATHSIG). A parent that died before this
+    ran sends nothing: the worker then ends here."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's "stop cleanly" handler
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _discover(
