@@ -12,7 +12,7 @@ import pytest
 from bsarchive.demo import FixtureMastodon
 
 from . import server as faults
-from .test_faults import (
+from .harness import (
     RSS_LIMIT_MB,
     TIME_LIMIT,
     error_lines,

@@ -15,7 +15,7 @@ import pytest
 from bsarchive.demo import FixtureMastodon
 
 from . import server as faults
-from .test_faults import RSS_LIMIT_MB, error_lines, good_posts, run_cli
+from .harness import RSS_LIMIT_MB, error_lines, good_posts, run_cli
 
 # The brief: a stalled source fails within 60 s, with the defaults.
 STALL_LIMIT = 60.0
