@@ -68,6 +68,42 @@ def test_archive_of_schema_3_migrates_and_finds_posts_by_url(tmp_path: Path) -> 
         assert store.integrity_check() == "ok"
 
 
+def test_archive_of_schema_9_learns_which_rows_came_from_a_tags_sheet(tmp_path: Path) -> None:
+    # Before issue 16 a TAGS row was known by its raw JSON only; the migration reads it once.
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:9]:
+        db.executescript(script)
+    db.execute("PRAGMA user_version = 9")
+    tweet = "https://twitter.com/clairewrites/status/17350000050"
+    db.execute("INSERT INTO authors (id, handle) VALUES (1, '@clairewrites')")
+    db.execute(
+        "INSERT INTO posts (uri, url, created_at, author_id, text, source, seen_on, raw,"
+        " fetched_at, fetched_from, version, first_seen_at, updated_at)"
+        " VALUES (?, ?, '2010-06-29T19:05:33.000Z', 1, 'cut…', 'twitter', 'twitter', ?,"
+        " '2026-12-01T09:00:00.000Z', 'tags.csv', '0.9', '2026-12-01T09:00:00.000Z',"
+        " '2026-12-01T09:00:00.000Z')",
+        (tweet, tweet, '{"id_str": "17350000050", "from_user": "clairewrites"}'),
+    )
+    db.execute(
+        "INSERT INTO boosts (uri, post_uri, booster_id, created_at, source, raw, fetched_at,"
+        " fetched_from, version) VALUES (?, ?, 1, '2010-06-29T19:06:02.000Z', 'twitter', ?,"
+        " '2026-12-01T09:00:00.000Z', 'tags.csv', '0.9')",
+        ("https://twitter.com/dan/status/2", "https://twitter.com/clairewrites",
+         '{"from_user": "dan", "text": "RT @clairewrites: cut…"}'),
+    )  # fmt: skip
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert rows(store, "SELECT tags_row FROM posts") == [(1,)]
+        assert rows(store, "SELECT tags_row FROM boosts") == [(1,)]
+        # The tweet's own JSON (twarc) replaces the row, as it did before the migration.
+        own = post(tweet, url=tweet, on="twitter", local="17350000050", source="twitter",
+                   text="the whole text", author=Author("@clairewrites"))  # fmt: skip
+        assert store.save_items([own], NOW).new == 0
+        assert rows(store, "SELECT text, tags_row FROM posts") == [("the whole text", 0)]
+
+
 def test_same_uri_from_three_instances_is_one_post(tmp_path: Path) -> None:
     with Store(tmp_path / "a.db") as store:
         first = store.save_items([post()], NOW)
