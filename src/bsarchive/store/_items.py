@@ -32,24 +32,35 @@ class ItemsMixin(PostsMixin, ReactionsMixin, SourcesMixin):
 
     def save_page(self, page: Page, now: datetime) -> SaveResult:
         """Store a page of items and its source's cursor in one transaction."""
-        new = updated = 0
         with self.transaction(), _errors("save page", self.path):
-            for item in self._remembered(page.items):
-                n, u = self._save_item(item, now)
-                new += n
-                updated += u
+            new, updated = self._save_all(page.items, now)
             self._save_cursor(page.source_key, page.cursor, new, page.requests)
         return SaveResult(new, updated)
 
     def save_items(self, items: Sequence[Item], now: datetime) -> SaveResult:
         """Store items without a cursor (imports, reactions)."""
-        new = updated = 0
         with self.transaction(), _errors("save items", self.path):
-            for item in self._remembered(items):
-                n, u = self._save_item(item, now)
-                new += n
-                updated += u
+            new, updated = self._save_all(items, now)
         return SaveResult(new, updated)
+
+    def _save_all(self, items: Sequence[Item], now: datetime) -> tuple[int, int]:
+        """Store items in order: each run of posts (tweets apart) in batches
+        (``_save_posts``), every other item by its table family. Returns (new, updated)."""
+        new = updated = 0
+        run: list[Post] = []
+        for item in self._remembered(items):
+            if type(item) is Post and item.source != "twitter":
+                run.append(item)
+                continue
+            if run:
+                n, u = self._save_posts(run, now)
+                new, updated, run = new + n, updated + u, []
+            n, u = self._save_item(item, now)
+            new, updated = new + n, updated + u
+        if run:
+            n, u = self._save_posts(run, now)
+            new, updated = new + n, updated + u
+        return new, updated
 
     def _save_item(self, item: Item, now: datetime) -> tuple[int, int]:
         if isinstance(item, Post):

@@ -104,12 +104,12 @@ _boost_values = operator.attrgetter(*_BOOST_FIELDS)
     _P_SOURCE, _P_SPOILER_TEXT, _P_LANGUAGE, _P_VISIBILITY, _P_SENSITIVE,
     _P_IN_REPLY_TO_URI, _P_IN_REPLY_TO_LOCAL_ID, _P_QUOTE_URI, _P_TAGS, _P_LINKS,
     _P_MENTIONS, _P_MEDIA, _P_BOOSTS, _P_REPLIES, _P_FAVOURITES, _P_EDITED_AT, _P_FLAGS,
-    _P_RAW, _P_IS_TAGS_ROW,
+    _P_RAW, _P_IS_TAGS_ROW, _P_MENTION_URLS,
 ) = (_POST_FIELDS.index(name) for name in (
     "uri", "url", "created_at", "author", "content_html", "text", "sighting", "source",
     "spoiler_text", "language", "visibility", "sensitive", "in_reply_to_uri",
     "in_reply_to_local_id", "quote_uri", "tags", "links", "mentions", "media", "boosts",
-    "replies", "favourites", "edited_at", "flags", "raw", "is_tags_row",
+    "replies", "favourites", "edited_at", "flags", "raw", "is_tags_row", "mention_urls",
 ))  # fmt: skip
 _B_URI, _B_POST_URI, _B_BOOSTER, _B_CREATED_AT, _B_SIGHTING, _B_RAW, _B_IS_TAGS_ROW = (
     _BOOST_FIELDS.index(name)
@@ -397,6 +397,139 @@ class PostsMixin(StoreBase):
         self._add_mentions(int(row[0]), post)
         return 0, self._update_post(row, post, stamp)
 
+    def _save_posts(self, posts: Sequence[Post], now: datetime) -> tuple[int, int]:
+        """Store a run of posts (not tweets: their rules stay with ``_upsert_post``) with
+        the rows ``_upsert_post`` would give one by one, in batches (issue 16): the stored
+        copies are looked up together; new posts are inserted with ``executemany`` (the
+        import's ``_insert_posts``); stored ones are merged as ``dedupe.merge_post``
+        decides, plain merges (counts, seen_on) grouped into one ``executemany`` each. A
+        post that shares an identity or a stored row with an earlier one in the run waits
+        and goes through ``_upsert_post`` after the rest, in order. Returns (new, updated).
+        """
+        stamp = iso(now)
+        by_uri = self._rows_by_uri([p.uri for p in posts])
+        names: dict[int, tuple[str, ...]] = {
+            i: tuple(dict.fromkeys((p.uri, *((p.url,) if p.url else ()), *identity_candidates(p))))
+            for i, p in enumerate(posts)
+            if p.uri not in by_uri
+        }
+        found = self._rows_by_names(names)
+        claimed: set[str] = set()
+        claimed_rows: set[int] = set()
+        fresh: list[Post] = []
+        merges: list[tuple[Sequence[Any], Post, PostMerge]] = []
+        later: list[Post] = []
+        authors: list[AuthorValues] = []
+        for i, post in enumerate(posts):
+            row = by_uri.get(post.uri) or found.get(i)
+            keys = names.get(i) or ((post.uri, post.url) if post.url else (post.uri,))
+            if not claimed.isdisjoint(keys) or (row is not None and row[0] in claimed_rows):
+                later.append(post)
+            elif row is None:
+                fresh.append(post)
+                authors.append(_author_values(post.author))
+            else:
+                merge = merge_post(_stored_post(row), post)
+                merges.append((row, post, merge))
+                if merge.new_author:
+                    authors.append(_author_values(post.author))
+            claimed.update(keys)
+            if row is not None:
+                claimed_rows.add(row[0])
+        author_ids = self._author_ids_for(authors)
+        new = self._insert_posts(pack_items(fresh).posts, author_ids, stamp)
+        updated = self._apply_merges(merges, author_ids, stamp)
+        for post in later:
+            n, u = self._upsert_post(post, now)
+            new, updated = new + n, updated + u
+        return new, updated
+
+    def _rows_by_uri(self, uris: Sequence[str]) -> dict[str, Sequence[Any]]:
+        """The stored rows (``_STORED_COLUMNS``) of those of ``uris`` that are stored."""
+        found: dict[str, Sequence[Any]] = {}
+        for part, marks in _parts(list(dict.fromkeys(uris))):
+            for row in self.db.execute(
+                f"SELECT {_STORED_COLUMNS} FROM posts WHERE uri IN ({marks})", part
+            ):
+                found[row[1]] = row
+        return found
+
+    def _rows_by_names(self, names: dict[int, tuple[str, ...]]) -> dict[int, Sequence[Any]]:
+        """For each key's names (a post's uri, url and identity candidates), the stored row
+        known by one of them, as ``_find_post`` finds it: by uri before by HTML url."""
+        wanted = list(dict.fromkeys(n for keys in names.values() for n in keys))
+        by_uri: dict[str, Sequence[Any]] = {}
+        by_url: dict[str, Sequence[Any]] = {}
+        for part, marks in _parts(wanted):
+            for row in self.db.execute(
+                f"SELECT {_STORED_COLUMNS} FROM posts WHERE uri IN ({marks})", part
+            ):
+                by_uri.setdefault(row[1], row)
+            for url, *row in self.db.execute(
+                f"SELECT url, {_STORED_COLUMNS} FROM posts WHERE url IN ({marks}) AND url != uri",
+                part,
+            ):
+                by_url.setdefault(url, row)
+        found: dict[int, Sequence[Any]] = {}
+        for key, keys in names.items():
+            row = next((by_uri[n] for n in keys if n in by_uri), None)
+            if row is None:
+                row = next((by_url[n] for n in keys if n in by_url), None)
+            if row is not None:
+                found[key] = row
+        return found
+
+    def _apply_merges(
+        self,
+        merges: Sequence[tuple[Sequence[Any], Post, PostMerge]],
+        author_ids: dict[str, int],
+        stamp: str | None,
+    ) -> int:
+        """Apply merge decisions to distinct stored posts: sightings and mentions in one
+        statement each, the plain column updates grouped by the columns they set."""
+        self.db.executemany(
+            """
+            INSERT INTO sightings (post_id, source, local_id, url, fetched_from,
+                                   first_seen_at, last_seen_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(post_id, source, local_id)
+                DO UPDATE SET last_seen_at = excluded.last_seen_at
+            """,
+            [
+                (row[0], s.source, s.local_id or "", s.url, s.fetched_from, stamp, stamp)
+                for row, post, _ in merges
+                for s in (post.sighting,)
+            ],
+        )
+        self.db.executemany(
+            "INSERT OR IGNORE INTO post_mentions (post_id, url) VALUES (?, ?)",
+            [(row[0], url) for row, post, _ in merges for url in post.mention_urls],
+        )
+        updated = 0
+        plain: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for row, post, merge in merges:
+            if merge.is_noop:
+                continue
+            if (
+                merge.new_author
+                or merge.add_tags
+                or merge.add_links
+                or merge.new_version
+                or (merge.uri_moves_to is not None)
+            ):
+                author_id = author_ids.get(post.author.handle) if merge.new_author else None
+                updated += self._apply_merge(row[0], row[1], merge, post, stamp, author_id)
+                continue
+            plain.setdefault(tuple(merge.changes), []).append(
+                (*merge.changes.values(), stamp, row[0])
+            )
+        for columns, values in plain.items():
+            assignments = "".join(f"{column} = ?, " for column in columns)
+            self.db.executemany(
+                f"UPDATE posts SET {assignments}updated_at = ? WHERE id = ?", values
+            )
+        return updated
+
     def _add_mentions(self, post_id: int, post: Post) -> None:
         if post.mention_urls:
             self.db.executemany(
@@ -425,7 +558,13 @@ class PostsMixin(StoreBase):
         return self._apply_merge(int(row[0]), stored.uri, merge_post(stored, post), post, stamp)
 
     def _apply_merge(
-        self, post_id: int, uri: str, merge: PostMerge, post: Post, stamp: str | None
+        self,
+        post_id: int,
+        uri: str,
+        merge: PostMerge,
+        post: Post,
+        stamp: str | None,
+        author_id: int | None = None,
     ) -> int:
         """Apply a merge decision to the stored post ``post_id`` (stored as ``uri``;
         ``post`` is the incoming copy the decision was made for)."""
@@ -438,7 +577,7 @@ class PostsMixin(StoreBase):
                 [(tag, post_id) for tag in merge.add_tags],
             )
         if merge.new_author:
-            changes["author_id"] = self._author_id(post.author)
+            changes["author_id"] = author_id or self._author_id(post.author)
         if merge.uri_moves_to is not None:  # what pointed at the old identity follows it
             for table in ("boosts", "reaction_links"):
                 self.db.execute(
@@ -820,6 +959,10 @@ class PostsMixin(StoreBase):
                 for p, i in zip(posts, ids, strict=True)
             ],
         )  # fmt: skip
+        self.db.executemany(
+            "INSERT OR IGNORE INTO post_mentions (post_id, url) VALUES (?, ?)",
+            [(i, url) for p, i in zip(posts, ids, strict=True) for url in p[_P_MENTION_URLS]],
+        )
         return len(posts)
 
     @contextlib.contextmanager
