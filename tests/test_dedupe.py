@@ -86,6 +86,14 @@ def test_mastodon_uri_to_url(uri: str, url: str | None) -> None:
         ("http://h.example:8080/a", "http://h.example:8080/a"),
         (" tag:gnusocial.example,2010:noticeId=1 ", "tag:gnusocial.example,2010:noticeId=1"),
         ("https://h:notaport/x", "https://h:notaport/x"),
+        # Already normal but for slashes (the fast path): same answers as the long one.
+        ("https://h.example/@alice/1", "https://h.example/@alice/1"),
+        ("https://h.example//", "https://h.example"),
+        ("https://h.example/a//", "https://h.example/a"),
+        (" https://h.example/users/al/statuses/1 ", "https://h.example/users/al/statuses/1"),
+        ("https://h.example/a/?b=1", "https://h.example/a?b=1"),
+        ("https://h.example/a/#top", "https://h.example/a#top"),
+        ("https://al@h.example/a/", "https://h.example/a"),
     ],
 )
 def test_normalise_identity(value: str, normal: str) -> None:

@@ -60,6 +60,9 @@ _MASTODON_URL_PATH = re.compile(rf"^/@({_USER})/(\d+)$")
 _GTS_URI_PATH = re.compile(rf"^/users/({_USER})/statuses/([0-9A-HJKMNP-TV-Z]{{26}})$")
 _GTS_URL_PATH = re.compile(rf"^/@({_USER})/statuses/([0-9A-HJKMNP-TV-Z]{{26}})$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# An http(s) identity already normal but for trailing slashes (lower-case host, no port,
+# user, query or fragment): what servers send, so the common case skips urlsplit.
+_PLAIN_IDENTITY = re.compile(r"https?://[a-z0-9.\-]+(?:/[^?#\s]*)?\Z")
 
 K = TypeVar("K")
 
@@ -72,6 +75,8 @@ def normalise_identity(value: str) -> str:
     as ``tag:`` URIs are returned stripped but otherwise unchanged.
     """
     value = value.strip()
+    if _PLAIN_IDENTITY.match(value):
+        return value.rstrip("/")
     try:
         parts = urlsplit(value)
         port = parts.port
