@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ from bsarchive.models import (
     Page,
     Reaction,
     Sighting,
+    SourceResult,
     iso,
 )
 from bsarchive.store import (
@@ -156,7 +159,9 @@ def test_boost_is_recorded_not_copied(tmp_path: Path) -> None:
         )  # fmt: skip
         store.save_items([original, boost, boost], NOW)
         assert rows(store, "SELECT count(*) FROM posts") == [(1,)]
-        assert store.boost_counts() == {original.uri: 1}
+        assert rows(store, "SELECT post_uri, count(*) FROM boosts GROUP BY post_uri") == [
+            (original.uri, 1)
+        ]
 
 
 def test_cursor_commits_with_its_page_or_not_at_all(tmp_path: Path) -> None:
@@ -194,7 +199,30 @@ def test_grouped_pages_commit_together_each_with_its_cursor(tmp_path: Path) -> N
         assert store.get_cursor(key_a).etag == '"a3"'
 
 
-def test_locked_database_is_a_store_error(tmp_path: Path) -> None:
+# Every public Store method that writes, called as its callers do (issue 16).
+WRITES: dict[str, Callable[[Store], object]] = {
+    "save_items": lambda s: s.save_items([post()], NOW),
+    "save_page": lambda s: s.save_page(Page("mastodon:a.example", (post(),), Cursor()), NOW),
+    "set_reply_parents": lambda s: s.set_reply_parents(
+        [(1, "https://a.example/users/al/statuses/0")], Page("k", (), Cursor()), NOW
+    ),
+    "import_packed": lambda s: s.import_packed(pack_items([post()]), NOW),
+    "forget": lambda s: s.forget(author="@al@a.example", reason="asked", now=NOW),
+    "resolve_retweets": lambda s: s.resolve_retweets(),
+    "resolve_replies": lambda s: s.resolve_replies(),
+    "set_meta": lambda s: s.set_meta("k", "v"),
+    "record_source_result": lambda s: s.record_source_result(SourceResult("k"), NOW),
+    "start_run": lambda s: s.start_run(NOW, "{}"),
+    "finish_run": lambda s: s.finish_run(1, NOW, 0, 0, 0),
+    "record_instance": lambda s: s.record_instance(
+        "a.example", "https://a.example", True, "mastodon", "4.3.2", "", NOW
+    ),
+    "record_requests": lambda s: s.record_requests("a.example", NOW, 3, 1),
+}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+def test_locked_database_is_a_store_error(tmp_path: Path, write: str) -> None:
     path = tmp_path / "a.db"
     Store(path).close()
     blocker = sqlite3.connect(path, isolation_level=None)
@@ -203,10 +231,25 @@ def test_locked_database_is_a_store_error(tmp_path: Path) -> None:
         with Store(path) as store:
             store.db.execute("PRAGMA busy_timeout = 50")
             with pytest.raises(StoreError, match="database is locked"):
-                store.save_items([post()], NOW)
+                WRITES[write](store)
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+
+
+def test_every_public_writing_method_has_a_locked_database_test() -> None:
+    # A method that writes opens a transaction (or a group of them); a new one must join
+    # WRITES above. The two transaction helpers themselves write nothing.
+    writers = {
+        name
+        for name, method in inspect.getmembers(Store, inspect.isfunction)
+        if not name.startswith("_")
+        and name not in ("transaction", "grouped")
+        and (
+            "self.transaction()" in (code := inspect.getsource(method)) or "self.grouped()" in code
+        )
+    }
+    assert writers == set(WRITES)
 
 
 def test_not_a_database_is_a_usage_error(tmp_path: Path) -> None:
