@@ -8,10 +8,15 @@ from typing import Any
 import pytest
 
 from bsarchive.dedupe import (
+    RETWEET_TEXT,
+    BoostDecision,
     DeletionDecision,
+    NewPostDecision,
     PostMerge,
     StoredPost,
+    decide_boost,
     decide_deletion,
+    decide_new_post,
     identity_candidates,
     mastodon_uri_to_url,
     mastodon_url_to_uri,
@@ -403,3 +408,64 @@ def test_who_may_say_a_post_is_deleted(seen_by: str, seen_on: list[str], deleted
     decision = decide_deletion(URI, seen_by, seen_on)
     assert isinstance(decision, DeletionDecision)
     assert decision.mark_deleted is deleted
+
+
+# --- retweets kept as text and TAGS guesses (decide_new_post, decide_boost) ----------------
+
+RT = "https://twitter.com/dan_civic/status/17350000051"
+
+
+def boost(*, is_tags_row: bool) -> Boost:
+    return Boost(
+        uri=RT,
+        post_uri="https://twitter.com/clairewrites" if is_tags_row else TWEET,
+        booster=Author("@dan_civic"),
+        created_at=AT,
+        sighting=Sighting("twitter", "17350000051", RT, SEEN, "tweets.jsonl"),
+        is_tags_row=is_tags_row,
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "source", "boost_stored", "decision"),
+    [
+        # A retweet known by its text, already said by a structured boost: not again.
+        ((RETWEET_TEXT,), "twitter", True, NewPostDecision(False, False)),
+        # No boost says it yet: stored as the post it looks like.
+        ((RETWEET_TEXT,), "twitter", False, NewPostDecision(True, True)),
+        # A tweet of its own replaces a TAGS guess that it was a retweet.
+        ((), "twitter", False, NewPostDecision(True, True)),
+        # Other sources have no guesses to replace.
+        ((), "mastodon", True, NewPostDecision(True, False)),
+    ],
+)
+def test_what_a_new_post_does(
+    flags: tuple[str, ...], source: str, boost_stored: bool, decision: NewPostDecision
+) -> None:
+    new = post(RT, RT, source=source, seen_on="twitter", flags=flags)
+    assert decide_new_post(new, boost_stored=boost_stored) == decision
+
+
+@pytest.mark.parametrize(
+    ("is_tags_row", "structured_post_stored", "guess_stored", "decision"),
+    [
+        # A TAGS guess gives way to a structured copy stored as a post.
+        (True, True, False, BoostDecision(insert=False)),
+        # Else it is stored, and a post made of the same retweet's text gives way.
+        (True, False, False, BoostDecision(insert=True, drops_retweet_row=True)),
+        # A structured boost answers a stored guess with the original it names.
+        (False, False, True, BoostDecision(insert=False, answers_guess=True)),
+        (False, True, False, BoostDecision(insert=True, drops_retweet_row=True)),
+    ],
+)
+def test_what_a_boost_does(
+    is_tags_row: bool, structured_post_stored: bool, guess_stored: bool, decision: BoostDecision
+) -> None:
+    assert (
+        decide_boost(
+            boost(is_tags_row=is_tags_row),
+            structured_post_stored=structured_post_stored,
+            guess_stored=guess_stored,
+        )
+        == decision
+    )

@@ -35,10 +35,16 @@ from bsarchive.models import Boost, Post, iso
 
 __all__ = [
     "NEAR_DUPLICATE_THRESHOLD",
+    "RETWEET_TEXT",
+    "BoostDecision",
     "DeletionDecision",
+    "NewPostDecision",
     "PostMerge",
     "StoredPost",
+    "decide_boost",
     "decide_deletion",
+    "decide_new_post",
+    "is_retweet_text",
     "from_origin",
     "merge_post",
     "cluster_near_duplicates",
@@ -394,6 +400,70 @@ def decide_deletion(uri: str, seen_by: str, seen_on: Sequence[str]) -> DeletionD
     if any(from_origin(uri, source) for source in seen_on):
         return DeletionDecision(False, "its own server, where it was seen, is the one to ask")
     return DeletionDecision(True, "never seen on its own server: the best word there is")
+
+
+# --- retweets kept as text, boosts guessed from it (TAGS, issue 15) -------------------------
+#
+# A TAGS sheet keeps a retweet as its text ('RT @x: …'): sources.twarc reads it as a Boost
+# guessed from that text (is_tags_row), naming only the original's author; a tweet whose
+# text looks like a retweet but that has no retweet structure is a Post flagged
+# RETWEET_TEXT. A structured copy of the same tweet (twarc) says what it really is.
+
+# The flag sources.twarc gives a tweet whose text looks like a retweet ('RT @x: …') but that
+# has no retweet structure (manual RTs; TAGS retweets too, in archives made before issue 15).
+RETWEET_TEXT = "retweet text"
+
+
+def is_retweet_text(post: Post) -> bool:
+    """Whether ``post`` is a retweet known only by its text (:data:`RETWEET_TEXT`)."""
+    return RETWEET_TEXT in post.flags
+
+
+@dataclass(frozen=True, slots=True)
+class NewPostDecision:
+    """What storing a post not stored yet does."""
+
+    store: bool
+    # A stored TAGS guess of a boost with the post's uri goes: the post shows it is a tweet
+    # of its own.
+    drops_guessed_boost: bool
+
+
+def decide_new_post(post: Post, *, boost_stored: bool) -> NewPostDecision:
+    """For a post not stored yet, ``boost_stored`` telling whether a boost of its uri (not
+    a TAGS guess) is: a retweet known by its text that such a boost says already is not
+    stored again; a tweet replaces a TAGS guess of its uri."""
+    if is_retweet_text(post) and boost_stored:
+        return NewPostDecision(store=False, drops_guessed_boost=False)
+    return NewPostDecision(store=True, drops_guessed_boost=post.source == "twitter")
+
+
+@dataclass(frozen=True, slots=True)
+class BoostDecision:
+    """What storing a boost does."""
+
+    # Store it (a boost of that uri already stored is kept).
+    insert: bool
+    # A stored TAGS guess of that uri takes the original this boost names instead.
+    answers_guess: bool = False
+    # A retweet stored as a post from its text alone (RETWEET_TEXT) gives way to the boost.
+    drops_retweet_row: bool = False
+
+
+def decide_boost(
+    boost: Boost, *, structured_post_stored: bool, guess_stored: bool
+) -> BoostDecision:
+    """What to do with ``boost``, given whether a post of its uri not read from a TAGS row
+    is stored (``structured_post_stored``) and whether a TAGS guess of its uri is
+    (``guess_stored``). A TAGS guess gives way to any structured copy, post or boost; a
+    structured boost answers a stored guess with the original it names."""
+    if boost.is_tags_row:
+        if structured_post_stored:
+            return BoostDecision(insert=False)
+        return BoostDecision(insert=True, drops_retweet_row=True)
+    if guess_stored:
+        return BoostDecision(insert=False, answers_guess=True)
+    return BoostDecision(insert=True, drops_retweet_row=True)
 
 
 # --- near-duplicates (issue 8) -----------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from bsarchive.dedupe import RETWEET_TEXT
 from bsarchive.models import Boost, Comment, Deletion, Item, Page, Post, Reaction, iso
 from bsarchive.store._base import SaveResult, _errors
 from bsarchive.store._posts import (
@@ -14,7 +15,6 @@ from bsarchive.store._posts import (
     _P_FLAGS,
     _P_URI,
     _P_URL,
-    _RETWEET_TEXT,
     PackedItems,
     PostsMixin,
     PostValues,
@@ -99,7 +99,7 @@ class ItemsMixin(PostsMixin, ReactionsMixin, SourcesMixin):
         posts, boosts = self._remembered_packed(packed)
         with self.transaction(), _errors("import items", self.path):
             retweets = self._stored_boosts(
-                [p[_P_URI] for p in posts if _RETWEET_TEXT in p[_P_FLAGS]]
+                [p[_P_URI] for p in posts if RETWEET_TEXT in p[_P_FLAGS]]
             )
             if retweets:  # a retweet's own row (TAGS keeps it as text): the boost says it
                 posts = [p for p in posts if p[_P_URI] not in retweets]

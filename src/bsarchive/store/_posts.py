@@ -14,10 +14,14 @@ from typing import Any
 from bsarchive import __version__
 from bsarchive.dedupe import (
     DESCRIBED,
+    RETWEET_TEXT,
     PostMerge,
     StoredPost,
+    decide_boost,
     decide_deletion,
+    decide_new_post,
     identity_candidates,
+    is_retweet_text,
     merge_post,
     retweeted_post,
 )
@@ -39,9 +43,6 @@ class RefreshTarget:
 # The first source in a post's seen_on (where it was first seen, and where an id it names,
 # like its parent's, comes from); ``{t}`` is the posts table's qualifier.
 _FIRST_SEEN_ON = "substr({t}seen_on || ' ', 1, instr({t}seen_on || ' ', ' ') - 1)"
-# The flag sources.twarc gives a tweet whose text looks like a retweet ('RT @x: …') but that
-# has no retweet structure (manual RTs; TAGS retweets too, in archives made before issue 15).
-_RETWEET_TEXT = "retweet text"
 # A TAGS retweet is a boost guessed from its text ('RT @x: …', Boost.is_tags_row): a
 # structured copy of the tweet (twarc) says what it really is. Its post_uri is the
 # profile https://twitter.com/x until resolve_retweets finds the post by its text.
@@ -339,11 +340,14 @@ class PostsMixin(StoreBase):
         stamp = iso(now)
         sighting = post.sighting
         row = self._find_post(post)
-        if row is None and _RETWEET_TEXT in post.flags and self._is_a_boost(post.uri):
-            return 0, 0  # a retweet's own row (TAGS keeps it as text): the boost says it
-        if row is None and post.source == "twitter":
-            self._drop_guessed_boosts([post.uri])
         if row is None:
+            plan = decide_new_post(
+                post, boost_stored=is_retweet_text(post) and self._is_a_boost(post.uri)
+            )
+            if not plan.store:
+                return 0, 0
+            if plan.drops_guessed_boost:
+                self._drop_guessed_boosts([post.uri])
             author_id = self._author_id(post.author)
             cur = self.db.execute(
                 _INSERT_POST,
@@ -605,14 +609,12 @@ class PostsMixin(StoreBase):
             )
         return int(merge.new_version)
 
+    def _exists(self, sql: str, *params: object) -> bool:
+        return self.db.execute(sql, params).fetchone() is not None
+
     def _is_a_boost(self, uri: str) -> bool:
         """Whether a boost says what ``uri`` is (a TAGS row's guess does not)."""
-        return (
-            self.db.execute(
-                f"SELECT 1 FROM boosts WHERE uri = ? AND NOT {_GUESSED_BOOST}", (uri,)
-            ).fetchone()
-            is not None
-        )
+        return self._exists(f"SELECT 1 FROM boosts WHERE uri = ? AND NOT {_GUESSED_BOOST}", uri)
 
     def _drop_guessed_boosts(self, uris: Sequence[str]) -> None:
         """A tweet TAGS kept as a retweet ('RT @x: …') that a structured copy (twarc) shows
@@ -626,23 +628,29 @@ class PostsMixin(StoreBase):
         for part, marks in _parts(uris):
             self.db.execute(
                 f"DELETE FROM posts WHERE uri IN ({marks}) AND instr(flags, ?) > 0",
-                (*part, _RETWEET_TEXT),
+                (*part, RETWEET_TEXT),
             )
 
     def _insert_boost(self, boost: Boost, now: datetime) -> int:
-        if boost.is_tags_row:
-            # A TAGS guess: a structured copy stored as a post, or as a boost, says more.
-            if self.db.execute(
-                "SELECT 1 FROM posts WHERE uri = ? AND tags_row = 0", (boost.uri,)
-            ).fetchone():
-                return 0
-        elif self.db.execute(
-            "UPDATE boosts SET post_uri = ?, raw = ?, tags_row = 0"
-            f" WHERE uri = ? AND {_GUESSED_BOOST}",
-            (boost.post_uri, boost.raw, boost.uri),
-        ).rowcount:
-            return 0  # the structured copy names the original the TAGS row could not
-        self._drop_retweet_rows([boost.uri])
+        """Store a boost as :func:`bsarchive.dedupe.decide_boost` decides."""
+        uri = boost.uri
+        plan = decide_boost(
+            boost,
+            structured_post_stored=boost.is_tags_row
+            and self._exists("SELECT 1 FROM posts WHERE uri = ? AND tags_row = 0", uri),
+            guess_stored=not boost.is_tags_row
+            and self._exists(f"SELECT 1 FROM boosts WHERE uri = ? AND {_GUESSED_BOOST}", uri),
+        )
+        if plan.answers_guess:
+            self.db.execute(
+                "UPDATE boosts SET post_uri = ?, raw = ?, tags_row = 0"
+                f" WHERE uri = ? AND {_GUESSED_BOOST}",
+                (boost.post_uri, boost.raw, uri),
+            )
+        if not plan.insert:
+            return 0
+        if plan.drops_retweet_row:
+            self._drop_retweet_rows([uri])
         booster = self._author_id(boost.booster)
         cur = self.db.execute(
             """
