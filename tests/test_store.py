@@ -369,6 +369,72 @@ def test_packed_items_keep_every_field_and_store_like_items(tmp_path: Path) -> N
         assert rows(a, links) == [(edited.uri, "https://blog.example/notes")]
 
 
+# Every table a post's write touches, as rows to compare (ids apart: they follow order).
+DUMP = (
+    "SELECT p.uri, p.url, p.created_at, a.handle, a.name, p.content_html, p.text, p.source,"
+    " p.seen_on, p.tags, p.links, p.boosts, p.replies, p.favourites, p.edited_at,"
+    " p.deleted_at, p.language, p.in_reply_to_local_id, p.flags, p.tags_row, p.updated_at"
+    " FROM posts p JOIN authors a ON a.id = p.author_id ORDER BY p.uri",
+    "SELECT p.uri, s.source, s.local_id, s.url FROM sightings s JOIN posts p ON p.id = s.post_id"
+    " ORDER BY 1, 2, 3",
+    "SELECT p.uri, t.tag FROM post_tags t JOIN posts p ON p.id = t.post_id ORDER BY 1, 2",
+    "SELECT p.uri, l.url, l.position FROM post_links l JOIN posts p ON p.id = l.post_id"
+    " ORDER BY 1, 3",
+    "SELECT p.uri, m.url FROM post_mentions m JOIN posts p ON p.id = m.post_id ORDER BY 1, 2",
+    "SELECT p.uri, v.edited_at, v.text FROM post_versions v JOIN posts p ON p.id = v.post_id"
+    " ORDER BY 1, 2",
+    "SELECT uri, post_uri FROM boosts ORDER BY 1",
+    "SELECT rowid, text FROM posts_fts ORDER BY 1",
+)
+
+
+def test_a_page_stored_at_once_gives_the_rows_of_its_items_one_by_one(tmp_path: Path) -> None:
+    # The batched write path (issue 16) against the store's one-by-one path (one lookup and
+    # insert or update per post), over the cases it sorts:
+    # new, stored, a repeat inside the page, a feed item and its API copy, an edit, a
+    # deletion after its post, a boost between posts, mentions, a takedown.
+    first = post(mention_urls=("https://b.example/@bo",))
+    rss = post(
+        "https://a.example/@al/3", url="https://a.example/@al/3", on="rss", local="",
+        source="rss", text="Hello (from the feed)",
+    )  # fmt: skip
+    api = post("https://a.example/users/al/statuses/3", local="3", language="en", boosts=7)
+    edit = replace(
+        first,
+        text="Hello again #bsnopen",
+        content_html="<p>Hello again</p>",
+        edited_at=NOW,
+        tags=("bsnopen", "opendata"),
+        links=("https://x.example/",),
+    )
+    elsewhere = post(on="b.example", local="77", boosts=9, replies=2)
+    gone = post("https://a.example/users/al/statuses/4", local="4")
+    forgotten = post("https://a.example/users/al/statuses/5", local="5", author=Author("@zed"))
+    boost = Boost(
+        "https://b.example/users/bo/statuses/9/activity", first.uri,
+        Author("@bo@b.example", "Bo"), WHEN, Sighting("b.example", "9", None, NOW, "x"),
+    )  # fmt: skip
+    stored_before = [post("https://a.example/users/al/statuses/6", local="6")]
+    page = [
+        first, rss, gone, boost, api, elsewhere, edit, first, forgotten,
+        Deletion(gone.uri, gone.sighting),
+        post("https://a.example/users/al/statuses/6", local="6", on="c.example", boosts=3),
+    ]  # fmt: skip
+    with Store(tmp_path / "page.db") as a, Store(tmp_path / "items.db") as b:
+        for store in (a, b):
+            store.forget(author="@zed", reason="asked", now=NOW)
+            store.save_items(stored_before, NOW)
+        saved = a.save_page(Page("mastodon:a.example", tuple(page), Cursor()), NOW)
+        with b.transaction():  # the one-by-one path (_upsert_post per post) as reference
+            one_by_one = [b._save_item(item, NOW) for item in b._remembered(page)]
+        assert (saved.new, saved.updated) == tuple(map(sum, zip(*one_by_one, strict=True)))
+        # New: 3 posts (the API copy is the feed item's) and a boost; an edit, a deletion.
+        assert (saved.new, saved.updated) == (4, 2)
+        for sql in DUMP:
+            assert rows(a, sql) == rows(b, sql), sql
+        assert rows(a, "SELECT count(*) FROM posts WHERE uri LIKE '%/5'") == [(0,)]
+
+
 def test_an_older_copy_from_another_instance_never_undoes_an_edit(tmp_path: Path) -> None:
     later, earlier = NOW.replace(hour=8), NOW.replace(hour=7)
     fresh = post(content_html="<p>v3</p>", text="v3", edited_at=later)
