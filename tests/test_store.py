@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ from bsarchive.models import (
     Page,
     Reaction,
     Sighting,
+    SourceResult,
     iso,
 )
 from bsarchive.store import (
@@ -66,6 +69,42 @@ def test_archive_of_schema_3_migrates_and_finds_posts_by_url(tmp_path: Path) -> 
         plan = rows(store, "EXPLAIN QUERY PLAN SELECT id FROM posts WHERE url = 'x' AND url != uri")
         assert "posts_url" in str(plan)
         assert store.integrity_check() == "ok"
+
+
+def test_archive_of_schema_9_learns_which_rows_came_from_a_tags_sheet(tmp_path: Path) -> None:
+    # Before issue 16 a TAGS row was known by its raw JSON only; the migration reads it once.
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:9]:
+        db.executescript(script)
+    db.execute("PRAGMA user_version = 9")
+    tweet = "https://twitter.com/clairewrites/status/17350000050"
+    db.execute("INSERT INTO authors (id, handle) VALUES (1, '@clairewrites')")
+    db.execute(
+        "INSERT INTO posts (uri, url, created_at, author_id, text, source, seen_on, raw,"
+        " fetched_at, fetched_from, version, first_seen_at, updated_at)"
+        " VALUES (?, ?, '2010-06-29T19:05:33.000Z', 1, 'cut…', 'twitter', 'twitter', ?,"
+        " '2026-12-01T09:00:00.000Z', 'tags.csv', '0.9', '2026-12-01T09:00:00.000Z',"
+        " '2026-12-01T09:00:00.000Z')",
+        (tweet, tweet, '{"id_str": "17350000050", "from_user": "clairewrites"}'),
+    )
+    db.execute(
+        "INSERT INTO boosts (uri, post_uri, booster_id, created_at, source, raw, fetched_at,"
+        " fetched_from, version) VALUES (?, ?, 1, '2010-06-29T19:06:02.000Z', 'twitter', ?,"
+        " '2026-12-01T09:00:00.000Z', 'tags.csv', '0.9')",
+        ("https://twitter.com/dan/status/2", "https://twitter.com/clairewrites",
+         '{"from_user": "dan", "text": "RT @clairewrites: cut…"}'),
+    )  # fmt: skip
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert rows(store, "SELECT tags_row FROM posts") == [(1,)]
+        assert rows(store, "SELECT tags_row FROM boosts") == [(1,)]
+        # The tweet's own JSON (twarc) replaces the row, as it did before the migration.
+        own = post(tweet, url=tweet, on="twitter", local="17350000050", source="twitter",
+                   text="the whole text", author=Author("@clairewrites"))  # fmt: skip
+        assert store.save_items([own], NOW).new == 0
+        assert rows(store, "SELECT text, tags_row FROM posts") == [("the whole text", 0)]
 
 
 def test_same_uri_from_three_instances_is_one_post(tmp_path: Path) -> None:
@@ -120,7 +159,9 @@ def test_boost_is_recorded_not_copied(tmp_path: Path) -> None:
         )  # fmt: skip
         store.save_items([original, boost, boost], NOW)
         assert rows(store, "SELECT count(*) FROM posts") == [(1,)]
-        assert store.boost_counts() == {original.uri: 1}
+        assert rows(store, "SELECT post_uri, count(*) FROM boosts GROUP BY post_uri") == [
+            (original.uri, 1)
+        ]
 
 
 def test_cursor_commits_with_its_page_or_not_at_all(tmp_path: Path) -> None:
@@ -158,7 +199,30 @@ def test_grouped_pages_commit_together_each_with_its_cursor(tmp_path: Path) -> N
         assert store.get_cursor(key_a).etag == '"a3"'
 
 
-def test_locked_database_is_a_store_error(tmp_path: Path) -> None:
+# Every public Store method that writes, called as its callers do (issue 16).
+WRITES: dict[str, Callable[[Store], object]] = {
+    "save_items": lambda s: s.save_items([post()], NOW),
+    "save_page": lambda s: s.save_page(Page("mastodon:a.example", (post(),), Cursor()), NOW),
+    "set_reply_parents": lambda s: s.set_reply_parents(
+        [(1, "https://a.example/users/al/statuses/0")], Page("k", (), Cursor()), NOW
+    ),
+    "import_packed": lambda s: s.import_packed(pack_items([post()]), NOW),
+    "forget": lambda s: s.forget(author="@al@a.example", reason="asked", now=NOW),
+    "resolve_retweets": lambda s: s.resolve_retweets(),
+    "resolve_replies": lambda s: s.resolve_replies(),
+    "set_meta": lambda s: s.set_meta("k", "v"),
+    "record_source_result": lambda s: s.record_source_result(SourceResult("k"), NOW),
+    "start_run": lambda s: s.start_run(NOW, "{}"),
+    "finish_run": lambda s: s.finish_run(1, NOW, 0, 0, 0),
+    "record_instance": lambda s: s.record_instance(
+        "a.example", "https://a.example", True, "mastodon", "4.3.2", "", NOW
+    ),
+    "record_requests": lambda s: s.record_requests("a.example", NOW, 3, 1),
+}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+def test_locked_database_is_a_store_error(tmp_path: Path, write: str) -> None:
     path = tmp_path / "a.db"
     Store(path).close()
     blocker = sqlite3.connect(path, isolation_level=None)
@@ -167,10 +231,25 @@ def test_locked_database_is_a_store_error(tmp_path: Path) -> None:
         with Store(path) as store:
             store.db.execute("PRAGMA busy_timeout = 50")
             with pytest.raises(StoreError, match="database is locked"):
-                store.save_items([post()], NOW)
+                WRITES[write](store)
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+
+
+def test_every_public_writing_method_has_a_locked_database_test() -> None:
+    # A method that writes opens a transaction (or a group of them); a new one must join
+    # WRITES above. The two transaction helpers themselves write nothing.
+    writers = {
+        name
+        for name, method in inspect.getmembers(Store, inspect.isfunction)
+        if not name.startswith("_")
+        and name not in ("transaction", "grouped")
+        and (
+            "self.transaction()" in (code := inspect.getsource(method)) or "self.grouped()" in code
+        )
+    }
+    assert writers == set(WRITES)
 
 
 def test_not_a_database_is_a_usage_error(tmp_path: Path) -> None:
@@ -288,6 +367,72 @@ def test_packed_items_keep_every_field_and_store_like_items(tmp_path: Path) -> N
         )
         links = "SELECT p.uri, l.url FROM post_links l JOIN posts p ON p.id = l.post_id"
         assert rows(a, links) == [(edited.uri, "https://blog.example/notes")]
+
+
+# Every table a post's write touches, as rows to compare (ids apart: they follow order).
+DUMP = (
+    "SELECT p.uri, p.url, p.created_at, a.handle, a.name, p.content_html, p.text, p.source,"
+    " p.seen_on, p.tags, p.links, p.boosts, p.replies, p.favourites, p.edited_at,"
+    " p.deleted_at, p.language, p.in_reply_to_local_id, p.flags, p.tags_row, p.updated_at"
+    " FROM posts p JOIN authors a ON a.id = p.author_id ORDER BY p.uri",
+    "SELECT p.uri, s.source, s.local_id, s.url FROM sightings s JOIN posts p ON p.id = s.post_id"
+    " ORDER BY 1, 2, 3",
+    "SELECT p.uri, t.tag FROM post_tags t JOIN posts p ON p.id = t.post_id ORDER BY 1, 2",
+    "SELECT p.uri, l.url, l.position FROM post_links l JOIN posts p ON p.id = l.post_id"
+    " ORDER BY 1, 3",
+    "SELECT p.uri, m.url FROM post_mentions m JOIN posts p ON p.id = m.post_id ORDER BY 1, 2",
+    "SELECT p.uri, v.edited_at, v.text FROM post_versions v JOIN posts p ON p.id = v.post_id"
+    " ORDER BY 1, 2",
+    "SELECT uri, post_uri FROM boosts ORDER BY 1",
+    "SELECT rowid, text FROM posts_fts ORDER BY 1",
+)
+
+
+def test_a_page_stored_at_once_gives_the_rows_of_its_items_one_by_one(tmp_path: Path) -> None:
+    # The batched write path (issue 16) against the store's one-by-one path (one lookup and
+    # insert or update per post), over the cases it sorts:
+    # new, stored, a repeat inside the page, a feed item and its API copy, an edit, a
+    # deletion after its post, a boost between posts, mentions, a takedown.
+    first = post(mention_urls=("https://b.example/@bo",))
+    rss = post(
+        "https://a.example/@al/3", url="https://a.example/@al/3", on="rss", local="",
+        source="rss", text="Hello (from the feed)",
+    )  # fmt: skip
+    api = post("https://a.example/users/al/statuses/3", local="3", language="en", boosts=7)
+    edit = replace(
+        first,
+        text="Hello again #bsnopen",
+        content_html="<p>Hello again</p>",
+        edited_at=NOW,
+        tags=("bsnopen", "opendata"),
+        links=("https://x.example/",),
+    )
+    elsewhere = post(on="b.example", local="77", boosts=9, replies=2)
+    gone = post("https://a.example/users/al/statuses/4", local="4")
+    forgotten = post("https://a.example/users/al/statuses/5", local="5", author=Author("@zed"))
+    boost = Boost(
+        "https://b.example/users/bo/statuses/9/activity", first.uri,
+        Author("@bo@b.example", "Bo"), WHEN, Sighting("b.example", "9", None, NOW, "x"),
+    )  # fmt: skip
+    stored_before = [post("https://a.example/users/al/statuses/6", local="6")]
+    page = [
+        first, rss, gone, boost, api, elsewhere, edit, first, forgotten,
+        Deletion(gone.uri, gone.sighting),
+        post("https://a.example/users/al/statuses/6", local="6", on="c.example", boosts=3),
+    ]  # fmt: skip
+    with Store(tmp_path / "page.db") as a, Store(tmp_path / "items.db") as b:
+        for store in (a, b):
+            store.forget(author="@zed", reason="asked", now=NOW)
+            store.save_items(stored_before, NOW)
+        saved = a.save_page(Page("mastodon:a.example", tuple(page), Cursor()), NOW)
+        with b.transaction():  # the one-by-one path (_upsert_post per post) as reference
+            one_by_one = [b._save_item(item, NOW) for item in b._remembered(page)]
+        assert (saved.new, saved.updated) == tuple(map(sum, zip(*one_by_one, strict=True)))
+        # New: 3 posts (the API copy is the feed item's) and a boost; an edit, a deletion.
+        assert (saved.new, saved.updated) == (4, 2)
+        for sql in DUMP:
+            assert rows(a, sql) == rows(b, sql), sql
+        assert rows(a, "SELECT count(*) FROM posts WHERE uri LIKE '%/5'") == [(0,)]
 
 
 def test_an_older_copy_from_another_instance_never_undoes_an_edit(tmp_path: Path) -> None:

@@ -659,10 +659,12 @@ def test_tags_csv_rows() -> None:
         source="twitter",
         tags=("bsnopen",),
         links=("http://www.example.org.uk/charity-data-guide",),
+        is_tags_row=True,  # its provenance, stated for the store (issue 16)
     )
     assert json.loads(first.raw)["id_str"] == "17350000050"  # the row, BOM-free header
     # TAGS keeps a retweet as its text: a boost of one of that user's posts.
     assert isinstance(retweet, Boost)
+    assert retweet.is_tags_row
     assert retweet.post_uri == "https://twitter.com/clairewrites"
     assert retweet.booster.handle == "@dan_civic"
     assert retweet.created_at == datetime(2010, 6, 29, 19, 6, 2, tzinfo=UTC)

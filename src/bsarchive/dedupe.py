@@ -26,14 +26,27 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from bsarchive.models import Boost, Post
+from bsarchive.models import Boost, Post, iso
 
 __all__ = [
     "NEAR_DUPLICATE_THRESHOLD",
+    "RETWEET_TEXT",
+    "BoostDecision",
+    "DeletionDecision",
+    "NewPostDecision",
+    "PostMerge",
+    "StoredPost",
+    "decide_boost",
+    "decide_deletion",
+    "decide_new_post",
+    "is_retweet_text",
+    "from_origin",
+    "merge_post",
     "cluster_near_duplicates",
     "identity_candidates",
     "mastodon_uri_to_url",
@@ -53,6 +66,9 @@ _MASTODON_URL_PATH = re.compile(rf"^/@({_USER})/(\d+)$")
 _GTS_URI_PATH = re.compile(rf"^/users/({_USER})/statuses/([0-9A-HJKMNP-TV-Z]{{26}})$")
 _GTS_URL_PATH = re.compile(rf"^/@({_USER})/statuses/([0-9A-HJKMNP-TV-Z]{{26}})$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# An http(s) identity already normal but for trailing slashes (lower-case host, no port,
+# user, query or fragment): what servers send, so the common case skips urlsplit.
+_PLAIN_IDENTITY = re.compile(r"https?://[a-z0-9.\-]+(?:/[^?#\s]*)?\Z")
 
 K = TypeVar("K")
 
@@ -65,6 +81,8 @@ def normalise_identity(value: str) -> str:
     as ``tag:`` URIs are returned stripped but otherwise unchanged.
     """
     value = value.strip()
+    if _PLAIN_IDENTITY.match(value):
+        return value.rstrip("/")
     try:
         parts = urlsplit(value)
         port = parts.port
@@ -179,6 +197,273 @@ def max_count(a: int | None, b: int | None) -> int | None:
     if b is None:
         return a
     return max(a, b)
+
+
+# --- merging two copies of one post (issue 16) -------------------------------------------
+#
+# The store finds the stored row of an incoming post (by identity_candidates) and asks
+# merge_post what to change; it applies the answer and decides nothing itself.
+
+# The permalink of a tweet whose author the file did not name (sources.twarc).
+TWEET_BY_ID_ONLY = "twitter.com/i/web/status/"
+# Columns a later source may fill when the first left them empty.
+DESCRIBED = ("language", "visibility", "in_reply_to_uri", "in_reply_to_local_id", "quote_uri")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPost:
+    """What the merge rules need of a stored post: its columns as stored (times as ISO
+    text, tags/links/seen_on space separated)."""
+
+    uri: str
+    content_html: str
+    spoiler_text: str
+    edited_at: str | None
+    deleted_at: str | None
+    seen_on: str
+    source: str
+    boosts: int | None
+    replies: int | None
+    favourites: int | None
+    tags: str
+    links: str
+    # A TAGS sheet's row (its text may be cut, its time local): any other copy is richer.
+    is_tags_row: bool = False
+    # DESCRIBED's columns, in that order.
+    described: tuple[str | None, ...] = (None, None, None, None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class PostMerge:
+    """What storing ``post`` over a stored copy changes (an ``UpdateIntent``).
+
+    ``changes`` are columns and their new stored values (``author_id`` excluded: see
+    ``new_author``). ``new_version`` keeps the stored text as a version first (an edit).
+    """
+
+    changes: Mapping[str, object] = field(default_factory=dict)
+    new_version: bool = False
+    # The post's identity changes: what pointed at the old one (boosts, reactions) follows.
+    uri_moves_to: str | None = None
+    # The incoming post's author replaces the stored one.
+    new_author: bool = False
+    # Tags to add to the post's tag rows.
+    add_tags: tuple[str, ...] = ()
+    # Links to add to the post's link rows, in order; ``replace_links`` drops the old first.
+    add_links: tuple[str, ...] = ()
+    replace_links: bool = False
+
+    @property
+    def is_noop(self) -> bool:
+        return not self.changes and not self.new_author
+
+
+def _join(values: Sequence[str]) -> str:
+    """Words as stored: space separated, unique, empties dropped."""
+    return " ".join(dict.fromkeys(v for v in values if v))
+
+
+def _merge_words(old: str, new: Sequence[str]) -> str:
+    words = old.split()
+    extra = [w for w in new if w and w not in words]
+    return " ".join(words + extra) if extra else old
+
+
+def from_origin(uri: str, source: str) -> bool:
+    """Whether ``source`` (an instance's host, an outbox's URL) is the post ``uri``'s own
+    server (the host of its uri)."""
+    where = urlsplit(source).netloc if "://" in source else source
+    return bool(where) and where.lower() == urlsplit(uri).netloc.lower()
+
+
+def is_richer(stored: StoredPost, post: Post) -> bool:
+    """Whether ``post`` is a richer copy than the stored one, and replaces its text, author,
+    time and flags: an API or ActivityPub copy over a tag RSS item; a tweet's own JSON
+    (twarc) over a TAGS sheet's row, whichever was imported first."""
+    if stored.source == "rss":
+        return post.source in ("mastodon", "activitypub")
+    return stored.source == post.source == "twitter" and stored.is_tags_row and not post.is_tags_row
+
+
+def is_newer_edit(stored_edited_at: str | None, post: Post) -> bool:
+    """Whether ``post`` is a later edit than the stored copy. Another instance's copy may
+    be older (a remote server keeps the version it was last sent) and must not flip the
+    text back; within one second is the same edit (a remote copy gives edited_at in whole
+    seconds where the origin has milliseconds)."""
+    if post.edited_at is None:
+        return False
+    return stored_edited_at is None or (iso(post.edited_at) or "")[:19] > stored_edited_at[:19]
+
+
+def merge_post(stored: StoredPost, post: Post) -> PostMerge:
+    """What changes when ``post`` is seen again as the stored copy ``stored``.
+
+    - What a first source left unsaid (a tag RSS item has no language, visibility or
+      reply link) is filled from the next that says it; what is known is kept.
+    - Counts keep the highest seen (:func:`max_count`); tags and seen_on grow.
+    - A newer edit (:func:`is_newer_edit`) replaces the text, the old one kept as a version.
+    - A richer copy (:func:`is_richer`) replaces the text, author, time and flags, and gives
+      a feed item its ActivityPub identity; a tweet first read without its author (an
+      /i/web/ permalink) gets the user's.
+    - A deleted post seen again on its own server came back (a suspension lifted); another
+      server's copy proves nothing (remote servers keep copies of deleted posts).
+    """
+    changes: dict[str, object] = {}
+    said = (
+        post.language,
+        post.visibility,
+        post.in_reply_to_uri,
+        post.in_reply_to_local_id,
+        post.quote_uri,
+    )
+    for name, known, value in zip(DESCRIBED, stored.described, said, strict=True):
+        if known is None and value is not None:
+            changes[name] = value
+    seen_on = _merge_words(stored.seen_on, [post.sighting.source])
+    if seen_on != stored.seen_on:
+        changes["seen_on"] = seen_on
+    for column, old_count, count in (
+        ("boosts", stored.boosts, post.boosts),
+        ("replies", stored.replies, post.replies),
+        ("favourites", stored.favourites, post.favourites),
+    ):
+        best = max_count(old_count, count)
+        if best != old_count:
+            changes[column] = best
+    tags = _merge_words(stored.tags, post.tags)
+    add_tags: tuple[str, ...] = ()
+    if tags != stored.tags:
+        changes["tags"] = tags
+        add_tags = post.tags
+    richer = is_richer(stored, post)
+    new_author = False
+    if richer and stored.uri != post.uri and post.source != "twitter":
+        changes["uri"] = post.uri
+    if TWEET_BY_ID_ONLY in stored.uri and TWEET_BY_ID_ONLY not in post.uri:
+        changes.update(uri=post.uri, url=post.url)
+        new_author = True
+    edited = is_newer_edit(stored.edited_at, post)
+    content_changed = (
+        post.content_html != stored.content_html or post.spoiler_text != stored.spoiler_text
+    )
+    new_version = edited and content_changed
+    if new_version or richer:
+        changes.update(
+            content_html=post.content_html,
+            text=post.text,
+            spoiler_text=post.spoiler_text,
+            edited_at=iso(post.edited_at),
+            raw=post.raw,
+            links=_join(post.links) or stored.links,
+        )
+        if richer:
+            new_author = True
+            changes.update(
+                source=post.source,
+                created_at=iso(post.created_at),  # to the millisecond, in UTC
+                flags=_join(post.flags),  # 'tz-less date', 'unknown author' gone
+            )
+        if post.is_tags_row != stored.is_tags_row:  # the copy kept is the incoming one
+            changes["tags_row"] = int(post.is_tags_row)
+    elif edited and stored.edited_at is None:
+        changes["edited_at"] = iso(post.edited_at)
+    if stored.deleted_at is not None and from_origin(stored.uri, post.sighting.source):
+        changes["deleted_at"] = None
+    links_changed = "links" in changes and changes["links"] != stored.links
+    return PostMerge(
+        changes=changes,
+        new_version=new_version,
+        uri_moves_to=str(changes["uri"]) if "uri" in changes else None,
+        new_author=new_author,
+        add_tags=add_tags,
+        add_links=post.links if links_changed else (),
+        replace_links=links_changed and richer,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DeletionDecision:
+    """Whether a deletion seen somewhere marks the post deleted."""
+
+    mark_deleted: bool
+    why: str
+
+
+def decide_deletion(uri: str, seen_by: str, seen_on: Sequence[str]) -> DeletionDecision:
+    """Whether a post ``uri`` gone from source ``seen_by`` is deleted, given the sources
+    ``seen_on`` where it was seen. Its own server's word is final. Another server no longer
+    having its copy (purged, the domain suspended there) proves nothing while the post's
+    own server, where it was seen too, can still be asked; only when it was never seen
+    there is that the best word."""
+    if from_origin(uri, seen_by):
+        return DeletionDecision(True, "its own server says so")
+    if any(from_origin(uri, source) for source in seen_on):
+        return DeletionDecision(False, "its own server, where it was seen, is the one to ask")
+    return DeletionDecision(True, "never seen on its own server: the best word there is")
+
+
+# --- retweets kept as text, boosts guessed from it (TAGS, issue 15) -------------------------
+#
+# A TAGS sheet keeps a retweet as its text ('RT @x: …'): sources.twarc reads it as a Boost
+# guessed from that text (is_tags_row), naming only the original's author; a tweet whose
+# text looks like a retweet but that has no retweet structure is a Post flagged
+# RETWEET_TEXT. A structured copy of the same tweet (twarc) says what it really is.
+
+# The flag sources.twarc gives a tweet whose text looks like a retweet ('RT @x: …') but that
+# has no retweet structure (manual RTs; TAGS retweets too, in archives made before issue 15).
+RETWEET_TEXT = "retweet text"
+
+
+def is_retweet_text(post: Post) -> bool:
+    """Whether ``post`` is a retweet known only by its text (:data:`RETWEET_TEXT`)."""
+    return RETWEET_TEXT in post.flags
+
+
+@dataclass(frozen=True, slots=True)
+class NewPostDecision:
+    """What storing a post not stored yet does."""
+
+    store: bool
+    # A stored TAGS guess of a boost with the post's uri goes: the post shows it is a tweet
+    # of its own.
+    drops_guessed_boost: bool
+
+
+def decide_new_post(post: Post, *, boost_stored: bool) -> NewPostDecision:
+    """For a post not stored yet, ``boost_stored`` telling whether a boost of its uri (not
+    a TAGS guess) is: a retweet known by its text that such a boost says already is not
+    stored again; a tweet replaces a TAGS guess of its uri."""
+    if is_retweet_text(post) and boost_stored:
+        return NewPostDecision(store=False, drops_guessed_boost=False)
+    return NewPostDecision(store=True, drops_guessed_boost=post.source == "twitter")
+
+
+@dataclass(frozen=True, slots=True)
+class BoostDecision:
+    """What storing a boost does."""
+
+    # Store it (a boost of that uri already stored is kept).
+    insert: bool
+    # A stored TAGS guess of that uri takes the original this boost names instead.
+    answers_guess: bool = False
+    # A retweet stored as a post from its text alone (RETWEET_TEXT) gives way to the boost.
+    drops_retweet_row: bool = False
+
+
+def decide_boost(
+    boost: Boost, *, structured_post_stored: bool, guess_stored: bool
+) -> BoostDecision:
+    """What to do with ``boost``, given whether a post of its uri not read from a TAGS row
+    is stored (``structured_post_stored``) and whether a TAGS guess of its uri is
+    (``guess_stored``). A TAGS guess gives way to any structured copy, post or boost; a
+    structured boost answers a stored guess with the original it names."""
+    if boost.is_tags_row:
+        if structured_post_stored:
+            return BoostDecision(insert=False)
+        return BoostDecision(insert=True, drops_retweet_row=True)
+    if guess_stored:
+        return BoostDecision(insert=False, answers_guess=True)
+    return BoostDecision(insert=True, drops_retweet_row=True)
 
 
 # --- near-duplicates (issue 8) -----------------------------------------------------------------

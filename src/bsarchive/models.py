@@ -119,6 +119,9 @@ class Post:
     # Flags on doubtful data ("tz-less date", "impossible date"), space separated when stored.
     flags: tuple[str, ...] = ()
     raw: str = ""
+    # Provenance: read from a TAGS sheet's row (its text may be cut, its time local), which
+    # any structured copy of the tweet replaces (dedupe.merge_post).
+    is_tags_row: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,9 @@ class Boost:
     created_at: datetime
     sighting: Sighting
     raw: str = ""
+    # Provenance: a TAGS sheet's retweet, a boost guessed from its text ('RT @x: …') that
+    # names only the original's author; a structured copy says what it really is.
+    is_tags_row: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from bsarchive.dedupe import RETWEET_TEXT
 from bsarchive.models import Boost, Comment, Deletion, Item, Page, Post, Reaction, iso
 from bsarchive.store._base import SaveResult, _errors
 from bsarchive.store._posts import (
@@ -14,7 +15,6 @@ from bsarchive.store._posts import (
     _P_FLAGS,
     _P_URI,
     _P_URL,
-    _RETWEET_TEXT,
     PackedItems,
     PostsMixin,
     PostValues,
@@ -32,24 +32,35 @@ class ItemsMixin(PostsMixin, ReactionsMixin, SourcesMixin):
 
     def save_page(self, page: Page, now: datetime) -> SaveResult:
         """Store a page of items and its source's cursor in one transaction."""
-        new = updated = 0
         with self.transaction(), _errors("save page", self.path):
-            for item in self._remembered(page.items):
-                n, u = self._save_item(item, now)
-                new += n
-                updated += u
+            new, updated = self._save_all(page.items, now)
             self._save_cursor(page.source_key, page.cursor, new, page.requests)
         return SaveResult(new, updated)
 
     def save_items(self, items: Sequence[Item], now: datetime) -> SaveResult:
         """Store items without a cursor (imports, reactions)."""
-        new = updated = 0
         with self.transaction(), _errors("save items", self.path):
-            for item in self._remembered(items):
-                n, u = self._save_item(item, now)
-                new += n
-                updated += u
+            new, updated = self._save_all(items, now)
         return SaveResult(new, updated)
+
+    def _save_all(self, items: Sequence[Item], now: datetime) -> tuple[int, int]:
+        """Store items in order: each run of posts (tweets apart) in batches
+        (``_save_posts``), every other item by its table family. Returns (new, updated)."""
+        new = updated = 0
+        run: list[Post] = []
+        for item in self._remembered(items):
+            if type(item) is Post and item.source != "twitter":
+                run.append(item)
+                continue
+            if run:
+                n, u = self._save_posts(run, now)
+                new, updated, run = new + n, updated + u, []
+            n, u = self._save_item(item, now)
+            new, updated = new + n, updated + u
+        if run:
+            n, u = self._save_posts(run, now)
+            new, updated = new + n, updated + u
+        return new, updated
 
     def _save_item(self, item: Item, now: datetime) -> tuple[int, int]:
         if isinstance(item, Post):
@@ -88,7 +99,7 @@ class ItemsMixin(PostsMixin, ReactionsMixin, SourcesMixin):
         posts, boosts = self._remembered_packed(packed)
         with self.transaction(), _errors("import items", self.path):
             retweets = self._stored_boosts(
-                [p[_P_URI] for p in posts if _RETWEET_TEXT in p[_P_FLAGS]]
+                [p[_P_URI] for p in posts if RETWEET_TEXT in p[_P_FLAGS]]
             )
             if retweets:  # a retweet's own row (TAGS keeps it as text): the boost says it
                 posts = [p for p in posts if p[_P_URI] not in retweets]

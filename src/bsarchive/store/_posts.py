@@ -10,10 +10,21 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from bsarchive import __version__
-from bsarchive.dedupe import identity_candidates, max_count, retweeted_post
+from bsarchive.dedupe import (
+    DESCRIBED,
+    RETWEET_TEXT,
+    PostMerge,
+    StoredPost,
+    decide_boost,
+    decide_deletion,
+    decide_new_post,
+    identity_candidates,
+    is_retweet_text,
+    merge_post,
+    retweeted_post,
+)
 from bsarchive.models import Author, Boost, Deletion, Item, Post, Sighting, iso
 from bsarchive.store._base import StoreBase, _errors, _join, _parts, _when
 
@@ -32,49 +43,31 @@ class RefreshTarget:
 # The first source in a post's seen_on (where it was first seen, and where an id it names,
 # like its parent's, comes from); ``{t}`` is the posts table's qualifier.
 _FIRST_SEEN_ON = "substr({t}seen_on || ' ', 1, instr({t}seen_on || ' ', ' ') - 1)"
-# The flag sources.twarc gives a tweet whose text looks like a retweet ('RT @x: …') but that
-# has no retweet structure (manual RTs; TAGS retweets too, in archives made before issue 15).
-_RETWEET_TEXT = "retweet text"
-# A key only a TAGS sheet's row has in its raw JSON (sources.twarc keeps the row).
-_TAGS_ROW = '"from_user":'
-# A TAGS retweet is a boost guessed from its text ('RT @x: …'), kept with its row as raw:
-# a structured copy of the tweet (twarc) says what it really is. Its post_uri is the
+# A TAGS retweet is a boost guessed from its text ('RT @x: …', Boost.is_tags_row): a
+# structured copy of the tweet (twarc) says what it really is. Its post_uri is the
 # profile https://twitter.com/x until resolve_retweets finds the post by its text.
-_GUESSED_BOOST = f"instr(boosts.raw, '{_TAGS_ROW}') > 0"
+_GUESSED_BOOST = "boosts.tags_row = 1"
 _TWITTER_PROFILE = "https://twitter.com/"
 _UNRESOLVED_BOOST = (
     f"boosts.post_uri GLOB '{_TWITTER_PROFILE}*'"
     f" AND instr(substr(boosts.post_uri, {len(_TWITTER_PROFILE) + 1}), '/') = 0"
     f" AND {_GUESSED_BOOST}"
 )
-# The permalink of a tweet whose author the file did not name (sources.twarc).
-_TWEET_BY_ID_ONLY = "twitter.com/i/web/status/"
-# Columns a later source may fill when the first left them empty (see _update_post).
-_DESCRIBED = ("language", "visibility", "in_reply_to_uri", "in_reply_to_local_id", "quote_uri")
+# The columns of a stored post the merge rules read (dedupe.StoredPost), after its id.
+_STORED_COLUMNS = (
+    "id, uri, content_html, spoiler_text, edited_at, deleted_at, seen_on, source, boosts, "
+    "replies, favourites, tags, links, tags_row, " + ", ".join(DESCRIBED)
+)
 
 
-def _described(post: Post) -> tuple[str | None, ...]:
-    return (
-        post.language,
-        post.visibility,
-        post.in_reply_to_uri,
-        post.in_reply_to_local_id,
-        post.quote_uri,
-    )
-
-
-def _from_origin(uri: str, sighting: Sighting | str) -> bool:
-    """Whether a sighting (or a sighting's source) was made on the post's own server (the
-    host of its uri): an instance's source is its host, an outbox's its URL."""
-    source = sighting if isinstance(sighting, str) else sighting.source
-    where = urlsplit(source).netloc if "://" in source else source
-    return bool(where) and where.lower() == urlsplit(uri).netloc.lower()
-
-
-def _merge_words(old: str, new: Sequence[str]) -> str:
-    words = old.split()
-    extra = [w for w in new if w and w not in words]
-    return " ".join(words + extra) if extra else old
+def _stored_post(row: Sequence[Any]) -> StoredPost:
+    """The :class:`StoredPost` of a row of ``_STORED_COLUMNS`` (its id apart)."""
+    (_, uri, content_html, spoiler_text, edited_at, deleted_at, seen_on, source, boosts,
+     replies, favourites, tags, links, tags_row, *described) = row  # fmt: skip
+    return StoredPost(
+        uri, content_html, spoiler_text, edited_at, deleted_at, seen_on, source, boosts,
+        replies, favourites, tags, links, bool(tags_row), tuple(described),
+    )  # fmt: skip
 
 
 # The columns of a new post, in the order both writers (one post, an import batch) bind.
@@ -82,8 +75,9 @@ _INSERT_POST = """
     INSERT INTO posts (uri, url, created_at, author_id, content_html, text, spoiler_text,
         language, visibility, sensitive, in_reply_to_uri, in_reply_to_local_id, quote_uri,
         tags, links, media, boosts, replies, favourites, edited_at, source, seen_on, flags,
-        raw, fetched_at, fetched_from, version, first_seen_at, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        raw, fetched_at, fetched_from, version, first_seen_at, updated_at, tags_row)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+            ?)
 """
 
 
@@ -111,16 +105,16 @@ _boost_values = operator.attrgetter(*_BOOST_FIELDS)
     _P_SOURCE, _P_SPOILER_TEXT, _P_LANGUAGE, _P_VISIBILITY, _P_SENSITIVE,
     _P_IN_REPLY_TO_URI, _P_IN_REPLY_TO_LOCAL_ID, _P_QUOTE_URI, _P_TAGS, _P_LINKS,
     _P_MENTIONS, _P_MEDIA, _P_BOOSTS, _P_REPLIES, _P_FAVOURITES, _P_EDITED_AT, _P_FLAGS,
-    _P_RAW,
+    _P_RAW, _P_IS_TAGS_ROW, _P_MENTION_URLS,
 ) = (_POST_FIELDS.index(name) for name in (
     "uri", "url", "created_at", "author", "content_html", "text", "sighting", "source",
     "spoiler_text", "language", "visibility", "sensitive", "in_reply_to_uri",
     "in_reply_to_local_id", "quote_uri", "tags", "links", "mentions", "media", "boosts",
-    "replies", "favourites", "edited_at", "flags", "raw",
+    "replies", "favourites", "edited_at", "flags", "raw", "is_tags_row", "mention_urls",
 ))  # fmt: skip
-_B_URI, _B_POST_URI, _B_BOOSTER, _B_CREATED_AT, _B_SIGHTING, _B_RAW = (
+_B_URI, _B_POST_URI, _B_BOOSTER, _B_CREATED_AT, _B_SIGHTING, _B_RAW, _B_IS_TAGS_ROW = (
     _BOOST_FIELDS.index(name)
-    for name in ("uri", "post_uri", "booster", "created_at", "sighting", "raw")
+    for name in ("uri", "post_uri", "booster", "created_at", "sighting", "raw", "is_tags_row")
 )
 
 
@@ -317,11 +311,7 @@ class PostsMixin(StoreBase):
         """The stored row for ``post``: by uri (one indexed lookup, the common case), else by
         any spelling of its identity another source recorded (``dedupe.identity_candidates``:
         the API url, the tag RSS link/guid, the ActivityPub id, derived Mastodon forms)."""
-        columns = (
-            "id, uri, content_html, spoiler_text, edited_at, deleted_at, seen_on, source, "
-            "boosts, replies, favourites, raw, text, tags, links, language, visibility, "
-            "in_reply_to_uri, in_reply_to_local_id, quote_uri"
-        )
+        columns = _STORED_COLUMNS
         row: tuple[Any, ...] | None = self.db.execute(
             f"SELECT {columns} FROM posts WHERE uri = ?", (post.uri,)
         ).fetchone()
@@ -350,11 +340,14 @@ class PostsMixin(StoreBase):
         stamp = iso(now)
         sighting = post.sighting
         row = self._find_post(post)
-        if row is None and _RETWEET_TEXT in post.flags and self._is_a_boost(post.uri):
-            return 0, 0  # a retweet's own row (TAGS keeps it as text): the boost says it
-        if row is None and post.source == "twitter":
-            self._drop_guessed_boosts([post.uri])
         if row is None:
+            plan = decide_new_post(
+                post, boost_stored=is_retweet_text(post) and self._is_a_boost(post.uri)
+            )
+            if not plan.store:
+                return 0, 0
+            if plan.drops_guessed_boost:
+                self._drop_guessed_boosts([post.uri])
             author_id = self._author_id(post.author)
             cur = self.db.execute(
                 _INSERT_POST,
@@ -388,6 +381,7 @@ class PostsMixin(StoreBase):
                     __version__,
                     stamp,
                     stamp,
+                    int(post.is_tags_row),
                 ),
             )
             post_id = int(cur.lastrowid or 0)
@@ -406,6 +400,139 @@ class PostsMixin(StoreBase):
             return 1, 0
         self._add_mentions(int(row[0]), post)
         return 0, self._update_post(row, post, stamp)
+
+    def _save_posts(self, posts: Sequence[Post], now: datetime) -> tuple[int, int]:
+        """Store a run of posts (not tweets: their rules stay with ``_upsert_post``) with
+        the rows ``_upsert_post`` would give one by one, in batches (issue 16): the stored
+        copies are looked up together; new posts are inserted with ``executemany`` (the
+        import's ``_insert_posts``); stored ones are merged as ``dedupe.merge_post``
+        decides, plain merges (counts, seen_on) grouped into one ``executemany`` each. A
+        post that shares an identity or a stored row with an earlier one in the run waits
+        and goes through ``_upsert_post`` after the rest, in order. Returns (new, updated).
+        """
+        stamp = iso(now)
+        by_uri = self._rows_by_uri([p.uri for p in posts])
+        names: dict[int, tuple[str, ...]] = {
+            i: tuple(dict.fromkeys((p.uri, *((p.url,) if p.url else ()), *identity_candidates(p))))
+            for i, p in enumerate(posts)
+            if p.uri not in by_uri
+        }
+        found = self._rows_by_names(names)
+        claimed: set[str] = set()
+        claimed_rows: set[int] = set()
+        fresh: list[Post] = []
+        merges: list[tuple[Sequence[Any], Post, PostMerge]] = []
+        later: list[Post] = []
+        authors: list[AuthorValues] = []
+        for i, post in enumerate(posts):
+            row = by_uri.get(post.uri) or found.get(i)
+            keys = names.get(i) or ((post.uri, post.url) if post.url else (post.uri,))
+            if not claimed.isdisjoint(keys) or (row is not None and row[0] in claimed_rows):
+                later.append(post)
+            elif row is None:
+                fresh.append(post)
+                authors.append(_author_values(post.author))
+            else:
+                merge = merge_post(_stored_post(row), post)
+                merges.append((row, post, merge))
+                if merge.new_author:
+                    authors.append(_author_values(post.author))
+            claimed.update(keys)
+            if row is not None:
+                claimed_rows.add(row[0])
+        author_ids = self._author_ids_for(authors)
+        new = self._insert_posts(pack_items(fresh).posts, author_ids, stamp)
+        updated = self._apply_merges(merges, author_ids, stamp)
+        for post in later:
+            n, u = self._upsert_post(post, now)
+            new, updated = new + n, updated + u
+        return new, updated
+
+    def _rows_by_uri(self, uris: Sequence[str]) -> dict[str, Sequence[Any]]:
+        """The stored rows (``_STORED_COLUMNS``) of those of ``uris`` that are stored."""
+        found: dict[str, Sequence[Any]] = {}
+        for part, marks in _parts(list(dict.fromkeys(uris))):
+            for row in self.db.execute(
+                f"SELECT {_STORED_COLUMNS} FROM posts WHERE uri IN ({marks})", part
+            ):
+                found[row[1]] = row
+        return found
+
+    def _rows_by_names(self, names: dict[int, tuple[str, ...]]) -> dict[int, Sequence[Any]]:
+        """For each key's names (a post's uri, url and identity candidates), the stored row
+        known by one of them, as ``_find_post`` finds it: by uri before by HTML url."""
+        wanted = list(dict.fromkeys(n for keys in names.values() for n in keys))
+        by_uri: dict[str, Sequence[Any]] = {}
+        by_url: dict[str, Sequence[Any]] = {}
+        for part, marks in _parts(wanted):
+            for row in self.db.execute(
+                f"SELECT {_STORED_COLUMNS} FROM posts WHERE uri IN ({marks})", part
+            ):
+                by_uri.setdefault(row[1], row)
+            for url, *row in self.db.execute(
+                f"SELECT url, {_STORED_COLUMNS} FROM posts WHERE url IN ({marks}) AND url != uri",
+                part,
+            ):
+                by_url.setdefault(url, row)
+        found: dict[int, Sequence[Any]] = {}
+        for key, keys in names.items():
+            row = next((by_uri[n] for n in keys if n in by_uri), None)
+            if row is None:
+                row = next((by_url[n] for n in keys if n in by_url), None)
+            if row is not None:
+                found[key] = row
+        return found
+
+    def _apply_merges(
+        self,
+        merges: Sequence[tuple[Sequence[Any], Post, PostMerge]],
+        author_ids: dict[str, int],
+        stamp: str | None,
+    ) -> int:
+        """Apply merge decisions to distinct stored posts: sightings and mentions in one
+        statement each, the plain column updates grouped by the columns they set."""
+        self.db.executemany(
+            """
+            INSERT INTO sightings (post_id, source, local_id, url, fetched_from,
+                                   first_seen_at, last_seen_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(post_id, source, local_id)
+                DO UPDATE SET last_seen_at = excluded.last_seen_at
+            """,
+            [
+                (row[0], s.source, s.local_id or "", s.url, s.fetched_from, stamp, stamp)
+                for row, post, _ in merges
+                for s in (post.sighting,)
+            ],
+        )
+        self.db.executemany(
+            "INSERT OR IGNORE INTO post_mentions (post_id, url) VALUES (?, ?)",
+            [(row[0], url) for row, post, _ in merges for url in post.mention_urls],
+        )
+        updated = 0
+        plain: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for row, post, merge in merges:
+            if merge.is_noop:
+                continue
+            if (
+                merge.new_author
+                or merge.add_tags
+                or merge.add_links
+                or merge.new_version
+                or (merge.uri_moves_to is not None)
+            ):
+                author_id = author_ids.get(post.author.handle) if merge.new_author else None
+                updated += self._apply_merge(row[0], row[1], merge, post, stamp, author_id)
+                continue
+            plain.setdefault(tuple(merge.changes), []).append(
+                (*merge.changes.values(), stamp, row[0])
+            )
+        for columns, values in plain.items():
+            assignments = "".join(f"{column} = ?, " for column in columns)
+            self.db.executemany(
+                f"UPDATE posts SET {assignments}updated_at = ? WHERE id = ?", values
+            )
+        return updated
 
     def _add_mentions(self, post_id: int, post: Post) -> None:
         if post.mention_urls:
@@ -427,112 +554,67 @@ class PostsMixin(StoreBase):
             (post_id, s.source, s.local_id or "", s.url, s.fetched_from, stamp, stamp),
         )
 
-    def _update_post(self, row: tuple[Any, ...], post: Post, stamp: str | None) -> int:
-        (post_id, uri, content_html, spoiler, edited_at, deleted_at, seen_on, source,
-         boosts, replies, favourites, raw, text, tags, links, *described) = row  # fmt: skip
-        self._add_sighting(post_id, post, stamp)
-        changes: dict[str, Any] = {}
-        # What a first source left unsaid (a tag RSS item has no language, visibility or
-        # reply link) is filled from the next that says it; what is known is kept.
-        for name, known, said in zip(_DESCRIBED, described, _described(post), strict=True):
-            if known is None and said is not None:
-                changes[name] = said
-        new_seen = _merge_words(seen_on, [post.sighting.source])
-        if new_seen != seen_on:
-            changes["seen_on"] = new_seen
-        for column, old, value in (
-            ("boosts", boosts, post.boosts),
-            ("replies", replies, post.replies),
-            ("favourites", favourites, post.favourites),
-        ):
-            best = max_count(old, value)
-            if best != old:
-                changes[column] = best
-        new_tags = _merge_words(tags, post.tags)
-        if new_tags != tags:
-            changes["tags"] = new_tags
+    def _update_post(self, row: Sequence[Any], post: Post, stamp: str | None) -> int:
+        """Store ``post`` over its stored copy ``row`` (of ``_STORED_COLUMNS``) as
+        :func:`bsarchive.dedupe.merge_post` decides; 1 if that kept a new version."""
+        self._add_sighting(int(row[0]), post, stamp)
+        stored = _stored_post(row)
+        return self._apply_merge(int(row[0]), stored.uri, merge_post(stored, post), post, stamp)
+
+    def _apply_merge(
+        self,
+        post_id: int,
+        uri: str,
+        merge: PostMerge,
+        post: Post,
+        stamp: str | None,
+        author_id: int | None = None,
+    ) -> int:
+        """Apply a merge decision to the stored post ``post_id`` (stored as ``uri``;
+        ``post`` is the incoming copy the decision was made for)."""
+        if merge.is_noop:
+            return 0
+        changes = dict(merge.changes)
+        if merge.add_tags:
             self.db.executemany(
                 "INSERT OR IGNORE INTO post_tags (tag, post_id) VALUES (?, ?)",
-                [(tag, post_id) for tag in post.tags],
+                [(tag, post_id) for tag in merge.add_tags],
             )
-        updated = 0
-        # A feed item stored first (uri = its HTML url) gains the ActivityPub identity
-        # when the API or an outbox describes the same status (dedupe rules, issue 4).
-        richer = (source == "rss" and post.source in ("mastodon", "activitypub")) or (
-            # A TAGS sheet's row (its text may be cut, its time local) gives way to the
-            # API's own JSON of the tweet (twarc), whichever was imported first.
-            source == post.source == "twitter" and _TAGS_ROW in raw and _TAGS_ROW not in post.raw
-        )
-        if richer and uri != post.uri and post.source != "twitter":
-            changes["uri"] = post.uri
-        if _TWEET_BY_ID_ONLY in uri and _TWEET_BY_ID_ONLY not in post.uri:
-            # A tweet first read without its author (/i/web/ permalink) gets the user's.
-            changes.update(uri=post.uri, url=post.url, author_id=self._author_id(post.author))
-        if "uri" in changes:  # what pointed at the old identity follows it
+        if merge.new_author:
+            changes["author_id"] = author_id or self._author_id(post.author)
+        if merge.uri_moves_to is not None:  # what pointed at the old identity follows it
             for table in ("boosts", "reaction_links"):
                 self.db.execute(
-                    f"UPDATE {table} SET post_uri = ? WHERE post_uri = ?", (changes["uri"], uri)
+                    f"UPDATE {table} SET post_uri = ? WHERE post_uri = ?", (merge.uri_moves_to, uri)
                 )
-        # Only a newer edit replaces the text: another instance's copy may be older (a
-        # remote server keeps the version it was last sent), and must not flip it back.
-        # Within one second is the same edit: a remote copy gives edited_at in whole
-        # seconds where the origin has milliseconds (and may re-sanitise the HTML).
-        edited = post.edited_at is not None and (
-            edited_at is None or (iso(post.edited_at) or "")[:19] > edited_at[:19]
-        )
-        content_changed = post.content_html != content_html or post.spoiler_text != spoiler
-        if (edited and content_changed) or richer:
-            if edited and content_changed:
-                self.db.execute(
-                    "INSERT INTO post_versions (post_id, edited_at, content_html, text,"
-                    " spoiler_text, raw, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (post_id, edited_at, content_html, text, spoiler, raw, stamp),
-                )
-                updated = 1
-            changes.update(
-                content_html=post.content_html,
-                text=post.text,
-                spoiler_text=post.spoiler_text,
-                edited_at=iso(post.edited_at),
-                raw=post.raw,
-                links=_join(post.links) or links,
-            )
-            if richer:
-                changes.update(
-                    source=post.source,
-                    author_id=self._author_id(post.author),
-                    created_at=iso(post.created_at),  # to the millisecond, in UTC
-                    flags=_join(post.flags),  # 'tz-less date', 'unknown author' gone
-                )
-        elif edited and edited_at is None:
-            changes["edited_at"] = iso(post.edited_at)
-        if deleted_at is not None and _from_origin(uri, post.sighting):
-            # Its own server serves it again: it came back (e.g. a suspension lifted). Another
-            # server's copy proves nothing: remote servers keep copies of deleted posts.
-            changes["deleted_at"] = None
-        if changes:
-            changes["updated_at"] = stamp
-            assignments = ", ".join(f"{column} = ?" for column in changes)
+        if merge.new_version:
             self.db.execute(
-                f"UPDATE posts SET {assignments} WHERE id = ?", (*changes.values(), post_id)
+                "INSERT INTO post_versions (post_id, edited_at, content_html, text,"
+                " spoiler_text, raw, recorded_at)"
+                " SELECT id, edited_at, content_html, text, spoiler_text, raw, ? FROM posts"
+                " WHERE id = ?",
+                (stamp, post_id),
             )
-            if "links" in changes and changes["links"] != links:
-                if richer:  # the poorer copy's links (t.co, cut) are not the post's
-                    self.db.execute("DELETE FROM post_links WHERE post_id = ?", (post_id,))
-                self.db.executemany(
-                    "INSERT OR IGNORE INTO post_links (post_id, url, position) VALUES (?, ?, ?)",
-                    [(post_id, url, i) for i, url in enumerate(post.links)],
-                )
-        return updated
+        changes["updated_at"] = stamp
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        self.db.execute(
+            f"UPDATE posts SET {assignments} WHERE id = ?", (*changes.values(), post_id)
+        )
+        if merge.replace_links:  # the poorer copy's links (t.co, cut) are not the post's
+            self.db.execute("DELETE FROM post_links WHERE post_id = ?", (post_id,))
+        if merge.add_links:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO post_links (post_id, url, position) VALUES (?, ?, ?)",
+                [(post_id, url, i) for i, url in enumerate(merge.add_links)],
+            )
+        return int(merge.new_version)
+
+    def _exists(self, sql: str, *params: object) -> bool:
+        return self.db.execute(sql, params).fetchone() is not None
 
     def _is_a_boost(self, uri: str) -> bool:
         """Whether a boost says what ``uri`` is (a TAGS row's guess does not)."""
-        return (
-            self.db.execute(
-                f"SELECT 1 FROM boosts WHERE uri = ? AND NOT {_GUESSED_BOOST}", (uri,)
-            ).fetchone()
-            is not None
-        )
+        return self._exists(f"SELECT 1 FROM boosts WHERE uri = ? AND NOT {_GUESSED_BOOST}", uri)
 
     def _drop_guessed_boosts(self, uris: Sequence[str]) -> None:
         """A tweet TAGS kept as a retweet ('RT @x: …') that a structured copy (twarc) shows
@@ -546,28 +628,35 @@ class PostsMixin(StoreBase):
         for part, marks in _parts(uris):
             self.db.execute(
                 f"DELETE FROM posts WHERE uri IN ({marks}) AND instr(flags, ?) > 0",
-                (*part, _RETWEET_TEXT),
+                (*part, RETWEET_TEXT),
             )
 
     def _insert_boost(self, boost: Boost, now: datetime) -> int:
-        if _TAGS_ROW in boost.raw:
-            # A TAGS guess: a structured copy stored as a post, or as a boost, says more.
-            if self.db.execute(
-                "SELECT 1 FROM posts WHERE uri = ? AND instr(raw, ?) = 0", (boost.uri, _TAGS_ROW)
-            ).fetchone():
-                return 0
-        elif self.db.execute(
-            f"UPDATE boosts SET post_uri = ?, raw = ? WHERE uri = ? AND {_GUESSED_BOOST}",
-            (boost.post_uri, boost.raw, boost.uri),
-        ).rowcount:
-            return 0  # the structured copy names the original the TAGS row could not
-        self._drop_retweet_rows([boost.uri])
+        """Store a boost as :func:`bsarchive.dedupe.decide_boost` decides."""
+        uri = boost.uri
+        plan = decide_boost(
+            boost,
+            structured_post_stored=boost.is_tags_row
+            and self._exists("SELECT 1 FROM posts WHERE uri = ? AND tags_row = 0", uri),
+            guess_stored=not boost.is_tags_row
+            and self._exists(f"SELECT 1 FROM boosts WHERE uri = ? AND {_GUESSED_BOOST}", uri),
+        )
+        if plan.answers_guess:
+            self.db.execute(
+                "UPDATE boosts SET post_uri = ?, raw = ?, tags_row = 0"
+                f" WHERE uri = ? AND {_GUESSED_BOOST}",
+                (boost.post_uri, boost.raw, uri),
+            )
+        if not plan.insert:
+            return 0
+        if plan.drops_retweet_row:
+            self._drop_retweet_rows([uri])
         booster = self._author_id(boost.booster)
         cur = self.db.execute(
             """
             INSERT OR IGNORE INTO boosts (uri, post_uri, booster_id, created_at, source, raw,
-                                          fetched_at, fetched_from, version)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                          fetched_at, fetched_from, version, tags_row)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
                 boost.uri,
@@ -579,21 +668,22 @@ class PostsMixin(StoreBase):
                 iso(boost.sighting.fetched_at),
                 boost.sighting.fetched_from,
                 __version__,
+                int(boost.is_tags_row),
             ),
         )
         return int(cur.rowcount > 0)
 
     def _mark_deleted(self, deletion: Deletion, now: datetime) -> int:
-        if not _from_origin(deletion.uri, deletion.sighting):
-            # Another server no longer has its copy (purged, the domain suspended there):
-            # that proves nothing while the post's own server, where it was seen too, can
-            # still be asked. Only when it was never seen there is this the best word.
-            sources = self.db.execute(
+        """Mark a post deleted as :func:`bsarchive.dedupe.decide_deletion` decides."""
+        seen_on = [
+            source
+            for (source,) in self.db.execute(
                 "SELECT s.source FROM sightings s JOIN posts p ON p.id = s.post_id WHERE p.uri = ?",
                 (deletion.uri,),
-            ).fetchall()
-            if any(_from_origin(deletion.uri, source) for (source,) in sources):
-                return 0
+            )
+        ]
+        if not decide_deletion(deletion.uri, deletion.sighting.source, seen_on).mark_deleted:
+            return 0
         cur = self.db.execute(
             "UPDATE posts SET deleted_at = ?, updated_at = ? WHERE uri = ? AND deleted_at IS NULL",
             (iso(now), iso(now), deletion.uri),
@@ -752,19 +842,19 @@ class PostsMixin(StoreBase):
         """``boosts`` less the TAGS guesses a structured copy already answered (a post of
         that uri not read from a TAGS row), after giving a stored guess the original a
         structured boost names."""
-        guesses = [b[_B_URI] for b in boosts if _TAGS_ROW in b[_B_RAW]]
+        guesses = [b[_B_URI] for b in boosts if b[_B_IS_TAGS_ROW]]
         answered: set[str] = set()
         for part, marks in _parts(guesses):
             answered.update(
                 uri
                 for (uri,) in self.db.execute(
-                    f"SELECT uri FROM posts WHERE uri IN ({marks}) AND instr(raw, ?) = 0",
-                    (*part, _TAGS_ROW),
+                    f"SELECT uri FROM posts WHERE uri IN ({marks}) AND tags_row = 0", part
                 )
             )
         self.db.executemany(
-            f"UPDATE boosts SET post_uri = ?, raw = ? WHERE uri = ? AND {_GUESSED_BOOST}",
-            [(b[_B_POST_URI], b[_B_RAW], b[_B_URI]) for b in boosts if _TAGS_ROW not in b[_B_RAW]],
+            "UPDATE boosts SET post_uri = ?, raw = ?, tags_row = 0"
+            f" WHERE uri = ? AND {_GUESSED_BOOST}",
+            [(b[_B_POST_URI], b[_B_RAW], b[_B_URI]) for b in boosts if not b[_B_IS_TAGS_ROW]],
         )
         return [b for b in boosts if b[_B_URI] not in answered]
 
@@ -840,6 +930,7 @@ class PostsMixin(StoreBase):
                         p[_P_FAVOURITES], p[_P_EDITED_AT], p[_P_SOURCE],
                         p[_P_SIGHTING][0], _join(p[_P_FLAGS]), p[_P_RAW],
                         p[_P_SIGHTING][3], p[_P_SIGHTING][4], __version__, stamp, stamp,
+                        int(p[_P_IS_TAGS_ROW]),
                     )
                     for p in posts
                 ],
@@ -876,6 +967,10 @@ class PostsMixin(StoreBase):
                 for p, i in zip(posts, ids, strict=True)
             ],
         )  # fmt: skip
+        self.db.executemany(
+            "INSERT OR IGNORE INTO post_mentions (post_id, url) VALUES (?, ?)",
+            [(i, url) for p, i in zip(posts, ids, strict=True) for url in p[_P_MENTION_URLS]],
+        )
         return len(posts)
 
     @contextlib.contextmanager
@@ -905,14 +1000,14 @@ class PostsMixin(StoreBase):
         self.db.executemany(
             """
             INSERT OR IGNORE INTO boosts (uri, post_uri, booster_id, created_at, source, raw,
-                                          fetched_at, fetched_from, version)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                          fetched_at, fetched_from, version, tags_row)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 (
                     b[_B_URI], b[_B_POST_URI], authors[b[_B_BOOSTER][0]], b[_B_CREATED_AT],
                     b[_B_SIGHTING][0], b[_B_RAW], b[_B_SIGHTING][3], b[_B_SIGHTING][4],
-                    __version__,
+                    __version__, int(b[_B_IS_TAGS_ROW]),
                 )
                 for b in boosts
             ],

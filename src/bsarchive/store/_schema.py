@@ -386,6 +386,15 @@ MIGRATIONS: tuple[str, ...] = (
     END;
     INSERT INTO comments_fts (comments_fts) VALUES ('rebuild');
     """,
+    # 10: provenance stated, not sniffed (issue 16): a post or boost read from a TAGS
+    # sheet's row, which a structured copy replaces. Older archives knew it only by a key
+    # of the row kept as raw JSON ("from_user"), read here once.
+    """
+    ALTER TABLE posts ADD COLUMN tags_row INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE boosts ADD COLUMN tags_row INTEGER NOT NULL DEFAULT 0;
+    UPDATE posts SET tags_row = 1 WHERE instr(raw, '"from_user":') > 0;
+    UPDATE boosts SET tags_row = 1 WHERE instr(raw, '"from_user":') > 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 
+from bsarchive.dedupe import RETWEET_TEXT
 from bsarchive.models import Author, Sighting
 from bsarchive.sources.fields import str_field
 from bsarchive.sources.twarc.common import (
@@ -106,7 +107,7 @@ def _flags(tzless: bool, username: str | None, text: str) -> tuple[str, ...]:
     if username is None:
         flags.append("unknown author")
     if text.startswith("RT @"):
-        flags.append("retweet text")
+        flags.append(RETWEET_TEXT)
     return tuple(flags)
 
 

@@ -135,6 +135,7 @@ def _tags_post(row: Mapping[str, str], fetch: _Fetch) -> Post | Boost:
             created_at=parsed[0],
             sighting=sighting,
             raw=_dump(dict(row)),
+            is_tags_row=True,
         )
     return Post(
         uri=uri,
@@ -153,4 +154,5 @@ def _tags_post(row: Mapping[str, str], fetch: _Fetch) -> Post | Boost:
         media=_v1_media(entities, _EMPTY),
         flags=all_flags,
         raw=_dump(dict(row)),
+        is_tags_row=True,
     )
