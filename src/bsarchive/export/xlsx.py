@@ -1,7 +1,8 @@
 """``export xlsx``: an Excel workbook with typed columns, written in streaming mode.
 
 Ids and text are strings (so no id loses digits), times are real date-times (UTC, shown
-as ``yyyy-mm-dd hh:mm:ss``), counts are integers. Formula-like text is neutralised as in
+as ``yyyy-mm-dd hh:mm:ss``), counts are integers, booleans TRUE/FALSE, list columns their
+items joined by one space (as in CSV). Formula-like text is neutralised as in
 CSV. openpyxl is an optional extra (``pip install 'bsarchive[xlsx]'``), imported only
 here. Never touches the network.
 """
@@ -15,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from bsarchive.errors import ConfigError
-from bsarchive.export.csv import DEFAULT_COLUMNS
-from bsarchive.store import ExportFilter, Store
+from bsarchive.export.columns import DEFAULT_COLUMNS
+from bsarchive.store import COLUMN, COLUMNS, ExportFilter, Store
 
-TIME_COLUMNS = frozenset({"created_at", "edited_at", "deleted_at", "fetched_at", "first_seen_at"})
-COUNT_COLUMNS = frozenset({"boosts", "replies", "favourites"})
+TIME_COLUMNS = frozenset(c.name for c in COLUMNS if c.type == "timestamp")
 # Excel's limit for one cell's text (longer text is cut, with a marker).
 MAX_CELL_CHARS = 32_767
 
@@ -39,8 +39,11 @@ def _cell(name: str, value: Any) -> Any:
     if name in TIME_COLUMNS:
         # Excel has no time zones: store the UTC wall time, say UTC in the header.
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None)
-    if name in COUNT_COLUMNS:
+    column = COLUMN[name]
+    if column.type == "integer":
         return int(value)
+    if column.type == "boolean":
+        return bool(value)
     text = str(value)
     if len(text) > MAX_CELL_CHARS:
         text = text[: MAX_CELL_CHARS - 1] + "…"
@@ -53,8 +56,10 @@ def write_xlsx(
     flt: ExportFilter,
     *,
     columns: Sequence[tuple[str, str]] = DEFAULT_COLUMNS,
+    safe_cells: bool = True,
 ) -> int:
-    """Write the export to ``path``; return the number of rows."""
+    """Write the export to ``path``; return the number of rows. ``safe_cells=False``
+    (``--unsafe-cells``) keeps formula-like text as it is, for programs reading the file."""
     try:  # before the work, and before openpyxl's writers exist (a failed save left them
         # to die noisily at exit)
         with path.open("ab"):
@@ -69,7 +74,7 @@ def write_xlsx(
         [f"{header} (UTC)" if name in TIME_COLUMNS else header for name, header in columns]
     )
     count = 0
-    for row in store.iter_export_rows(flt, safe_cells=True, columns=names):
+    for row in store.iter_export_rows(flt, safe_cells=safe_cells, columns=names):
         cells = []
         for name, value in zip(names, row, strict=True):
             cell = openpyxl.cell.WriteOnlyCell(sheet, value=_cell(name, value))
