@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import re
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,14 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text("utf-8"), newline="")))
 
 
+def _xlsx_rows(path: Path) -> list[tuple[Any, ...]]:
+    book = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return list(book["archive"].iter_rows(values_only=True))
+    finally:
+        book.close()
+
+
 def _as_text(name: str, value: Any) -> str:
     """What CSV carries for a JSON value, by the column definition."""
     column = COLUMN[name]
@@ -192,10 +201,7 @@ def test_every_format_follows_the_column_definition(
                 got = got.isoformat(timespec="milliseconds").replace("+00:00", "Z")
             assert got == value, (obj["kind"], name)
 
-    sheet = openpyxl.load_workbook(
-        _export(cli, tmp_path, "xlsx", *args, "--unsafe-cells"), read_only=True
-    )["archive"]
-    cells = list(sheet.iter_rows(values_only=True))
+    cells = _xlsx_rows(_export(cli, tmp_path, "xlsx", *args, "--unsafe-cells"))
     assert cells[0] == tuple(
         f"{c.name} (UTC)" if c.type == "timestamp" else c.name for c in COLUMNS
     )
@@ -273,8 +279,7 @@ def test_every_option_applies_to_every_format(
     assert pq.read_table(_export(cli, tmp_path, "parquet", *args)).column("id").to_pylist() == (
         expected
     )
-    book = openpyxl.load_workbook(_export(cli, tmp_path, "xlsx", *args), read_only=True)
-    assert [r[0] for r in book["archive"].iter_rows(min_row=2, values_only=True)] == expected
+    assert [r[0] for r in _xlsx_rows(_export(cli, tmp_path, "xlsx", *args))[1:]] == expected
 
 
 def test_every_format_is_byte_identical_on_repeat(
@@ -294,3 +299,53 @@ def test_the_readme_data_dictionary_is_the_column_definition(cli: Cli) -> None:
     result = cli("export", "schema")
     assert result.exit_code == 0
     assert result.stdout == data_dictionary()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet", "xlsx"])
+def test_a_failed_export_leaves_no_file_and_keeps_the_last_one(
+    cli: Cli, archive: list[dict[str, Any]], tmp_path: Path, fmt: str
+) -> None:
+    tmp_path = tmp_path / "exports"
+    tmp_path.mkdir()
+    out = tmp_path / f"out.{fmt}"  # where _export writes
+    bad = ("--search", '"unbalanced')  # FTS5 refuses it once the export has begun
+    result = cli("export", fmt, "--db", str(cli.db), "-o", str(out), *bad)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("bsarchive: error: search: ")
+    assert list(tmp_path.iterdir()) == []  # no empty file, no temporary file
+    good = _export(cli, tmp_path, fmt).read_bytes()
+    assert cli("export", fmt, "--db", str(cli.db), "-o", str(out), *bad).exit_code == 2
+    assert out.read_bytes() == good
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_xlsx_carries_no_save_time(cli: Cli, archive: list[dict[str, Any]], tmp_path: Path) -> None:
+    with zipfile.ZipFile(_export(cli, tmp_path, "xlsx")) as book:
+        assert {info.date_time for info in book.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        core = book.read("docProps/core.xml").decode()
+    times = re.findall(r"<dcterms:(created|modified)[^>]*>([^<]*)<", core)
+    assert sorted(times) == [
+        ("created", "1980-01-01T00:00:00Z"),
+        ("modified", "1980-01-01T00:00:00Z"),
+    ]
+
+
+def test_version_rows_keep_earlier_texts_with_their_times(
+    cli: Cli, archive: list[dict[str, Any]]
+) -> None:
+    columns = "kind,uri,created_at,edited_at,fetched_at,text"
+    kinds = ("--kind", "version", "--kind", "post", "--tag", "bsnopen")
+    result = cli("export", "jsonl", "--db", str(cli.db), *kinds, "--columns", columns)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    post, version = [r for r in rows if r["uri"] == archive[0]["uri"]]
+    assert (post["kind"], post["edited_at"]) == ("post", "2010-06-30T08:00:00.000Z")
+    assert post["text"] == "Post 0 from the Big Society Network open night (edited) #bsnopen"
+    assert version == {
+        "kind": "version",
+        "uri": archive[0]["uri"],
+        "created_at": "2010-06-29T17:00:00.000Z",  # the original text's time
+        "edited_at": None,  # the original was not itself an edit
+        "fetched_at": "2010-07-01T09:00:00.000Z",  # when the edit replaced it here
+        "text": "Post 0 from the Big Society Network open night #bsnopen",
+    }

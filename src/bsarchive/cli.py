@@ -10,8 +10,8 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -188,11 +188,18 @@ def _open_binary(path: str) -> Any:
     return _open(path, "wb")
 
 
-def _open(path: str, mode: str, **kwargs: Any) -> Any:
-    try:
-        return open(path, mode, **kwargs)  # noqa: SIM115 - returned to a with block
-    except OSError as e:
-        raise ConfigError(path, f"cannot write: {e.strerror}") from None
+@contextmanager
+def _open(path: str, mode: str, **kwargs: Any) -> Iterator[Any]:
+    """The file ``path``, written whole or not at all (export.output.replacing)."""
+    from bsarchive.export.output import replacing
+
+    with replacing(Path(path)) as tmp:
+        try:
+            f = open(tmp, mode, **kwargs)  # noqa: SIM115 - closed below, before the rename
+        except OSError as e:
+            raise ConfigError(path, f"cannot write: {e.strerror}") from None
+        with f:
+            yield f
 
 
 # -- archiving: fetch, import --------------------------------------------------------------

@@ -14,6 +14,7 @@ import csv
 import io
 import itertools
 from collections.abc import Sequence
+from contextlib import closing
 from typing import BinaryIO, TextIO
 
 from bsarchive.export.columns import DEFAULT_COLUMNS
@@ -39,10 +40,13 @@ def write_csv(
     out.write(header.getvalue().encode("utf-8"))
     count = 0
     names = [name for name, _ in columns]
-    for batch in store.iter_export_csv(flt, safe_cells=safe_cells, columns=names):
-        batch.append(b"")  # the last line's CRLF
-        out.write(b"\r\n".join(batch))
-        count += len(batch) - 1
+    # closed here, not when collected: a reader that stops early (`| head`) must not leave
+    # the generator to end its read after the store is closed
+    with closing(store.iter_export_csv(flt, safe_cells=safe_cells, columns=names)) as batches:
+        for batch in batches:
+            batch.append(b"")  # the last line's CRLF
+            out.write(b"\r\n".join(batch))
+            count += len(batch) - 1
     return count
 
 
@@ -74,7 +78,8 @@ def write_excel_csv(
     writer.writerow([header for _, header in columns])
     counter = itertools.count()
     rows = store.iter_export_rows(flt, safe_cells=True, columns=[name for name, _ in columns])
-    writer.writerows(
-        [excel_cell(value) for value in row] for row, _ in zip(rows, counter, strict=False)
-    )
+    with closing(rows):  # as in write_csv: `--excel | head` ends cleanly
+        writer.writerows(
+            [excel_cell(value) for value in row] for row, _ in zip(rows, counter, strict=False)
+        )
     return next(counter)

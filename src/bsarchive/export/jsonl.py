@@ -8,7 +8,9 @@ Never touches the network.
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from collections.abc import Iterator
+from contextlib import closing
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -49,14 +51,23 @@ def write_jsonl(
     if not raw:
         # The common case: SQLite builds each object; we only join lines.
         count = 0
-        for batch in store.iter_export_json(flt, columns=names, names=headers):
-            batch.append(b"")  # the last line's newline
-            out.write(b"\n".join(batch))
-            count += len(batch) - 1
+        with closing(store.iter_export_json(flt, columns=names, names=headers)) as batches:
+            for batch in batches:  # closed on a reader that stops early, as in write_csv
+                batch.append(b"")  # the last line's newline
+                out.write(b"\n".join(batch))
+                count += len(batch) - 1
         return count
+    rows = store.iter_export_rows(flt, columns=[*names, "raw"], lists="json")
+    with closing(rows):
+        return _write_items(out, rows, names, headers)
+
+
+def _write_items(
+    out: BinaryIO, rows: Iterator[tuple[Any, ...]], names: list[str], headers: list[str]
+) -> int:
     count = 0
     buffer: list[bytes] = []
-    for row in store.iter_export_rows(flt, columns=[*names, "raw"], lists="json"):
+    for row in rows:
         item = {
             header: json_value(name, value)
             for name, header, value in zip(names, headers, row, strict=False)

@@ -13,13 +13,15 @@ when a Parquet file is written. Never touches the network and never writes to th
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bsarchive.errors import ConfigError
 from bsarchive.export.columns import DEFAULT_COLUMNS, Columns, json_value, unique_headers
+from bsarchive.export.output import replacing
 from bsarchive.store import COLUMN, ExportFilter, Store
 
 # Rows per Parquet row group: large enough for good compression and column statistics,
@@ -88,21 +90,34 @@ def write_parquet(
     pa, pq = _pyarrow()
     schema = parquet_schema(columns)
     names = [name for name, _ in columns]
+    with replacing(path) as tmp:
+        try:
+            writer = pq.ParquetWriter(str(tmp), schema, compression="zstd")
+        except OSError as e:
+            raise ConfigError(str(path), f"cannot write: {e}") from None
+        rows = store.iter_export_rows(flt, columns=names, lists="json")
+        with writer, closing(rows):
+            return _write_groups(pa, writer, schema, names, rows, row_group_size)
+
+
+def _write_groups(
+    pa: Any,
+    writer: Any,
+    schema: Any,
+    names: Sequence[str],
+    rows: Iterator[tuple[Any, ...]],
+    row_group_size: int,
+) -> int:
     count = 0
-    try:
-        writer = pq.ParquetWriter(str(path), schema, compression="zstd")
-    except OSError as e:
-        raise ConfigError(str(path), f"cannot write: {e}") from None
-    with writer:
-        batch: list[tuple[Any, ...]] = []
-        for row in store.iter_export_rows(flt, columns=names, lists="json"):
-            batch.append(row)
-            if len(batch) >= row_group_size:
-                _write_group(pa, writer, schema, names, batch)
-                count, batch = count + len(batch), []
-        if batch or count == 0:
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= row_group_size:
             _write_group(pa, writer, schema, names, batch)
-            count += len(batch)
+            count, batch = count + len(batch), []
+    if batch or count == 0:
+        _write_group(pa, writer, schema, names, batch)
+        count += len(batch)
     return count
 
 

@@ -109,8 +109,8 @@ COLUMNS: tuple[ExportColumn, ...] = (
     ExportColumn(
         "created_at", "timestamp",
         "When the item was posted (UTC): a reaction's published time, else when it was"
-        " first seen; a comment's time, else when it was fetched; a boost's time; the time"
-        " a version was replaced by an edit, else the post's time.",
+        " first seen; a comment's time, else when it was fetched; a boost's time; for a"
+        " version, when its text was written (its edit time, else the post's time).",
         {"post": "p.created_at", "reaction": "coalesce(r.published_at, r.first_seen_at)",
          "comment": "coalesce(c.created_at, c.fetched_at)", "boost": "b.created_at",
          "version": "coalesce(v.edited_at, p.created_at)"},
@@ -194,7 +194,8 @@ COLUMNS: tuple[ExportColumn, ...] = (
     ),
     ExportColumn(
         "edited_at", "timestamp",
-        "When the post was last edited; for a version, when it was replaced.",
+        "When the post was last edited; for a version, the edit that made its text (empty"
+        " for the original text).",
         {"post": "p.edited_at", "version": "v.edited_at"}, default=True,
     ),
     ExportColumn(

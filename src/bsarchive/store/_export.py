@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
@@ -229,7 +229,7 @@ class ExportMixin(SearchMixin):
         safe_cells: bool = False,
         columns: Sequence[str] = EXPORT_COLUMNS,
         lists: Literal["joined", "json"] = "joined",
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> Generator[tuple[Any, ...], None, None]:
         """Rows with ``columns`` (names from ARCHIVE_COLUMNS, default EXPORT_COLUMNS), oldest
         first, streamed from one read snapshot. List columns are their items joined by a
         space, or with ``lists="json"`` JSON array text (objects too, whatever ``lists``).
@@ -250,7 +250,7 @@ class ExportMixin(SearchMixin):
         *,
         columns: Sequence[str] = EXPORT_COLUMNS,
         names: Sequence[str] | None = None,
-    ) -> Iterator[list[bytes]]:
+    ) -> Generator[list[bytes], None, None]:
         """The same items as :meth:`iter_export_rows` in batches, each item one compact JSON
         object (keys ``names``, default ``columns``, in order; UTF-8 bytes; lists as arrays,
         booleans as true/false) built by SQLite's ``json_object``: twice as fast as building
@@ -260,7 +260,7 @@ class ExportMixin(SearchMixin):
 
     def iter_export_csv(
         self, flt: ExportFilter, *, safe_cells: bool = True, columns: Sequence[str] = EXPORT_COLUMNS
-    ) -> Iterator[list[bytes]]:
+    ) -> Generator[list[bytes], None, None]:
         """The same items as :meth:`iter_export_rows` in batches, each one RFC 4180 CSV line
         (UTF-8 bytes, without its CRLF) built by SQLite's ``format()``: text fields always
         quoted, embedded quotes doubled (``%w``), numbers bare, NULL empty. Python's csv
