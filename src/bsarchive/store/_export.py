@@ -19,7 +19,8 @@ from bsarchive.store._columns import (
     EXPORT_COLUMNS,
     KINDS,
     ExportColumn,
-    json_list_sql,
+    inner_sql,
+    json_array_sql,
 )
 from bsarchive.store._search import SearchMixin
 
@@ -172,21 +173,29 @@ _FROM = {
 def _cell(
     column: ExportColumn,
     ref: str,
+    kind: str,
     shape: Literal["rows", "json", "csv"],
     safe_cells: bool,
     lists: Literal["joined", "json"],
 ) -> str:
-    """The outer SELECT's expression for one column read from the CTE's ``ref``."""
+    """The outer SELECT's expression for one column of one kind, read from the CTE's
+    ``ref``. A list in JSON form is made here from the joined text (on a plain reference:
+    cheaper than in the inner select), unless the inner select gave JSON already."""
     if column.name == "id":
         return f"CAST({ref} AS TEXT)"  # ids are text in every format, like local_id
+    if kind not in column.sql:
+        return "NULL"  # the kind has no such field
+    if column.is_list and lists == "json":
+        given = kind in column.json_sql or column.type == "object"
+        if not given:
+            return json_array_sql(ref)
+        return f"json({ref})" if shape == "json" else ref
     if shape == "json":
-        if column.is_list:
-            return f"json({ref})"
         if column.type == "boolean":
             truth = f"CASE WHEN {ref} IS NULL THEN 'null' WHEN {ref} THEN 'true' ELSE 'false' END"
             return f"json({truth})"
         return ref
-    if safe_cells and column.remote and not (column.is_list and lists == "json"):
+    if safe_cells and column.remote:
         return _SAFE_CELL.format(ref=ref)
     return ref
 
@@ -296,31 +305,38 @@ class ExportMixin(SearchMixin):
         # rows in SQLite costs several times the export itself.
         inner = list(dict.fromkeys(("created_at", "id", *columns)))
         refs = {name: f"c{i}" for i, name in enumerate(inner)}
-        cells = [_cell(COLUMN[name], refs[name], shape, safe_cells, lists) for name in columns]
-        if shape == "json":
-            keys = names or columns
-            pairs = ", ".join(
-                f"'{key.replace(chr(39), chr(39) * 2)}', {cell}"
-                for key, cell in zip(keys, cells, strict=True)
-            )
-            cells = [f"json_object({pairs})"]
-        elif shape == "csv":
-            template = ",".join('"%w"' if COLUMN[c].remote or c == "id" else "%s" for c in columns)
-            values = ", ".join(f"coalesce({cell}, '')" for cell in cells)
-            cells = [f"format('{template}', {values})"]
         whole = shape != "rows"  # one preformatted column per row
         hidden = whole or "created_at" not in columns  # merge key, appended when needed
-        if hidden:
-            cells.append(refs["created_at"])
-        key_index = len(cells) - 1 if hidden else list(columns).index("created_at")
-        queries = [
-            (
-                f"WITH t({', '.join(refs.values())}) AS ({sql})"
-                f" SELECT {', '.join(cells)} FROM t ORDER BY c0, c1",
-                params,
+        # where the merge key is: after the one preformatted cell, after the columns, or
+        # among them
+        key_index = 1 if whole else len(columns) if hidden else list(columns).index("created_at")
+        queries: list[tuple[str, list[Any]]] = []
+        for kind, sql, params in self._export_selects(flt, inner, lists):
+            cells = [
+                _cell(COLUMN[name], refs[name], kind, shape, safe_cells, lists) for name in columns
+            ]
+            if shape == "json":
+                keys = names or columns
+                pairs = ", ".join(
+                    f"'{key.replace(chr(39), chr(39) * 2)}', {cell}"
+                    for key, cell in zip(keys, cells, strict=True)
+                )
+                cells = [f"json_object({pairs})"]
+            elif shape == "csv":
+                template = ",".join(
+                    '"%w"' if COLUMN[c].remote or c == "id" else "%s" for c in columns
+                )
+                values = ", ".join(f"coalesce({cell}, '')" for cell in cells)
+                cells = [f"format('{template}', {values})"]
+            if hidden:
+                cells.append(refs["created_at"])
+            queries.append(
+                (
+                    f"WITH t({', '.join(refs.values())}) AS ({sql})"
+                    f" SELECT {', '.join(cells)} FROM t ORDER BY c0, c1",
+                    params,
+                )
             )
-            for sql, params in self._export_selects(flt, inner, lists)
-        ]
         whole_bytes = shape != "rows"
         with (
             _errors("export", self.path),
@@ -354,19 +370,15 @@ class ExportMixin(SearchMixin):
 
     def _export_selects(
         self, flt: ExportFilter, inner: Sequence[str], lists: Literal["joined", "json"]
-    ) -> list[tuple[str, list[Any]]]:
-        """(SQL, params) per kind the filter keeps, columns in ``inner`` order (unsorted)."""
-        selects: list[tuple[str, list[Any]]] = []
+    ) -> list[tuple[str, str, list[Any]]]:
+        """(kind, SQL, params) per kind the filter keeps, columns in ``inner`` order
+        (unsorted)."""
+        selects: list[tuple[str, str, list[Any]]] = []
         for kind in KINDS:
             if kind not in flt.kinds:
                 continue
             params: list[Any] = []
-            values = ", ".join(
-                json_list_sql(COLUMN[name], kind)
-                if lists == "json" and COLUMN[name].is_list
-                else COLUMN[name].sql.get(kind, "NULL")
-                for name in inner
-            )
+            values = ", ".join(inner_sql(COLUMN[name], kind, lists) for name in inner)
             sql = f"SELECT {values} {_FROM[kind]} WHERE 1=1"
             sql += _window(COLUMN["created_at"].sql[kind], flt, params)
             if kind == "post" or kind == "version":
@@ -382,7 +394,7 @@ class ExportMixin(SearchMixin):
                     sql += boosted.format(_post_tags("p3.id", flt, params))
                 if flt.search:
                     sql += boosted.format(_match("p3.id", "posts_fts", flt, params))
-            selects.append((sql, params))
+            selects.append((kind, sql, params))
         return selects
 
     def iter_archived_posts(self, flt: ExportFilter) -> Iterator[ArchivedPost]:
