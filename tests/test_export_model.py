@@ -65,6 +65,7 @@ def _statuses() -> list[dict[str, Any]]:
         mentions=[_mention("user1", "home1.example"), _mention("user0", VIEWER)],
     )
     orphan = _status(3, in_reply_to_id="999")  # its parent was never archived
+    orphan["created_at"] = "2010-06-29T17:00:09.000"  # no zone: taken as UTC, and flagged
     boost = _status(4)
     boost.update(
         id="104",
@@ -349,3 +350,16 @@ def test_version_rows_keep_earlier_texts_with_their_times(
         "fetched_at": "2010-07-01T09:00:00.000Z",  # when the edit replaced it here
         "text": "Post 0 from the Big Society Network open night #bsnopen",
     }
+
+
+def test_item_flags_are_exported(cli: Cli, archive: list[dict[str, Any]]) -> None:
+    result = cli("export", "jsonl", "--db", str(cli.db), "--columns", "uri,created_at,flags")
+    assert result.exit_code == 0, result.output
+    rows = {r["uri"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert rows[archive[3]["uri"]] == {
+        "uri": archive[3]["uri"],
+        "created_at": "2010-06-29T17:00:09.000Z",
+        "flags": "tz-less date",
+    }
+    assert rows[archive[0]["uri"]]["flags"] == ""
+    assert rows[REACTION_URL]["flags"] == ""

@@ -304,6 +304,14 @@ COLUMNS: tuple[ExportColumn, ...] = (
         {"post": _SIGHTINGS}, is_list=True, remote=True,
     ),
     ExportColumn(
+        "flags", "string",
+        "Doubts recorded about the item's data, as stored (one text; a flag may hold a"
+        " space): `tz-less date` (a time without a zone, taken as UTC), `bad date` (the"
+        " fetch time stands in), `bad edited_at`, `bad updated date` (the value was not"
+        " kept).",
+        {"post": "p.flags", "reaction": "r.flags", "comment": "c.flags"}, remote=True,
+    ),
+    ExportColumn(
         "raw", "string",
         "The stored source payload (status or activity JSON, or what was read from a feed"
         " entry or page); `export jsonl --raw` parses it back.",
