@@ -25,6 +25,7 @@ from bsarchive.store._columns import (
     LIST_SEPARATOR,
     ExportColumn,
     data_dictionary,
+    json_array_sql,
 )
 from bsarchive.store._datasette import datasette_metadata
 from bsarchive.store._export import (
@@ -72,6 +73,7 @@ __all__ = [
     "StoredReaction",
     "data_dictionary",
     "datasette_metadata",
+    "json_array_sql",
     "pack_items",
     "unpack_post",
 ]
