@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import openpyxl
-import pyarrow.parquet as pq
 import pytest
 
 from bsarchive.demo import synthetic_status
@@ -135,7 +133,14 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text("utf-8"), newline="")))
 
 
+# pyarrow and openpyxl are imported where used, not at collection: loaded into the pytest
+# process early, they count in the peak RSS of every child it forks (tests/faults).
+def _parquet(path: Path) -> Any:
+    return pytest.importorskip("pyarrow.parquet").read_table(path)
+
+
 def _xlsx_rows(path: Path) -> list[tuple[Any, ...]]:
+    openpyxl: Any = pytest.importorskip("openpyxl")
     book = openpyxl.load_workbook(path, read_only=True)
     try:
         return list(book["archive"].iter_rows(values_only=True))
@@ -192,7 +197,7 @@ def test_every_format_follows_the_column_definition(
         for name, value in obj.items():
             assert row[name] == _as_text(name, value), (obj["kind"], name)
 
-    table = pq.read_table(_export(cli, tmp_path, "parquet", *args))
+    table = _parquet(_export(cli, tmp_path, "parquet", *args))
     assert table.schema.field("mentions").type.value_type.equals(table.schema.field("uri").type)
     assert str(table.schema.field("sensitive").type) == "bool"
     for record, obj in zip(table.to_pylist(), objects, strict=True):
@@ -277,9 +282,7 @@ def test_every_option_applies_to_every_format(
     assert [json.loads(line) for line in lines][0] == {
         "id": expected[0], "sensitive": True, "mentions": ["@user0@home0.example"],
     }  # fmt: skip
-    assert pq.read_table(_export(cli, tmp_path, "parquet", *args)).column("id").to_pylist() == (
-        expected
-    )
+    assert _parquet(_export(cli, tmp_path, "parquet", *args)).column("id").to_pylist() == (expected)
     assert [r[0] for r in _xlsx_rows(_export(cli, tmp_path, "xlsx", *args))[1:]] == expected
 
 
