@@ -183,7 +183,13 @@ def test_a_reader_that_stops_early_is_not_a_failure(tmp_path: Path) -> None:
             ],
             when,
         )  # fmt: skip
-    for command in (["export", "csv"], ["export", "jsonl"]):
+    commands = (
+        ["export", "csv"],
+        ["export", "csv", "--excel"],  # rows through Python: said "closed database" (issue 17)
+        ["export", "jsonl"],
+        ["export", "jsonl", "--raw"],
+    )
+    for command in commands:
         child = subprocess.Popen(
             [sys.executable, "-m", "bsarchive", *command, "--db", str(db)],
             stdout=subprocess.PIPE,

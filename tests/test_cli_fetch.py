@@ -405,7 +405,8 @@ def test_export_csv_and_jsonl(cli: Cli, servers: Any, fast_config: Path, tmp_pat
     objects = [json.loads(line) for line in result.stdout.splitlines()]
     assert [o["uri"] for o in objects] == [s["uri"] for s in statuses]
     assert objects[0]["author"] == "@user0@home0.example"
-    assert objects[1]["seen_on"] == "127.0.0.1:" + server.url.rsplit(":", 1)[1]
+    # a list since issue 17 (was the space-joined text)
+    assert objects[1]["seen_on"] == ["127.0.0.1:" + server.url.rsplit(":", 1)[1]]
 
 
 def test_export_filters(cli: Cli, servers: Any, fast_config: Path) -> None:

@@ -10,8 +10,8 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -21,9 +21,18 @@ import typer
 from bsarchive import __version__, console
 from bsarchive.config import Settings, load_settings, parse_tag, parse_when, require_sources
 from bsarchive.errors import EXIT_OK, BsarchiveError, ConfigError
-from bsarchive.export.csv import DEFAULT_COLUMNS, parse_columns, write_csv, write_excel_csv
+from bsarchive.export.columns import parse_columns
+from bsarchive.export.csv import write_csv, write_excel_csv
 from bsarchive.export.jsonl import write_jsonl
-from bsarchive.store import ArchiveLock, ExportFilter, Store, datasette_metadata
+from bsarchive.store import (
+    DEFAULT_KINDS,
+    KINDS,
+    ArchiveLock,
+    ExportFilter,
+    Store,
+    data_dictionary,
+    datasette_metadata,
+)
 
 app = typer.Typer(
     help="Archive an event's hashtag conversation (Mastodon, feeds, blog reactions) into SQLite.",
@@ -50,9 +59,26 @@ SinceOpt = Annotated[str | None, typer.Option("--since", help="ISO date/datetime
 UntilOpt = Annotated[str | None, typer.Option("--until", help="ISO date/datetime (UTC).")]
 TagFilter = Annotated[list[str] | None, typer.Option("--tag", help="Only items with this tag.")]
 KindFilter = Annotated[
-    list[str] | None, typer.Option("--kind", help="post, reaction or comment (repeatable).")
+    list[str] | None,
+    typer.Option(
+        "--kind",
+        help="post, reaction, comment, boost or version (repeatable) [default: the first three].",
+    ),
 ]
 OutOpt = Annotated[str, typer.Option("-o", "--output", help="Output file, - for stdout.")]
+UnsafeOpt = Annotated[
+    bool,
+    typer.Option("--unsafe-cells", help="Do not neutralise formula-like cells (for programs)."),
+]
+ColumnsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        metavar="SPEC",
+        help="Comma list of columns (bsarchive export schema), each optionally renamed as"
+        " name:header, or a preset: default, twarc, provenance, network, all.",
+    ),
+]
 SearchOpt = Annotated[
     str | None, typer.Option("--search", help="Only items matching this FTS5 query.")
 ]
@@ -103,10 +129,10 @@ def _filter(
     kinds: list[str] | None,
     search: str | None = None,
 ) -> ExportFilter:
-    kinds = kinds or ["post", "reaction", "comment"]
+    kinds = kinds or list(DEFAULT_KINDS)
     for kind in kinds:
-        if kind not in ("post", "reaction", "comment"):
-            raise ConfigError("--kind", f"{kind!r} is not one of post, reaction, comment")
+        if kind not in KINDS:
+            raise ConfigError("--kind", f"{kind!r} is not one of {', '.join(KINDS)}")
     start, end = parse_when(since, "--since"), parse_when(until, "--until", end=True)
     if start is not None and end is not None and start >= end:
         raise ConfigError("--since", "must be before --until")  # as fetch says
@@ -162,11 +188,18 @@ def _open_binary(path: str) -> Any:
     return _open(path, "wb")
 
 
-def _open(path: str, mode: str, **kwargs: Any) -> Any:
-    try:
-        return open(path, mode, **kwargs)  # noqa: SIM115 - returned to a with block
-    except OSError as e:
-        raise ConfigError(path, f"cannot write: {e.strerror}") from None
+@contextmanager
+def _open(path: str, mode: str, **kwargs: Any) -> Iterator[Any]:
+    """The file ``path``, written whole or not at all (export.output.replacing)."""
+    from bsarchive.export.output import replacing
+
+    with replacing(Path(path)) as tmp:
+        try:
+            f = open(tmp, mode, **kwargs)  # noqa: SIM115 - closed below, before the rename
+        except OSError as e:
+            raise ConfigError(path, f"cannot write: {e.strerror}") from None
+        with f:
+            yield f
 
 
 # -- archiving: fetch, import --------------------------------------------------------------
@@ -330,18 +363,8 @@ def export_csv(
     tag: TagFilter = None,
     kind: KindFilter = None,
     search_query: SearchOpt = None,
-    unsafe_cells: Annotated[
-        bool, typer.Option("--unsafe-cells", help="Do not neutralise formula-like cells.")
-    ] = False,
-    columns: Annotated[
-        str | None,
-        typer.Option(
-            "--columns",
-            metavar="SPEC",
-            help="Comma list of columns, each optionally renamed as name:header, or a"
-            " preset: default, twarc, provenance.",
-        ),
-    ] = None,
+    unsafe_cells: UnsafeOpt = False,
+    columns: ColumnsOpt = None,
     excel: Annotated[
         bool, typer.Option("--excel", help="For spreadsheets: BOM, long ids kept whole.")
     ] = False,
@@ -355,7 +378,7 @@ def export_csv(
     def body() -> None:
         s = _settings(config, db=db)
         flt = _filter(since, until, tag, kind, search_query)
-        chosen = parse_columns(columns) if columns is not None else DEFAULT_COLUMNS
+        chosen = parse_columns(columns)
         with Store(s.db, readonly=True) as store:
             if excel:
                 with _open_text(output) as f:
@@ -378,6 +401,7 @@ def export_jsonl(
     raw: Annotated[
         bool, typer.Option("--raw", help="Add the stored source JSON (or XML text) as raw.")
     ] = False,
+    columns: ColumnsOpt = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
@@ -389,7 +413,7 @@ def export_jsonl(
         s = _settings(config, db=db)
         flt = _filter(since, until, tag, kind, search_query)
         with Store(s.db, readonly=True) as store, _open_binary(output) as f:
-            write_jsonl(store, f, flt, raw=raw)
+            write_jsonl(store, f, flt, raw=raw, columns=parse_columns(columns))
 
     _run(body, quiet=quiet, verbose=verbose)
 
@@ -428,6 +452,7 @@ def export_parquet(
     tag: TagFilter = None,
     kind: KindFilter = None,
     search_query: SearchOpt = None,
+    columns: ColumnsOpt = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
@@ -439,8 +464,9 @@ def export_parquet(
     def body() -> None:
         s = _settings(config, db=db)
         flt = _filter(since, until, tag, kind, search_query)
+        chosen = parse_columns(columns)
         with Store(s.db, readonly=True) as store:
-            parquet.write_parquet(store, Path(output), flt)
+            parquet.write_parquet(store, Path(output), flt, columns=chosen)
 
     _run(body, quiet=quiet, verbose=verbose)
 
@@ -452,9 +478,9 @@ def export_xlsx(
     until: UntilOpt = None,
     tag: TagFilter = None,
     kind: KindFilter = None,
-    columns: Annotated[
-        str | None, typer.Option("--columns", metavar="SPEC", help="As for export csv.")
-    ] = None,
+    search_query: SearchOpt = None,
+    columns: ColumnsOpt = None,
+    unsafe_cells: UnsafeOpt = False,
     db: DbOpt = None,
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
@@ -465,11 +491,18 @@ def export_xlsx(
 
     def body() -> None:
         s = _settings(config, db=db)
-        chosen = parse_columns(columns) if columns is not None else DEFAULT_COLUMNS
+        flt = _filter(since, until, tag, kind, search_query)
+        chosen = parse_columns(columns)
         with Store(s.db, readonly=True) as store:
-            write_xlsx(store, Path(output), _filter(since, until, tag, kind), columns=chosen)
+            write_xlsx(store, Path(output), flt, columns=chosen, safe_cells=not unsafe_cells)
 
     _run(body, quiet=quiet, verbose=verbose)
+
+
+@export_app.command("schema")
+def export_schema() -> None:
+    """The data dictionary: every export column, its type, kinds and meaning (Markdown)."""
+    _run(lambda: print(data_dictionary(), end=""))
 
 
 # -- reading the archive: digest, stats, search, Datasette ---------------------------------

@@ -730,3 +730,30 @@ def resolve_public(
                 hint=ALLOW_PRIVATE_HINT,
             )
     return answers
+
+
+# Actor URI and profile URL shapes that carry the username: Mastodon/Pleroma/GoToSocial
+# `/users/NAME`, Mastodon `/@NAME`, Friendica `/profile/NAME`, Pleroma `/u/NAME`.
+_ACTOR_PATH = re.compile(r"^/(?:users/|@|profile/|u/)([A-Za-z0-9_][A-Za-z0-9_.\-]*)/?$")
+
+
+@functools.lru_cache(maxsize=4096)
+def handle_from_actor_uri(uri: str) -> str:
+    """Derive ``@user@host`` from an actor URI or profile URL.
+
+    ``https://host/users/alice`` and ``https://host/@alice`` give ``@alice@host``; a URI of
+    any other shape is returned unchanged (it is still a stable identity).
+    """
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return uri
+    host = (parts.hostname or "").lower()
+    if not host or parts.query:
+        return uri
+    match = _ACTOR_PATH.match(parts.path)
+    if match is None:
+        return uri
+    if parts.port is not None and parts.port not in (80, 443):
+        host = f"{host}:{parts.port}"
+    return f"@{match.group(1)}@{host}"

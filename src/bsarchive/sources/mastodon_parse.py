@@ -29,6 +29,7 @@ from bsarchive.errors import ParseError
 from bsarchive.models import Author, Boost, Post, Sighting, normalise_tag
 from bsarchive.sources.fields import int_field, str_field
 from bsarchive.text import html_anchors, html_to_text
+from bsarchive.urls import handle_from_actor_uri
 
 __all__ = [
     "content_links",
@@ -84,33 +85,6 @@ def content_links(content: str) -> tuple[str, ...]:
 
 
 # --- handles --------------------------------------------------------------------------------
-
-# Actor URI and profile URL shapes that carry the username: Mastodon/Pleroma/GoToSocial
-# `/users/NAME`, Mastodon `/@NAME`, Friendica `/profile/NAME`, Pleroma `/u/NAME`.
-_ACTOR_PATH = re.compile(r"^/(?:users/|@|profile/|u/)([A-Za-z0-9_][A-Za-z0-9_.\-]*)/?$")
-
-
-@lru_cache(maxsize=4096)
-def handle_from_actor_uri(uri: str) -> str:
-    """Derive ``@user@host`` from an actor URI or profile URL.
-
-    ``https://host/users/alice`` and ``https://host/@alice`` give ``@alice@host``; a URI of
-    any other shape is returned unchanged (it is still a stable identity).
-    """
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return uri
-    host = (parts.hostname or "").lower()
-    if not host or parts.query:
-        return uri
-    match = _ACTOR_PATH.match(parts.path)
-    if match is None:
-        return uri
-    if parts.port is not None and parts.port not in (80, 443):
-        host = f"{host}:{parts.port}"
-    return f"@{match.group(1)}@{host}"
-
 
 # --- dates and JSON -------------------------------------------------------------------------
 

@@ -15,11 +15,20 @@ only (import-linter keeps the private modules private).
 from __future__ import annotations
 
 from bsarchive.store._base import SaveResult, StoreBase
+from bsarchive.store._columns import (
+    ARCHIVE_COLUMNS,
+    COLUMN,
+    COLUMNS,
+    DEFAULT_KINDS,
+    EXPORT_COLUMNS,
+    KINDS,
+    LIST_SEPARATOR,
+    ExportColumn,
+    data_dictionary,
+    json_array_sql,
+)
 from bsarchive.store._datasette import datasette_metadata
 from bsarchive.store._export import (
-    ARCHIVE_COLUMNS,
-    EXPORT_COLUMNS,
-    EXTRA_COLUMNS,
     ArchiveCounts,
     ArchivedComment,
     ArchivedPost,
@@ -39,7 +48,11 @@ from bsarchive.store._stats import Stats, StatsMixin
 __all__ = [
     "ARCHIVE_COLUMNS",
     "EXPORT_COLUMNS",
-    "EXTRA_COLUMNS",
+    "COLUMN",
+    "COLUMNS",
+    "DEFAULT_KINDS",
+    "KINDS",
+    "LIST_SEPARATOR",
     "IMPORT_BATCH",
     "MIGRATIONS",
     "SCHEMA_VERSION",
@@ -48,6 +61,7 @@ __all__ = [
     "ArchivedComment",
     "ArchivedPost",
     "ArchivedReaction",
+    "ExportColumn",
     "ExportFilter",
     "NearDuplicates",
     "PackedItems",
@@ -57,7 +71,9 @@ __all__ = [
     "Stats",
     "Store",
     "StoredReaction",
+    "data_dictionary",
     "datasette_metadata",
+    "json_array_sql",
     "pack_items",
     "unpack_post",
 ]

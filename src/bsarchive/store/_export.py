@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
@@ -13,6 +13,15 @@ from typing import Any, Literal, NamedTuple
 from bsarchive.dedupe import NEAR_DUPLICATE_THRESHOLD, cluster_near_duplicates
 from bsarchive.models import iso
 from bsarchive.store._base import _REACTION_TIME, _errors, _when
+from bsarchive.store._columns import (
+    COLUMN,
+    DEFAULT_KINDS,
+    EXPORT_COLUMNS,
+    KINDS,
+    ExportColumn,
+    inner_sql,
+    json_array_sql,
+)
 from bsarchive.store._search import SearchMixin
 
 # Rows per fetch when streaming an export.
@@ -24,62 +33,11 @@ class ExportFilter:
     since: datetime | None = None
     until: datetime | None = None
     tags: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = ("post", "reaction", "comment")
+    kinds: tuple[str, ...] = DEFAULT_KINDS
     # An FTS5 query (``--search``): only items whose text matches.
     search: str | None = None
 
 
-EXPORT_COLUMNS: tuple[str, ...] = (
-    "kind",
-    "id",
-    "uri",
-    "url",
-    "created_at",
-    "author",
-    "author_name",
-    "text",
-    "tags",
-    "links",
-    "in_reply_to",
-    "boosts",
-    "replies",
-    "favourites",
-    "source",
-    "seen_on",
-    "reaction_to",
-    "edited_at",
-    "deleted_at",
-    "fetched_at",
-    "fetched_from",
-    "version",
-)
-
-
-# Columns an export may ask for beyond EXPORT_COLUMNS (``--columns``, ``--raw``): the SQL
-# for a post, a reaction and a comment. Read only when asked: ``raw`` is most of a row's bytes.
-EXTRA_COLUMNS: dict[str, tuple[str, str, str]] = {
-    "username": ("ltrim(a.handle, '@')", "r.author", "c.author"),  # handle without leading @
-    "language": ("p.language", "r.language", "NULL"),
-    "first_seen_at": ("p.first_seen_at", "r.first_seen_at", "c.fetched_at"),
-    # The author's opt-ins as their server last reported them: 1, 0, or empty (not said).
-    "author_indexable": ("a.indexable", "NULL", "NULL"),
-    "author_discoverable": ("a.discoverable", "NULL", "NULL"),
-    "raw": ("p.raw", "r.raw", "c.raw"),
-    # The id the post had where it was first seen (a tweet id, a status id on one server).
-    "local_id": (
-        "(SELECT s.local_id FROM sightings s WHERE s.post_id = p.id"
-        " ORDER BY s.first_seen_at, s.source LIMIT 1)",
-        "NULL",
-        "NULL",
-    ),
-}
-ARCHIVE_COLUMNS: tuple[str, ...] = EXPORT_COLUMNS + tuple(EXTRA_COLUMNS)
-
-# Columns that hold remote text (everything but kind, id, counts and our own stamps).
-_TEXT_COLUMNS = frozenset(ARCHIVE_COLUMNS) - {
-    "kind", "id", "boosts", "replies", "favourites", "created_at", "edited_at", "deleted_at",
-    "fetched_at", "version", "first_seen_at", "author_indexable", "author_discoverable",
-}  # fmt: skip
 # A sighting whose source is a URL came from a feed or outbox, not from an instance.
 _INSTANCE_SOURCE = "s.source NOT LIKE '%://%'"
 # unicode() is the first character's code point: = + - @ TAB CR.
@@ -162,14 +120,7 @@ def _post_filter(flt: ExportFilter, params: list[Any]) -> str:
     """WHERE-clause tail selecting the posts (alias ``p``) a filter keeps."""
     if "post" not in flt.kinds:
         return " AND 0"
-    clause = _window("p.created_at", flt, params)
-    if flt.tags:
-        clause += (
-            " AND p.id IN (SELECT post_id FROM post_tags WHERE tag IN ("
-            + ",".join("?" * len(flt.tags))
-            + "))"
-        )
-        params.extend(flt.tags)
+    clause = _window("p.created_at", flt, params) + _post_tags("p.id", flt, params)
     return clause + _match("p.id", "posts_fts", flt, params)
 
 
@@ -209,6 +160,58 @@ _PARENT = """coalesce(p.in_reply_to_uri, (
     ORDER BY p2.uri LIMIT 1))"""
 
 
+_FROM = {
+    "post": "FROM posts p JOIN authors a ON a.id = p.author_id",
+    "reaction": "FROM reactions r",
+    "comment": "FROM comments c JOIN reactions r ON r.id = c.reaction_id",
+    "boost": "FROM boosts b JOIN authors a ON a.id = b.booster_id",
+    "version": "FROM post_versions v JOIN posts p ON p.id = v.post_id"
+    " JOIN authors a ON a.id = p.author_id",
+}
+
+
+def _cell(
+    column: ExportColumn,
+    ref: str,
+    kind: str,
+    shape: Literal["rows", "json", "csv"],
+    safe_cells: bool,
+    lists: Literal["joined", "json"],
+) -> str:
+    """The outer SELECT's expression for one column of one kind, read from the CTE's
+    ``ref``. A list in JSON form is made here from the joined text (on a plain reference:
+    cheaper than in the inner select), unless the inner select gave JSON already."""
+    if column.name == "id":
+        return f"CAST({ref} AS TEXT)"  # ids are text in every format, like local_id
+    if kind not in column.sql:
+        return "NULL"  # the kind has no such field
+    if column.is_list and lists == "json":
+        given = kind in column.json_sql or column.type == "object"
+        if not given:
+            return json_array_sql(ref)
+        return f"json({ref})" if shape == "json" else ref
+    if shape == "json":
+        if column.type == "boolean":
+            truth = f"CASE WHEN {ref} IS NULL THEN 'null' WHEN {ref} THEN 'true' ELSE 'false' END"
+            return f"json({truth})"
+        return ref
+    if safe_cells and column.remote:
+        return _SAFE_CELL.format(ref=ref)
+    return ref
+
+
+def _post_tags(post_id: str, flt: ExportFilter, params: list[Any]) -> str:
+    """`` AND`` the post (``post_id``) carries one of the filter's tags."""
+    if not flt.tags:
+        return ""
+    params.extend(flt.tags)
+    return (
+        f" AND {post_id} IN (SELECT post_id FROM post_tags WHERE tag IN ("
+        + ",".join("?" * len(flt.tags))
+        + "))"
+    )
+
+
 def _rows(first: tuple[Any, ...], cursor: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
     """A cursor's rows, its first one already fetched, read in batches."""
     yield first
@@ -234,9 +237,11 @@ class ExportMixin(SearchMixin):
         *,
         safe_cells: bool = False,
         columns: Sequence[str] = EXPORT_COLUMNS,
-    ) -> Iterator[tuple[Any, ...]]:
+        lists: Literal["joined", "json"] = "joined",
+    ) -> Generator[tuple[Any, ...], None, None]:
         """Rows with ``columns`` (names from ARCHIVE_COLUMNS, default EXPORT_COLUMNS), oldest
-        first, streamed from one read snapshot.
+        first, streamed from one read snapshot. List columns are their items joined by a
+        space, or with ``lists="json"`` JSON array text (objects too, whatever ``lists``).
 
         ``safe_cells`` neutralises text cells a spreadsheet would run as a formula (leading
         ``= + - @``, tab or CR get a ``'`` prefix, OWASP CSV injection), inside SQLite so a
@@ -245,21 +250,26 @@ class ExportMixin(SearchMixin):
         Raises:
             ValueError: a column is not in ARCHIVE_COLUMNS (callers validate user input).
         """
-        for batch in self._export(flt, columns, safe_cells=safe_cells):
+        for batch in self._export(flt, columns, safe_cells=safe_cells, lists=lists):
             yield from batch
 
     def iter_export_json(
-        self, flt: ExportFilter, *, columns: Sequence[str] = EXPORT_COLUMNS
-    ) -> Iterator[list[bytes]]:
+        self,
+        flt: ExportFilter,
+        *,
+        columns: Sequence[str] = EXPORT_COLUMNS,
+        names: Sequence[str] | None = None,
+    ) -> Generator[list[bytes], None, None]:
         """The same items as :meth:`iter_export_rows` in batches, each item one compact JSON
-        object (keys in ``columns`` order, UTF-8 bytes) built by SQLite's ``json_object``:
-        twice as fast as building dicts and serialising them in Python."""
-        for batch in self._export(flt, columns, safe_cells=False, shape="json"):
+        object (keys ``names``, default ``columns``, in order; UTF-8 bytes; lists as arrays,
+        booleans as true/false) built by SQLite's ``json_object``: twice as fast as building
+        dicts and serialising them in Python."""
+        for batch in self._export(flt, columns, safe_cells=False, shape="json", names=names):
             yield [row[0] for row in batch]
 
     def iter_export_csv(
         self, flt: ExportFilter, *, safe_cells: bool = True, columns: Sequence[str] = EXPORT_COLUMNS
-    ) -> Iterator[list[bytes]]:
+    ) -> Generator[list[bytes], None, None]:
         """The same items as :meth:`iter_export_rows` in batches, each one RFC 4180 CSV line
         (UTF-8 bytes, without its CRLF) built by SQLite's ``format()``: text fields always
         quoted, embedded quotes doubled (``%w``), numbers bare, NULL empty. Python's csv
@@ -276,52 +286,68 @@ class ExportMixin(SearchMixin):
         *,
         safe_cells: bool,
         shape: Literal["rows", "json", "csv"] = "rows",
+        lists: Literal["joined", "json"] = "joined",
+        names: Sequence[str] | None = None,
     ) -> Iterator[list[tuple[Any, ...]]]:
-        """Batches of export rows (whole fetchmany batches when one kind has rows)."""
-        unknown = [c for c in columns if c not in ARCHIVE_COLUMNS]
+        """Batches of export rows (whole fetchmany batches when one kind has rows).
+
+        ``lists``: list columns as their space-joined text (CSV, xlsx) or as JSON array
+        text (JSON always; Parquet). ``names``: the JSON keys (default ``columns``).
+        """
+        unknown = [c for c in columns if c not in COLUMN]
         if unknown:
             raise ValueError(f"unknown export column {unknown[0]!r}")
         self.check_search(flt.search)
-        # One query per kind, each read in its index order; merged here by created_at
-        # (posts before reactions before comments at equal times, then by id). Sorting a
-        # UNION of a million rows in SQLite costs several times the export itself.
-        extras = [c for c in EXTRA_COLUMNS if c in columns]
-        inner = (*EXPORT_COLUMNS, *extras)
-        cells = [
-            _SAFE_CELL.format(ref=f"c{inner.index(column)}")
-            if safe_cells and column in _TEXT_COLUMNS
-            else f"CAST(c{inner.index(column)} AS TEXT)"  # ids are text, like local_id
-            if column == "id"
-            else f"c{inner.index(column)}"
-            for column in columns
-        ]
         if shape == "json":
-            pairs = ", ".join(
-                f"'{name}', {cell}" for name, cell in zip(columns, cells, strict=True)
-            )
-            cells = [f"json_object({pairs})"]
-        elif shape == "csv":
-            template = ",".join(
-                '"%w"' if c in _TEXT_COLUMNS or c == "id" else "%s" for c in columns
-            )
-            values = ", ".join(f"coalesce({cell}, '')" for cell in cells)
-            cells = [f"format('{template}', {values})"]
+            lists = "json"
+        # One query per kind, each read in its index order; merged here by created_at
+        # (kinds in KINDS order at equal times, then by id). Sorting a UNION of a million
+        # rows in SQLite costs several times the export itself.
+        inner = list(dict.fromkeys(("created_at", "id", *columns)))
+        refs = {name: f"c{i}" for i, name in enumerate(inner)}
         whole = shape != "rows"  # one preformatted column per row
         hidden = whole or "created_at" not in columns  # merge key, appended when needed
-        if hidden:
-            cells.append(f"c{inner.index('created_at')}")
-        key_index = len(cells) - 1 if hidden else list(columns).index("created_at")
-        names = ", ".join(f"c{i}" for i in range(len(inner)))
-        queries = [
-            (f"WITH t({names}) AS ({sql}) SELECT {', '.join(cells)} FROM t ORDER BY c4, c1", params)
-            for sql, params in self._export_selects(flt, extras)
-        ]
+        # where the merge key is: after the one preformatted cell, after the columns, or
+        # among them
+        key_index = 1 if whole else len(columns) if hidden else list(columns).index("created_at")
+        queries: list[tuple[str, list[Any]]] = []
+        for kind, sql, params in self._export_selects(flt, inner, lists):
+            cells = [
+                _cell(COLUMN[name], refs[name], kind, shape, safe_cells, lists) for name in columns
+            ]
+            if shape == "json":
+                keys = names or columns
+                pairs = ", ".join(
+                    f"'{key.replace(chr(39), chr(39) * 2)}', {cell}"
+                    for key, cell in zip(keys, cells, strict=True)
+                )
+                cells = [f"json_object({pairs})"]
+            elif shape == "csv":
+                template = ",".join(
+                    '"%w"' if COLUMN[c].remote or c == "id" else "%s" for c in columns
+                )
+                values = ", ".join(f"coalesce({cell}, '')" for cell in cells)
+                cells = [f"format('{template}', {values})"]
+            if hidden:
+                cells.append(refs["created_at"])
+            queries.append(
+                (
+                    f"WITH t({', '.join(refs.values())}) AS ({sql})"
+                    f" SELECT {', '.join(cells)} FROM t ORDER BY c0, c1",
+                    params,
+                )
+            )
         whole_bytes = shape != "rows"
         with (
             _errors("export", self.path),
             self.snapshot(),
             self._text_as(bytes if whole_bytes else str),
         ):
+            if "mentions" in columns:
+                # imported here: bsarchive.urls loads lxml, a tenth of a second at start
+                from bsarchive.urls import handle_from_actor_uri
+
+                self.db.create_function("bs_handle", 1, handle_from_actor_uri, deterministic=True)
             streams: list[tuple[tuple[Any, ...], sqlite3.Cursor]] = []
             for sql, params in queries:
                 cursor = self.db.execute(sql, params)
@@ -343,72 +369,32 @@ class ExportMixin(SearchMixin):
                 yield [row[:-1] for row in batch] if hidden and not whole else batch
 
     def _export_selects(
-        self, flt: ExportFilter, extras: Sequence[str]
-    ) -> list[tuple[str, list[Any]]]:
-        """(SQL, params) per kind, columns in EXPORT_COLUMNS + extras order (unsorted)."""
-        post_x, reaction_x, comment_x = (
-            "".join(f", {EXTRA_COLUMNS[c][i]}" for c in extras) for i in range(3)
-        )
-        since, until = iso(flt.since), iso(flt.until)
-
-        def window(column: str, params: list[Any]) -> str:
-            clause = ""
-            if since:
-                clause += f" AND {column} >= ?"
-                params.append(since)
-            if until:
-                clause += f" AND {column} < ?"
-                params.append(until)
-            return clause
-
-        selects: list[tuple[str, list[Any]]] = []
-        if "post" in flt.kinds:
+        self, flt: ExportFilter, inner: Sequence[str], lists: Literal["joined", "json"]
+    ) -> list[tuple[str, str, list[Any]]]:
+        """(kind, SQL, params) per kind the filter keeps, columns in ``inner`` order
+        (unsorted)."""
+        selects: list[tuple[str, str, list[Any]]] = []
+        for kind in KINDS:
+            if kind not in flt.kinds:
+                continue
             params: list[Any] = []
-            sql = f"""
-                SELECT 'post', p.id, p.uri, p.url, p.created_at, a.handle, a.name, p.text,
-                       p.tags, p.links, p.in_reply_to_uri,
-                       p.boosts, p.replies, p.favourites,
-                       p.source, p.seen_on, NULL, p.edited_at, p.deleted_at, p.fetched_at,
-                       p.fetched_from, p.version{post_x}
-                FROM posts p JOIN authors a ON a.id = p.author_id WHERE 1=1"""
-            sql += window("p.created_at", params)
-            if flt.tags:
-                sql += (
-                    " AND p.id IN (SELECT post_id FROM post_tags WHERE tag IN ("
-                    + ",".join("?" * len(flt.tags))
-                    + "))"
-                )
-                params.extend(flt.tags)
-            sql += _match("p.id", "posts_fts", flt, params)
-            selects.append((sql, params))
-        if "reaction" in flt.kinds:
-            params = []
-            sql = f"""
-                SELECT 'reaction', r.id, r.url, r.url,
-                       coalesce(r.published_at, r.first_seen_at), r.author, r.author,
-                       r.title || CASE WHEN r.excerpt != '' THEN char(10) || r.excerpt ELSE '' END,
-                       r.tags, r.comments_feed, NULL, NULL, r.comment_count, NULL, 'blog',
-                       r.site_name,
-                       (SELECT group_concat(post_uri, ' ') FROM reaction_links l
-                        WHERE l.reaction_id = r.id),
-                       NULL, NULL, r.fetched_at, r.fetched_from, r.version{reaction_x}
-                FROM reactions r WHERE 1=1"""
-            sql += window("coalesce(r.published_at, r.first_seen_at)", params)
-            sql += _reaction_tags(flt, params)
-            sql += _match("r.id", "reactions_fts", flt, params)
-            selects.append((sql, params))
-        if "comment" in flt.kinds:
-            params = []
-            sql = f"""
-                SELECT 'comment', c.id, c.uri, c.url, coalesce(c.created_at, c.fetched_at),
-                       c.author, c.author, c.text, '', NULL, c.in_reply_to, NULL, NULL, NULL,
-                       'blog', NULL, r.url, NULL, NULL, c.fetched_at, c.fetched_from,
-                       c.version{comment_x}
-                FROM comments c JOIN reactions r ON r.id = c.reaction_id WHERE 1=1"""
-            sql += window("coalesce(c.created_at, c.fetched_at)", params)
-            sql += _reaction_tags(flt, params, "c.reaction_id")
-            sql += _match("c.id", "comments_fts", flt, params)
-            selects.append((sql, params))
+            values = ", ".join(inner_sql(COLUMN[name], kind, lists) for name in inner)
+            sql = f"SELECT {values} {_FROM[kind]} WHERE 1=1"
+            sql += _window(COLUMN["created_at"].sql[kind], flt, params)
+            if kind == "post" or kind == "version":
+                sql += _post_tags("p.id", flt, params) + _match("p.id", "posts_fts", flt, params)
+            elif kind == "reaction":
+                sql += _reaction_tags(flt, params) + _match("r.id", "reactions_fts", flt, params)
+            elif kind == "comment":
+                sql += _reaction_tags(flt, params, "c.reaction_id")
+                sql += _match("c.id", "comments_fts", flt, params)
+            else:  # a boost follows the post it boosts
+                boosted = " AND b.post_uri IN (SELECT p3.uri FROM posts p3 WHERE 1=1{})"
+                if flt.tags:
+                    sql += boosted.format(_post_tags("p3.id", flt, params))
+                if flt.search:
+                    sql += boosted.format(_match("p3.id", "posts_fts", flt, params))
+            selects.append((kind, sql, params))
         return selects
 
     def iter_archived_posts(self, flt: ExportFilter) -> Iterator[ArchivedPost]:
