@@ -548,14 +548,6 @@ class ExportMixin(SearchMixin):
         values = [v for v in latest if v]
         return datetime.fromisoformat(max(values)) if values else None
 
-    def boost_counts(self) -> dict[str, int]:
-        with _errors("read boosts", self.path):
-            return dict(
-                self.db.execute(
-                    "SELECT post_uri, count(*) FROM boosts GROUP BY post_uri"
-                ).fetchall()
-            )
-
     def near_duplicates(
         self, flt: ExportFilter, *, threshold: float = NEAR_DUPLICATE_THRESHOLD
     ) -> NearDuplicates:
