@@ -256,6 +256,78 @@ def fetch(
     _run(body)
 
 
+@app.command()
+def watch(
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Hashtag, with or without #.")
+    ] = None,
+    mastodon: Annotated[
+        list[str] | None, typer.Option("--mastodon", help="Instance host or base URL.")
+    ] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    digest: Annotated[
+        Path | None, typer.Option("--digest", help="Rewrite this digest (.html or .md) live.")
+    ] = None,
+    every: Annotated[
+        str, typer.Option("--every", metavar="DURATION", help="How often --digest is rewritten.")
+    ] = "2m",
+    poll_every: Annotated[
+        str | None,
+        typer.Option(
+            "--poll-every",
+            metavar="DURATION",
+            help="Poll interval without a stream (default: 10% of the rate budget, 30s a tag).",
+        ),
+    ] = None,
+    idle_timeout: Annotated[
+        float, typer.Option(hidden=True, help="Seconds of silence that end a stream.")
+    ] = 40.0,
+    allow_private_networks: Annotated[
+        bool | None,
+        typer.Option("--allow-private-networks", help="Let a streaming host be private."),
+    ] = None,
+    include_opted_out: Annotated[
+        bool | None, typer.Option("--include-opted-out", help="Store opted-out accounts.")
+    ] = None,
+    wait: WaitOpt = False,
+    max_wait: Annotated[
+        float | None, typer.Option(help="Longest rate-limit wait (s) before a retry.")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(help="Read timeout per request (s).")] = None,
+    log_file: Annotated[Path | None, typer.Option(help="Also log to this rotating file.")] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Live capture until Ctrl-C / SIGTERM: stream (with a token) or poll each instance."""
+    from bsarchive import watch as watching  # imported where used: other commands start faster
+    from bsarchive.config import parse_duration
+    from bsarchive.export.build import digest_format
+
+    console.setup_logging(verbose, quiet, log_file)
+
+    def body() -> int:
+        s = _settings(
+            config, tags=tag, mastodon=mastodon, since=since, until=until,
+            allow_private_networks=allow_private_networks, include_opted_out=include_opted_out,
+            wait=wait, max_wait=max_wait, read_timeout=timeout, db=db,
+        )  # fmt: skip
+        require_sources(s)
+        options = watching.WatchOptions(
+            poll_seconds=parse_duration(poll_every, "--poll-every") if poll_every else None,
+            idle_timeout=idle_timeout, digest=digest, digest_every=parse_duration(every, "--every"),
+            digest_format=digest_format(None, str(digest or "")),
+        )  # fmt: skip
+        with ArchiveLock(s.db) as lock, Store(s.db) as store:
+            lock.acquire(wait=s.wait)
+            watching.run_watch(s, store, options, status=None if quiet else console.err.print)
+        return EXIT_OK
+
+    _run(body)
+
+
 import_app = typer.Typer(
     help="Bring Twitter-era archives into the archive: twarc, tags.", no_args_is_help=True
 )

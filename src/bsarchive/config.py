@@ -366,3 +366,15 @@ def require_sources(s: Settings) -> None:
         raise ConfigError(
             "fetch", "no sources configured", hint="use --mastodon, --feed or --outbox"
         )
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: str, where: str) -> float:
+    """``90``, ``90s``, ``2m``, ``1h`` -> seconds (``watch --every``); more than zero."""
+    match = _DURATION_RE.match(value)
+    if match is None or float(match.group(1)) <= 0:
+        raise ConfigError(where, f"{value!r} is not a duration such as 30s, 2m or 1h")
+    return float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "").lower()]

@@ -1,0 +1,262 @@
+"""``bsarchive watch``: live capture until stopped (issue 18).
+
+One thread per (instance, tag) runs :func:`bsarchive.sources.streaming.watch_tag`
+(catch-up over REST, then the hashtag stream, or polling); everything they make goes
+through one bounded queue (backpressure: a watcher waits while the writer is behind,
+memory stays bounded) to the calling thread, the only writer, which stores what is ready
+in one transaction (a burst of events is a few transactions, each page still whole with
+its cursor) and rewrites the digest on its schedule, atomically (temp file + rename).
+
+Sequencing only, as :mod:`bsarchive.archive`: parsing is the sources', SQL the store's.
+Ctrl-C / SIGTERM reach the writer as KeyboardInterrupt: what is queued is stored, then
+the watch ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bsarchive.archive import _cursor_for, fetch_context, http_settings
+from bsarchive.config import Settings
+from bsarchive.errors import ConfigError, StoreError
+from bsarchive.export import build
+from bsarchive.export.build import DigestFormat
+from bsarchive.http import Http
+from bsarchive.models import Deletion, Page, Sighting
+from bsarchive.policy import screen_page
+from bsarchive.sources import FetchContext
+from bsarchive.sources.streaming import IDLE_TIMEOUT, Emitted, StreamDeletion, poll_every, watch_tag
+from bsarchive.store import ExportFilter, Store
+
+log = logging.getLogger(__name__)
+
+# Items (pages, deletions) waiting for the writer: enough for a burst of events while a
+# transaction commits; a watcher blocks beyond it (backpressure, never unbounded memory).
+QUEUE_ITEMS = 512
+# Items stored in one transaction at most.
+BATCH_ITEMS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class WatchOptions:
+    """What ``watch`` adds to the fetch settings."""
+
+    poll_seconds: float | None = None  # None: POLL_SHARE of each instance's paging budget
+    idle_timeout: float = IDLE_TIMEOUT
+    digest: Path | None = None
+    digest_every: float = 120.0
+    digest_format: DigestFormat = "html"
+
+
+@dataclass
+class WatchResult:
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    modes: dict[str, str] = field(default_factory=dict)
+
+
+Status = Callable[[str], None]
+
+
+def run_watch(
+    settings: Settings,
+    store: Store,
+    options: WatchOptions,
+    *,
+    client: Http | None = None,
+    status: Status | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> WatchResult:
+    """Watch every configured (instance, tag) until interrupted (KeyboardInterrupt, raised
+    again once what is queued is stored) or until a watcher thread fails with a bug."""
+    specs = [spec for spec in settings.sources() if spec.kind == "mastodon"]
+    if not specs:
+        raise ConfigError("watch", "no Mastodon instance to watch", hint="use --mastodon")
+    if settings.feeds or settings.outboxes:
+        log.warning("watch: feeds and outboxes are not watched yet; `fetch` reads them")
+    http = client or Http(http_settings(settings), tokens=settings.tokens)
+    ctx = fetch_context(settings, now)
+    writer = _Writer(store, settings, options, ctx, now, status)
+    writer.digest_now(first=True)  # a digest that cannot be written is said at once (exit 2)
+    run_id = store.start_run(now(), json.dumps(_options(settings, options), sort_keys=True))
+    threads: list[threading.Thread] = []
+    try:
+        tags_on: dict[str, int] = {}
+        for spec in specs:
+            tags_on[spec.url] = tags_on.get(spec.url, 0) + 1
+        for spec in specs:
+            work = partial(
+                watch_tag, http, spec, _cursor_for(store, spec), ctx, writer.put, writer.report,
+                poll_seconds=options.poll_seconds or poll_every(tags_on[spec.url]),
+                idle_timeout=options.idle_timeout, backoff=settings.backoff or 1.0,
+            )  # fmt: skip
+            t = threading.Thread(target=writer.guard, args=(work,), name=f"watch {spec.key}")
+            t.daemon = True
+            t.start()
+            threads.append(t)
+        writer.run()
+    finally:
+        ctx.stop.set()
+        with contextlib.suppress(KeyboardInterrupt):
+            writer.drain()
+            http.close()  # ends streams blocked in a read
+            for t in threads:
+                t.join(timeout=5)
+        with contextlib.suppress(StoreError):
+            r = writer.result
+            store.finish_run(run_id, now(), r.new, r.updated, 0)
+    return writer.result
+
+
+class _Writer:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        options: WatchOptions,
+        ctx: FetchContext,
+        now: Callable[[], datetime],
+        status: Status | None,
+    ) -> None:
+        self.store, self.settings, self.options = store, settings, options
+        self.ctx, self.now, self.status = ctx, now, status
+        self.queue: queue.Queue[Emitted] = queue.Queue(maxsize=QUEUE_ITEMS)
+        self.result = WatchResult()
+        self.bugs: list[BaseException] = []
+        self.next_digest = time.monotonic() + options.digest_every
+
+    # -- watcher threads ------------------------------------------------------------------
+
+    def put(self, item: Emitted) -> bool:
+        while not self.ctx.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def report(self, key: str, words: str) -> None:
+        self.result.modes[key] = words
+        log.info("%s: %s", key, words)
+        if self.status is not None:
+            self.status(f"bsarchive: watch: {_name(key)}: {words}")
+
+    def guard(self, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except BaseException as e:  # a bug: end the watch and show it
+            self.bugs.append(e)
+            self.ctx.stop.set()
+
+    # -- the writer (calling thread) ------------------------------------------------------
+
+    def run(self) -> None:
+        while not self.ctx.stop.is_set():
+            wait = 0.5 if self.options.digest is None else self.next_digest - time.monotonic()
+            try:
+                first = self.queue.get(timeout=max(0.01, min(0.5, wait)))
+            except queue.Empty:
+                first = None
+            if first is not None:
+                self.store_batch([first, *self._ready()])
+            if self.options.digest is not None and time.monotonic() >= self.next_digest:
+                self.digest_now()
+        if self.bugs:
+            raise self.bugs[0]
+
+    def drain(self) -> None:
+        """Store what the watchers queued before the stop (bounded by the queue)."""
+        batch = self._ready(QUEUE_ITEMS)
+        if batch:
+            self.store_batch(batch)
+        if self.options.digest is not None:
+            with contextlib.suppress(ConfigError):
+                self.digest_now()
+
+    def _ready(self, most: int = BATCH_ITEMS - 1) -> list[Emitted]:
+        ready: list[Emitted] = []
+        while len(ready) < most:
+            try:
+                ready.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        return ready
+
+    def store_batch(self, batch: list[Emitted]) -> None:
+        now = self.now()
+        with self.store.grouped():
+            for item in batch:
+                if isinstance(item, StreamDeletion):
+                    self._delete(item, now)
+                    continue
+                page: Page = screen_page(item, include_opted_out=self.settings.include_opted_out)
+                saved = self.store.save_page(page, now)
+                self.result.new += saved.new
+                self.result.updated += saved.updated
+                self.result.skipped += page.skipped
+
+    def _delete(self, item: StreamDeletion, now: datetime) -> None:
+        uri = self.store.uri_seen_as(item.source, item.local_id)
+        if uri is None:
+            log.info("%s: delete of status %s, not archived", item.source, item.local_id)
+            return
+        sighting = Sighting(item.source, item.local_id, None, item.fetched_at, item.fetched_from)
+        self.result.deleted += self.store.save_items([Deletion(uri, sighting)], now).updated
+
+    def digest_now(self, *, first: bool = False) -> None:
+        """Rewrite the digest: a temp file beside it, renamed over it (readers never see
+        half a file). The first write's failure is a ConfigError; later ones are logged."""
+        path = self.options.digest
+        if path is None:
+            return
+        self.next_digest = time.monotonic() + self.options.digest_every
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tags = self.settings.tags or self.store.archived_tags()
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                build.write_digest(
+                    self.store, f, ExportFilter(), fmt=self.options.digest_format,
+                    title=build.default_title(self.settings.title, tags), tags=tags,
+                    generated_at=self.now(),
+                )  # fmt: skip
+            os.replace(tmp, path)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            if first:
+                raise ConfigError(str(path), f"cannot write the digest: {e.strerror}") from None
+            log.warning("%s: cannot write the digest: %s", path, e.strerror)
+
+
+def _name(key: str) -> str:
+    """``mastodon:https://host#tag`` -> ``host #tag``."""
+    body = key.split(":", 1)[1] if ":" in key else key
+    url, _, tag = body.partition("#")
+    return f"{urlsplit(url).netloc or url} #{tag}" if tag else (urlsplit(url).netloc or url)
+
+
+def _options(s: Settings, o: WatchOptions) -> dict[str, object]:
+    """What the watch was asked to do, for provenance (never tokens)."""
+    return {
+        "command": "watch",
+        "tags": list(s.tags),
+        "instances": [i.url for i in s.instances],
+        "poll_seconds": o.poll_seconds,
+        "digest": str(o.digest) if o.digest else None,
+        "digest_every": o.digest_every,
+    }

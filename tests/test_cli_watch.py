@@ -1,0 +1,238 @@
+"""``bsarchive watch`` end to end: the real CLI in a subprocess against a loopback Mastodon
+that speaks the REST API and the streaming API (tests/support/streaming.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bsarchive.config import parse_duration
+from bsarchive.errors import ConfigError
+from bsarchive.http import Http
+from bsarchive.sources.streaming import poll_every
+from tests.support.streaming import TOKEN, StreamingMastodon, status
+
+pytestmark = pytest.mark.slow
+
+
+class Watch:
+    """A running ``bsarchive watch``; always ended by the fixture."""
+
+    def __init__(self, db: Path, proc: subprocess.Popen[bytes], log: Path) -> None:
+        self.db, self.proc, self.log = db, proc, log
+
+    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        if not self.db.exists():
+            return []
+        with sqlite3.connect(self.db, timeout=5) as db:
+            try:
+                return db.execute(sql, params).fetchall()
+            except sqlite3.OperationalError:  # not created yet
+                return []
+
+    def until(self, check: Callable[[], bool], within: float = 20.0) -> bool:
+        """Poll the archive (bounded) until ``check`` holds or the watch ended."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if check():
+                return True
+            time.sleep(0.05)
+        return check()
+
+    def posts(self) -> int:
+        return (
+            int(self.rows("SELECT count(*) FROM posts")[0][0])
+            if self.rows("SELECT 1 FROM sqlite_master WHERE name = 'posts'")
+            else 0
+        )
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=5)
+
+    @property
+    def stderr(self) -> str:
+        return self.log.read_text()
+
+
+@pytest.fixture
+def watch(tmp_path: Path, fast_config: Path) -> Iterator[Callable[..., Watch]]:
+    started: list[Watch] = []
+
+    def start(*args: str, token: str | None = TOKEN) -> Watch:
+        db = tmp_path / "event.db"
+        env = {k: v for k, v in os.environ.items() if k != "BSARCHIVE_MASTODON_TOKEN"}
+        if token:
+            env["BSARCHIVE_MASTODON_TOKEN"] = token
+        log = tmp_path / f"watch{len(started)}.err"
+        cmd = [sys.executable, "-m", "bsarchive", "watch", "--tag", "bsnopen", "--db", str(db),
+               "--config", str(fast_config), "--poll-every", "0.2", *args]  # fmt: skip
+        with log.open("wb") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        w = Watch(db, proc, log)
+        started.append(w)
+        return w
+
+    yield start
+    for w in started:
+        w.stop()
+
+
+def test_posts_edits_and_deletions_on_the_stream_are_stored(watch: Callable[..., Watch]) -> None:
+    with StreamingMastodon([status(1, 101), status(2, 102)]) as server:
+        w = watch("--mastodon", server.url)
+        assert server.wait_connections(1), w.stderr
+        # The catch-up (here a backfill) is read before the stream opens.
+        assert w.until(lambda: w.posts() == 2), w.stderr
+        server.post(status(3, 103))
+        server.post(status(4, 104))
+        assert w.until(lambda: w.posts() == 4), w.stderr
+        edited = status(3, 103, text="Post 3, corrected")
+        edited["edited_at"] = "2010-06-29T18:00:00.000Z"
+        server.edit(edited)
+        assert w.until(lambda: len(w.rows("SELECT 1 FROM post_versions")) >= 1), w.stderr
+        server.delete("104")
+        assert w.until(lambda: bool(w.rows("SELECT 1 FROM posts WHERE deleted_at IS NOT NULL")))
+        assert w.stop() == 143
+    deleted = w.rows("SELECT uri FROM posts WHERE deleted_at IS NOT NULL")
+    assert [uri.rsplit("/", 1)[1] for (uri,) in deleted] == ["105000000000000004"]
+    assert w.rows("SELECT text FROM posts WHERE uri LIKE '%000003'")[0][0].startswith(
+        "Post 3, corrected"
+    )
+    assert w.posts() == 4
+    assert "streaming" in w.stderr and "terminated; everything stored so far is kept" in w.stderr
+    # The token went to the instance's stream only as a bearer header; no other party.
+    assert server.stream_auth == [f"Bearer {TOKEN}"]
+
+
+def test_a_dropped_stream_is_caught_up_without_gaps_or_doubles(
+    watch: Callable[..., Watch],
+) -> None:
+    with StreamingMastodon([status(1, 101)]) as server:
+        w = watch("--mastodon", server.url)
+        assert server.wait_connections(1), w.stderr
+        server.post(status(2, 102))
+        assert w.until(lambda: w.posts() == 2), w.stderr
+        # Posted while the stream is down: only the REST catch-up can see them.
+        for n in range(3, 8):
+            server.post(status(n, 100 + n), stream=False)
+        server.drop()
+        assert server.wait_connections(2), w.stderr
+        assert w.until(lambda: w.posts() == 7), w.stderr
+        server.post(status(8, 108))  # and the new stream carries on
+        assert w.until(lambda: w.posts() == 8), w.stderr
+        assert w.stop() == 143
+    assert w.rows("SELECT count(DISTINCT uri), count(*) FROM posts") == [(8, 8)]
+    assert w.rows("SELECT count(*) FROM sightings") == [(8,)]
+
+
+def test_without_a_token_it_polls_the_timeline(watch: Callable[..., Watch]) -> None:
+    with StreamingMastodon([status(1, 101)]) as server:
+        w = watch("--mastodon", server.url, token=None)
+        assert w.until(lambda: w.posts() == 1), w.stderr
+        server.post(status(2, 102))
+        server.post(status(3, 103))
+        assert w.until(lambda: w.posts() == 3), w.stderr
+        assert w.stop() == 143
+        assert server.connections == 0 and server.stream_auth == []
+    assert "polling every 0.2s (no token for this instance)" in w.stderr
+    polls = [p for p in server.server.requests if "min_id=" in p]
+    assert polls, "catch-ups poll with min_id"
+
+
+def test_a_refused_stream_falls_back_to_polling(watch: Callable[..., Watch]) -> None:
+    with StreamingMastodon([status(1, 101)], token="another-token") as server:
+        w = watch("--mastodon", server.url)
+        assert w.until(lambda: "stream refused" in w.stderr), w.stderr
+        server.post(status(2, 102), stream=False)
+        assert w.until(lambda: w.posts() == 2), w.stderr
+        assert w.stop() == 143
+    assert "polling every 0.2s (stream refused: HTTP 401" in w.stderr
+
+
+def test_bad_events_are_logged_and_skipped(watch: Callable[..., Watch]) -> None:
+    with StreamingMastodon([status(1, 101)]) as server:
+        w = watch("--mastodon", server.url)
+        assert server.wait_connections(1), w.stderr
+        server.send("update", "{not json")
+        server.send("notification", "{}")
+        server.send("update", json.dumps(status(2, 102, tag="othertag")))
+        server.post(status(3, 103))
+        assert w.until(lambda: w.posts() == 2), w.stderr
+        assert w.stop() == 143
+        assert server.connections == 1  # bad events do not cost the stream
+    assert "malformed JSON in update event" in w.stderr
+    assert "does not carry #bsnopen" in w.stderr
+    assert "Traceback" not in w.stderr
+
+
+def test_sigterm_keeps_everything_and_the_lock_is_held_meanwhile(
+    watch: Callable[..., Watch], tmp_path: Path, fast_config: Path
+) -> None:
+    with StreamingMastodon([status(n, 100 + n) for n in range(1, 4)]) as server:
+        w = watch("--mastodon", server.url, "--digest", str(tmp_path / "wall.html"), "--every",
+                  "1s")  # fmt: skip
+        assert server.wait_connections(1), w.stderr
+        fetch = subprocess.run(
+            [sys.executable, "-m", "bsarchive", "fetch", "--tag", "bsnopen", "--mastodon",
+             server.url, "--db", str(w.db), "--config", str(fast_config)],
+            capture_output=True, timeout=60,
+        )  # fmt: skip
+        assert fetch.returncode == 75, fetch.stderr
+        server.post(status(4, 104))
+        assert w.until(lambda: w.posts() == 4), w.stderr
+        wall = tmp_path / "wall.html"
+        assert w.until(lambda: "Post 4 from" in wall.read_text()), w.stderr
+        assert w.stop() == 143
+    assert w.posts() == 4
+    assert not list(tmp_path.glob(".wall.html.*"))  # no temp file left behind
+
+
+def test_poll_interval_spends_a_tenth_of_the_paging_budget() -> None:
+    assert poll_every(1) == 30.0
+    assert poll_every(3) == 90.0
+    assert parse_duration("2m", "--every") == 120.0
+    assert parse_duration("90", "--every") == 90.0
+    with pytest.raises(ConfigError):
+        parse_duration("soon", "--every")
+
+
+def test_an_endless_line_drops_the_stream_not_the_memory(watch: Callable[..., Watch]) -> None:
+    with StreamingMastodon([status(1, 101)]) as server:
+        w = watch("--mastodon", server.url, "-v")
+        assert server.wait_connections(1), w.stderr
+        server.raw(b"data: " + b"x" * (2 * 1024 * 1024))  # over the 1 MiB cap, no newline
+        assert server.wait_connections(2), w.stderr  # dropped, caught up, reconnected
+        server.post(status(2, 102))
+        assert w.until(lambda: w.posts() == 2), w.stderr
+        assert w.stop() == 143
+    assert "an event line over 1048576 bytes" in w.stderr
+
+
+def test_the_token_goes_only_to_the_instances_own_hosts() -> None:
+    with Http(tokens={"https://mastodon.social": "t"}) as http:
+        assert http.share_token("https://mastodon.social", "https://streaming.mastodon.social")
+        assert http.has_token("https://streaming.mastodon.social/api/v1/streaming/hashtag")
+        for other in (
+            "https://evil.example",
+            "https://notmastodon.social",
+            "http://streaming2.mastodon.social",  # not over plain http
+        ):
+            assert not http.share_token("https://mastodon.social", other)
+            assert not http.has_token(other)
+        assert not http.share_token("https://hachyderm.io", "https://streaming.hachyderm.io")
