@@ -236,3 +236,60 @@ def test_the_token_goes_only_to_the_instances_own_hosts() -> None:
             assert not http.share_token("https://mastodon.social", other)
             assert not http.has_token(other)
         assert not http.share_token("https://hachyderm.io", "https://streaming.hachyderm.io")
+
+
+def test_a_killed_watch_restarts_where_it_was(watch: Callable[..., Watch]) -> None:
+    with StreamingMastodon([status(1, 101)]) as server:
+        w = watch("--mastodon", server.url)
+        assert server.wait_connections(1), w.stderr
+        server.post(status(2, 102))
+        assert w.until(lambda: w.posts() == 2), w.stderr
+        w.proc.kill()  # SIGKILL: no chance to tidy up
+        assert w.proc.wait(timeout=20) == -signal.SIGKILL
+        for n in range(3, 6):  # posted while no watch runs
+            server.post(status(n, 100 + n), stream=False)
+        again = watch("--mastodon", server.url)
+        assert server.wait_connections(2), again.stderr
+        server.post(status(6, 106))
+        assert again.until(lambda: again.posts() == 6), again.stderr
+        assert again.stop() == 143
+    assert again.rows("SELECT count(DISTINCT uri), count(*) FROM posts") == [(6, 6)]
+    assert again.rows("SELECT count(*) FROM sightings") == [(6,)]
+
+
+def test_a_token_revoked_mid_stream_turns_to_polling(watch: Callable[..., Watch]) -> None:
+    with StreamingMastodon([status(1, 101)]) as server:
+        w = watch("--mastodon", server.url)
+        assert server.wait_connections(1), w.stderr
+        server.token = "revoked"  # the next stream request is answered 401
+        server.drop()
+        assert w.until(lambda: "stream refused" in w.stderr), w.stderr
+        server.post(status(2, 102), stream=False)
+        assert w.until(lambda: w.posts() == 2), w.stderr
+        assert w.stop() == 143
+    assert server.connections == 1
+
+
+def test_a_silent_stream_is_dead_and_reconnected(watch: Callable[..., Watch]) -> None:
+    with StreamingMastodon([status(1, 101)]) as server:
+        w = watch("--mastodon", server.url, "--idle-timeout", "1", "-v")
+        assert server.wait_connections(1), w.stderr
+        server.muted.set()  # connected, but no heartbeat any more
+        server.post(status(2, 102), stream=False)
+        assert server.wait_connections(2), w.stderr
+        server.muted.clear()
+        assert w.until(lambda: w.posts() == 2), w.stderr  # caught up on the reconnect
+        assert "stream silent for 1s (no heartbeat)" in w.stderr
+        assert w.stop() == 143
+
+
+def test_a_redirected_stream_is_not_followed(watch: Callable[..., Watch]) -> None:
+    with StreamingMastodon([status(1, 101)]) as server:
+        server.stream_status = 302  # to a private address: never followed, token kept
+        w = watch("--mastodon", server.url)
+        assert w.until(lambda: "stream failing: HTTP 302" in w.stderr), w.stderr
+        server.post(status(2, 102), stream=False)
+        assert w.until(lambda: w.posts() == 2), w.stderr
+        assert w.stop() == 143
+    assert server.connections == 0
+    assert len(server.stream_auth) == 1

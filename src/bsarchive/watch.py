@@ -137,6 +137,8 @@ class _Writer:
         self.queue: queue.Queue[Emitted] = queue.Queue(maxsize=QUEUE_ITEMS)
         self.result = WatchResult()
         self.bugs: list[BaseException] = []
+        # A batch whose transaction an interrupt rolled back: stored again by drain().
+        self.inflight: list[Emitted] = []
         self.next_digest = time.monotonic() + options.digest_every
 
     # -- watcher threads ------------------------------------------------------------------
@@ -181,7 +183,7 @@ class _Writer:
 
     def drain(self) -> None:
         """Store what the watchers queued before the stop (bounded by the queue)."""
-        batch = self._ready(QUEUE_ITEMS)
+        batch = self.inflight + self._ready(QUEUE_ITEMS)
         if batch:
             self.store_batch(batch)
         if self.options.digest is not None:
@@ -198,25 +200,32 @@ class _Writer:
         return ready
 
     def store_batch(self, batch: list[Emitted]) -> None:
+        """Store ``batch`` in one transaction; counted once it is committed."""
         now = self.now()
+        self.inflight = batch
+        done = WatchResult()
         with self.store.grouped():
             for item in batch:
                 if isinstance(item, StreamDeletion):
-                    self._delete(item, now)
+                    done.deleted += self._delete(item, now)
                     continue
                 page: Page = screen_page(item, include_opted_out=self.settings.include_opted_out)
                 saved = self.store.save_page(page, now)
-                self.result.new += saved.new
-                self.result.updated += saved.updated
-                self.result.skipped += page.skipped
+                done.new += saved.new
+                done.updated += saved.updated
+                done.skipped += page.skipped
+        self.inflight = []
+        r = self.result
+        r.new, r.updated = r.new + done.new, r.updated + done.updated
+        r.deleted, r.skipped = r.deleted + done.deleted, r.skipped + done.skipped
 
-    def _delete(self, item: StreamDeletion, now: datetime) -> None:
+    def _delete(self, item: StreamDeletion, now: datetime) -> int:
         uri = self.store.uri_seen_as(item.source, item.local_id)
         if uri is None:
             log.info("%s: delete of status %s, not archived", item.source, item.local_id)
-            return
+            return 0
         sighting = Sighting(item.source, item.local_id, None, item.fetched_at, item.fetched_from)
-        self.result.deleted += self.store.save_items([Deletion(uri, sighting)], now).updated
+        return self.store.save_items([Deletion(uri, sighting)], now).updated
 
     def digest_now(self, *, first: bool = False) -> None:
         """Rewrite the digest: a temp file beside it, renamed over it (readers never see

@@ -38,6 +38,8 @@ class StreamingMastodon:
         self.connections = 0
         self.stream_auth: list[str | None] = []
         self.closing = threading.Event()
+        self.muted = threading.Event()  # set: open streams fall silent (no heartbeats)
+        self.stream_status = 200  # another status: stream requests get it, no stream
         self.server = FixtureMastodon(statuses, hook=self._hook)
 
     @property
@@ -125,6 +127,12 @@ class StreamingMastodon:
             handler.end_headers()
             handler.wfile.write(body)
             return True
+        if self.stream_status != 200:
+            handler.send_response(self.stream_status)
+            handler.send_header("Location", "http://10.0.0.1/api/v1/streaming/hashtag")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return True
         q: queue.Queue[bytes | None] = queue.Queue()
         handler.send_response(200)
         handler.send_header("Content-Type", "text/event-stream")
@@ -145,6 +153,8 @@ class StreamingMastodon:
                 try:
                     chunk = q.get(timeout=HEARTBEAT)
                 except queue.Empty:
+                    if self.muted.is_set():
+                        continue
                     chunk = b":thump\n"
                 if chunk is None:
                     break

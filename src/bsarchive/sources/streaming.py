@@ -51,6 +51,10 @@ STREAM_FAILURES = 5
 STREAM_RETRY = 600.0
 
 
+class _Unavailable(FetchError):
+    """The server has no stream to give at this address (not a transient failure)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StreamDeletion:
     """A ``delete`` event: status ``local_id`` on ``source`` (a host) is gone. The post is
@@ -191,6 +195,10 @@ class _Watch:
         with self.client.events(url, idle_timeout=self.idle_timeout, untrusted=untrusted) as s:
             if s.status in (401, 403):
                 raise AuthRequiredError(url, f"HTTP {s.status}: stream refused", status=s.status)
+            if 300 <= s.status < 500 and s.status != 429:
+                # No stream here (404: no streaming API; 3xx: it lives elsewhere, and
+                # following a redirect would take the token along): poll instead.
+                raise _Unavailable(url, f"HTTP {s.status} from the stream", status=s.status)
             if s.status != 200:
                 raise FetchError(url, f"HTTP {s.status} from the stream", status=s.status)
             for event in s:
@@ -251,6 +259,9 @@ class _Watch:
                 self.report(self.spec.key, f"{polls} (stream refused: {e.message})")
                 url = None
                 continue
+            except _Unavailable as e:
+                failures = STREAM_FAILURES
+                why = e.message
             except FetchError as e:
                 failures += 1
                 why = e.message
