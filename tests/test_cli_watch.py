@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bsarchive.config import parse_duration
@@ -23,6 +25,7 @@ from bsarchive.sources.streaming import poll_every
 from tests.support.streaming import TOKEN, StreamingMastodon, status
 
 pytestmark = pytest.mark.slow
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 class Watch:
@@ -293,3 +296,54 @@ def test_a_redirected_stream_is_not_followed(watch: Callable[..., Watch]) -> Non
         assert w.stop() == 143
     assert server.connections == 0
     assert len(server.stream_auth) == 1
+
+
+def test_the_live_wall_serves_the_digest_and_its_counts(watch: Callable[..., Watch]) -> None:
+    with StreamingMastodon([status(1, 101)]) as server:
+        w = watch("--mastodon", server.url, "--serve", "127.0.0.1:0", "--every", "1s")
+        assert w.until(lambda: "the live wall is at http://127.0.0.1:" in w.stderr), w.stderr
+        url = w.stderr.split("the live wall is at ", 1)[1].split()[0]
+        assert server.wait_connections(1), w.stderr
+        server.post(status(2, 102))
+
+        def shows_post_2() -> bool:
+            return "Post 2 from" in httpx.get(url, timeout=5).text
+
+        assert w.until(shows_post_2), w.stderr
+        page = httpx.get(url, timeout=5)
+        assert page.headers["refresh"] == "5"  # the browser reloads it; no script needed
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert "Content-Security-Policy" in page.text  # the digest's own CSP, unchanged
+        stats = httpx.get(url + "stats.json", timeout=5).json()
+        assert stats["new"] == 2
+        assert list(stats["modes"].values())[0].startswith("streaming")
+        assert httpx.get(url + "other", timeout=5).status_code == 404
+        assert w.stop() == 143
+
+
+def test_the_live_wall_renders_in_headless_chromium(
+    watch: Callable[..., Watch], tmp_path: Path
+) -> None:
+    if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
+        pytest.skip("chromium not installed: apt-get install chromium")
+    with StreamingMastodon([status(1, 101)]) as server:
+        w = watch("--mastodon", server.url, "--serve", "127.0.0.1:0", "--every", "1s")
+        assert w.until(lambda: "the live wall is at " in w.stderr), w.stderr
+        url = w.stderr.split("the live wall is at ", 1)[1].split()[0]
+        assert server.wait_connections(1), w.stderr
+        server.post(status(2, 102))
+        assert w.until(lambda: "Post 2 from" in httpx.get(url, timeout=5).text), w.stderr
+        profile, shot = tmp_path / "profile", tmp_path / "wall.png"
+        browser = [
+            str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", f"--user-data-dir={profile}", "--window-size=1200,1600",
+        ]  # fmt: skip
+        dom = subprocess.run(
+            [*browser, "--dump-dom", url], check=True, capture_output=True, timeout=60
+        ).stdout.decode()
+        subprocess.run([*browser, f"--screenshot={shot}", url], capture_output=True, timeout=60)
+        assert w.stop() == 143
+    assert "Post 2 from the Big Society Network open night" in dom  # the streamed post
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000

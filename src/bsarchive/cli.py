@@ -272,6 +272,14 @@ def watch(
     every: Annotated[
         str, typer.Option("--every", metavar="DURATION", help="How often --digest is rewritten.")
     ] = "2m",
+    serve: Annotated[
+        str | None,
+        typer.Option(
+            "--serve",
+            metavar="HOST:PORT",
+            help="Serve the digest as a live wall page (loopback unless a host is given).",
+        ),
+    ] = None,
     poll_every: Annotated[
         str | None,
         typer.Option(
@@ -303,7 +311,7 @@ def watch(
 ) -> None:
     """Live capture until Ctrl-C / SIGTERM: stream (with a token) or poll each instance."""
     from bsarchive import watch as watching  # imported where used: other commands start faster
-    from bsarchive.config import parse_duration
+    from bsarchive.config import parse_duration, parse_listen
     from bsarchive.export.build import digest_format
 
     console.setup_logging(verbose, quiet, log_file)
@@ -318,7 +326,8 @@ def watch(
         options = watching.WatchOptions(
             poll_seconds=parse_duration(poll_every, "--poll-every") if poll_every else None,
             idle_timeout=idle_timeout, digest=digest, digest_every=parse_duration(every, "--every"),
-            digest_format=digest_format(None, str(digest or "")),
+            digest_format=digest_format(None, str(digest or "")) if digest else "html",
+            serve=parse_listen(serve, "--serve") if serve else None,
         )  # fmt: skip
         with ArchiveLock(s.db) as lock, Store(s.db) as store:
             lock.acquire(wait=s.wait)

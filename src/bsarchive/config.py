@@ -378,3 +378,14 @@ def parse_duration(value: str, where: str) -> float:
     if match is None or float(match.group(1)) <= 0:
         raise ConfigError(where, f"{value!r} is not a duration such as 30s, 2m or 1h")
     return float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "").lower()]
+
+
+def parse_listen(value: str, where: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``:PORT`` or ``PORT`` (loopback by default) -> (host, port)."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep:
+        host = ""
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or int(port) > 65535:
+        raise ConfigError(where, f"{value!r} is not HOST:PORT, e.g. 127.0.0.1:8080")
+    return host, int(port)

@@ -15,6 +15,7 @@ the watch ends.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,7 +36,7 @@ from bsarchive.errors import ConfigError, StoreError
 from bsarchive.export import build
 from bsarchive.export.build import DigestFormat
 from bsarchive.http import Http
-from bsarchive.models import Deletion, Page, Sighting
+from bsarchive.models import Deletion, Page, Sighting, iso
 from bsarchive.policy import screen_page
 from bsarchive.sources import FetchContext
 from bsarchive.sources.streaming import IDLE_TIMEOUT, Emitted, StreamDeletion, poll_every, watch_tag
@@ -58,6 +60,7 @@ class WatchOptions:
     digest: Path | None = None
     digest_every: float = 120.0
     digest_format: DigestFormat = "html"
+    serve: tuple[str, int] | None = None  # (host, port) of the live wall
 
 
 @dataclass
@@ -91,9 +94,15 @@ def run_watch(
     http = client or Http(http_settings(settings), tokens=settings.tokens)
     ctx = fetch_context(settings, now)
     writer = _Writer(store, settings, options, ctx, now, status)
+    if options.serve is not None:
+        writer.wall = Wall(*options.serve, options.digest_every, options.digest_format)
     writer.digest_now(first=True)  # a digest that cannot be written is said at once (exit 2)
     run_id = store.start_run(now(), json.dumps(_options(settings, options), sort_keys=True))
     threads: list[threading.Thread] = []
+    if writer.wall is not None:
+        writer.wall.start()
+        if status is not None:
+            status(f"bsarchive: watch: the live wall is at {writer.wall.url}")
     try:
         tags_on: dict[str, int] = {}
         for spec in specs:
@@ -116,6 +125,8 @@ def run_watch(
             http.close()  # ends streams blocked in a read
             for t in threads:
                 t.join(timeout=5)
+        if writer.wall is not None:
+            writer.wall.stop()
         with contextlib.suppress(StoreError):
             r = writer.result
             store.finish_run(run_id, now(), r.new, r.updated, 0)
@@ -140,6 +151,8 @@ class _Writer:
         # A batch whose transaction an interrupt rolled back: stored again by drain().
         self.inflight: list[Emitted] = []
         self.next_digest = time.monotonic() + options.digest_every
+        self.last_stored: datetime | None = None
+        self.wall: Wall | None = None
 
     # -- watcher threads ------------------------------------------------------------------
 
@@ -169,14 +182,15 @@ class _Writer:
 
     def run(self) -> None:
         while not self.ctx.stop.is_set():
-            wait = 0.5 if self.options.digest is None else self.next_digest - time.monotonic()
+            scheduled = self.options.digest is not None or self.wall is not None
+            wait = self.next_digest - time.monotonic() if scheduled else 0.5
             try:
                 first = self.queue.get(timeout=max(0.01, min(0.5, wait)))
             except queue.Empty:
                 first = None
             if first is not None:
                 self.store_batch([first, *self._ready()])
-            if self.options.digest is not None and time.monotonic() >= self.next_digest:
+            if scheduled and time.monotonic() >= self.next_digest:
                 self.digest_now()
         if self.bugs:
             raise self.bugs[0]
@@ -187,7 +201,7 @@ class _Writer:
         if batch:
             self.store_batch(batch)
         if self.options.digest is not None:
-            with contextlib.suppress(ConfigError):
+            with contextlib.suppress(ConfigError, StoreError):
                 self.digest_now()
 
     def _ready(self, most: int = BATCH_ITEMS - 1) -> list[Emitted]:
@@ -215,6 +229,7 @@ class _Writer:
                 done.updated += saved.updated
                 done.skipped += page.skipped
         self.inflight = []
+        self.last_stored = now
         r = self.result
         r.new, r.updated = r.new + done.new, r.updated + done.updated
         r.deleted, r.skipped = r.deleted + done.deleted, r.skipped + done.skipped
@@ -228,21 +243,28 @@ class _Writer:
         return self.store.save_items([Deletion(uri, sighting)], now).updated
 
     def digest_now(self, *, first: bool = False) -> None:
-        """Rewrite the digest: a temp file beside it, renamed over it (readers never see
-        half a file). The first write's failure is a ConfigError; later ones are logged."""
+        """Render the digest; hand it to the wall and rewrite ``--digest``: a temp file
+        beside it, renamed over it (readers never see half a file). The first write's
+        failure is a ConfigError; later ones are logged."""
         path = self.options.digest
-        if path is None:
+        if path is None and self.wall is None:
             return
         self.next_digest = time.monotonic() + self.options.digest_every
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tags = self.settings.tags or self.store.archived_tags()
+        page = io.StringIO()
+        build.write_digest(
+            self.store, page, ExportFilter(), fmt=self.options.digest_format,
+            title=build.default_title(self.settings.title, tags), tags=tags,
+            generated_at=self.now(),
+        )  # fmt: skip
+        text = page.getvalue()
+        if self.wall is not None:
+            self.wall.update(text, self._stats())
+        if path is None:
+            return
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            with open(tmp, "w", encoding="utf-8", newline="") as f:
-                build.write_digest(
-                    self.store, f, ExportFilter(), fmt=self.options.digest_format,
-                    title=build.default_title(self.settings.title, tags), tags=tags,
-                    generated_at=self.now(),
-                )  # fmt: skip
+            tmp.write_text(text, encoding="utf-8", newline="")
             os.replace(tmp, path)
         except OSError as e:
             with contextlib.suppress(OSError):
@@ -250,6 +272,102 @@ class _Writer:
             if first:
                 raise ConfigError(str(path), f"cannot write the digest: {e.strerror}") from None
             log.warning("%s: cannot write the digest: %s", path, e.strerror)
+
+    def _stats(self) -> dict[str, object]:
+        r = self.result
+        return {
+            "new": r.new,
+            "updated": r.updated,
+            "deleted": r.deleted,
+            "skipped": r.skipped,
+            "modes": {_name(key): words for key, words in sorted(r.modes.items())},
+            "last_stored_at": iso(self.last_stored),
+            "generated_at": iso(self.now()),
+        }
+
+
+class Wall:
+    """``--serve``: the digest and its counts over HTTP, from memory (one page, bounded).
+
+    ``/`` is the latest digest with a ``Refresh`` header (the browser reloads it on the
+    digest's schedule without a script: the page's CSP forbids scripts); ``/stats.json``
+    the watch's counts and modes. Anything else is 404; only GET and HEAD."""
+
+    def __init__(self, host: str, port: int, every: float, fmt: DigestFormat = "html") -> None:
+        self.lock = threading.Lock()
+        self.kind = "text/html" if fmt == "html" else "text/markdown"
+        self.page = b"<!doctype html><title>bsarchive</title><p>Starting\xe2\x80\xa6</p>"
+        self.stats = b"{}"
+        self.refresh = str(max(5, round(every)))
+        try:
+            self.server = ThreadingHTTPServer((host, port), self._handler())
+        except OSError as e:
+            raise ConfigError("--serve", f"cannot listen on {host}:{port}: {e.strerror}") from None
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="wall")
+        self.thread.daemon = True
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://[{name}]:{port}/" if ":" in name else f"http://{name}:{port}/"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    def update(self, page: str, stats: dict[str, object]) -> None:
+        body = page.encode("utf-8")
+        counts = json.dumps(stats, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        with self.lock:
+            self.page, self.stats = body, counts
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        wall = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "bsarchive-wall"
+
+            def log_message(self, format: str, *args: object) -> None:
+                log.debug("wall: " + format, *args)
+
+            def do_HEAD(self) -> None:  # noqa: N802 - http.server API
+                self.answer(head=True)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                self.answer()
+
+            def answer(self, head: bool = False) -> None:
+                path = self.path.split("?", 1)[0]
+                with wall.lock:
+                    page, stats = wall.page, wall.stats
+                if path == "/":
+                    self.reply(200, page, f"{wall.kind}; charset=utf-8", head, wall.refresh)
+                elif path == "/stats.json":
+                    self.reply(200, stats, "application/json", head)
+                else:
+                    self.reply(404, b"not found\n", "text/plain; charset=utf-8", head)
+
+            def reply(
+                self, status: int, body: bytes, kind: str, head: bool, refresh: str = ""
+            ) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("X-Content-Type-Options", "nosniff")
+                if refresh:
+                    self.send_header("Refresh", refresh)
+                self.end_headers()
+                if not head:
+                    self.wfile.write(body)
+
+        return Handler
 
 
 def _name(key: str) -> str:
