@@ -329,9 +329,12 @@ def watch(
             digest_format=digest_format(None, str(digest or "")) if digest else "html",
             serve=parse_listen(serve, "--serve") if serve else None,
         )  # fmt: skip
-        with ArchiveLock(s.db) as lock, Store(s.db) as store:
-            lock.acquire(wait=s.wait)
-            watching.run_watch(s, store, options, status=None if quiet else console.err.print)
+        with ExitStack() as stack:
+            stack.enter_context(ArchiveLock(s.db)).acquire(wait=s.wait)
+            store = stack.enter_context(Store(s.db))
+            line = stack.enter_context(console.watch_status(not quiet))
+            say = None if quiet else console.err.print
+            watching.run_watch(s, store, options, status=say, progress=line)
         return EXIT_OK
 
     _run(body)

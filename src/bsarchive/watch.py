@@ -22,6 +22,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,9 +71,16 @@ class WatchResult:
     deleted: int = 0
     skipped: int = 0
     modes: dict[str, str] = field(default_factory=dict)
+    last_stored: datetime | None = None  # when the writer last committed something
+    per_minute: float = 0.0  # posts stored in the last minute
+
+
+# Seconds between two calls of the status callback (the TTY status line).
+STATUS_EVERY = 1.0
 
 
 Status = Callable[[str], None]
+Progress = Callable[[WatchResult], None]
 
 
 def run_watch(
@@ -82,6 +90,7 @@ def run_watch(
     *,
     client: Http | None = None,
     status: Status | None = None,
+    progress: Progress | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> WatchResult:
     """Watch every configured (instance, tag) until interrupted (KeyboardInterrupt, raised
@@ -93,7 +102,7 @@ def run_watch(
         log.warning("watch: feeds and outboxes are not watched yet; `fetch` reads them")
     http = client or Http(http_settings(settings), tokens=settings.tokens)
     ctx = fetch_context(settings, now)
-    writer = _Writer(store, settings, options, ctx, now, status)
+    writer = _Writer(store, settings, options, ctx, now, status, progress)
     if options.serve is not None:
         writer.wall = Wall(*options.serve, options.digest_every, options.digest_format)
     writer.digest_now(first=True)  # a digest that cannot be written is said at once (exit 2)
@@ -142,16 +151,18 @@ class _Writer:
         ctx: FetchContext,
         now: Callable[[], datetime],
         status: Status | None,
+        progress: Progress | None = None,
     ) -> None:
         self.store, self.settings, self.options = store, settings, options
-        self.ctx, self.now, self.status = ctx, now, status
+        self.ctx, self.now, self.status, self.progress = ctx, now, status, progress
+        self.next_status = 0.0
+        self.minute: deque[tuple[float, int]] = deque()  # (monotonic, new) of recent batches
         self.queue: queue.Queue[Emitted] = queue.Queue(maxsize=QUEUE_ITEMS)
         self.result = WatchResult()
         self.bugs: list[BaseException] = []
         # A batch whose transaction an interrupt rolled back: stored again by drain().
         self.inflight: list[Emitted] = []
         self.next_digest = time.monotonic() + options.digest_every
-        self.last_stored: datetime | None = None
         self.wall: Wall | None = None
 
     # -- watcher threads ------------------------------------------------------------------
@@ -192,6 +203,9 @@ class _Writer:
                 self.store_batch([first, *self._ready()])
             if scheduled and time.monotonic() >= self.next_digest:
                 self.digest_now()
+            if self.progress is not None and time.monotonic() >= self.next_status:
+                self.next_status = time.monotonic() + STATUS_EVERY
+                self.progress(self.result)
         if self.bugs:
             raise self.bugs[0]
 
@@ -229,10 +243,15 @@ class _Writer:
                 done.updated += saved.updated
                 done.skipped += page.skipped
         self.inflight = []
-        self.last_stored = now
         r = self.result
         r.new, r.updated = r.new + done.new, r.updated + done.updated
         r.deleted, r.skipped = r.deleted + done.deleted, r.skipped + done.skipped
+        r.last_stored = now
+        clock = time.monotonic()
+        self.minute.append((clock, done.new))
+        while self.minute and self.minute[0][0] < clock - 60:
+            self.minute.popleft()
+        r.per_minute = float(sum(n for _, n in self.minute))
 
     def _delete(self, item: StreamDeletion, now: datetime) -> int:
         uri = self.store.uri_seen_as(item.source, item.local_id)
@@ -281,7 +300,8 @@ class _Writer:
             "deleted": r.deleted,
             "skipped": r.skipped,
             "modes": {_name(key): words for key, words in sorted(r.modes.items())},
-            "last_stored_at": iso(self.last_stored),
+            "posts_last_minute": r.per_minute,
+            "last_stored_at": iso(r.last_stored),
             "generated_at": iso(self.now()),
         }
 

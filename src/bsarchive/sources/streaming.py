@@ -161,6 +161,8 @@ class _Watch:
     backoff: float
     rng: random.Random
     monotonic: Callable[[], float]
+    stream_retry: float = STREAM_RETRY
+    mode: str = ""
 
     @property
     def subject(self) -> str:
@@ -168,6 +170,12 @@ class _Watch:
 
     def wait(self, seconds: float) -> None:
         self.ctx.stop.wait(max(0.0, seconds))
+
+    def say(self, mode: str) -> None:
+        """Report the mode when it changes."""
+        if mode != self.mode:
+            self.mode = mode
+            self.report(self.spec.key, mode)
 
     def pause(self, failures: int) -> float:
         """Backoff with full jitter before retry ``failures``."""
@@ -184,14 +192,16 @@ class _Watch:
             self.cursor = replace(page.cursor, lookback=None)
         return not self.ctx.stop.is_set()
 
-    def stream(self, url: str, untrusted: bool) -> int:
-        """Store the stream's events until it ends; how many events came.
+    def stream(self, url: str, untrusted: bool) -> bool:
+        """Store the stream's events until it ends; whether it was healthy (events came,
+        or it stayed open past the idle timeout: a quiet tag, a proxy's time limit).
 
         Raises:
             AuthRequiredError: the stream was refused (401/403).
             FetchError: it could not be opened, broke or fell silent.
         """
         got = 0
+        opened = self.monotonic()
         with self.client.events(url, idle_timeout=self.idle_timeout, untrusted=untrusted) as s:
             if s.status in (401, 403):
                 raise AuthRequiredError(url, f"HTTP {s.status}: stream refused", status=s.status)
@@ -201,6 +211,7 @@ class _Watch:
                 raise _Unavailable(url, f"HTTP {s.status} from the stream", status=s.status)
             if s.status != 200:
                 raise FetchError(url, f"HTTP {s.status} from the stream", status=s.status)
+            self.say(f"streaming {url}")
             for event in s:
                 got += 1
                 item = parse_event(event, self.spec, url, self.ctx)
@@ -218,7 +229,7 @@ class _Watch:
                     break
                 if self.ctx.stop.is_set():
                     break
-        return got
+        return got > 0 or self.monotonic() - opened > self.idle_timeout
 
     def stream_target(self) -> tuple[str | None, bool, str]:
         """(stream URL or None to poll, whether it is another origin, why polling)."""
@@ -234,7 +245,7 @@ class _Watch:
     def run(self) -> None:
         url, untrusted, why = self.stream_target()
         polls = f"polling every {self.poll_seconds:g}s"
-        self.report(self.spec.key, f"streaming {url}" if url else f"{polls} ({why})")
+        self.say(f"streaming {url}" if url else f"{polls} ({why})")
         failures = 0  # in a row: catch-ups and streams
         stream_again = 0.0
         while not self.ctx.stop.is_set():
@@ -252,11 +263,11 @@ class _Watch:
                 self.wait(self.poll_seconds)
                 continue
             try:
-                got = self.stream(url, untrusted)
-                failures = 0 if got else failures + 1
+                healthy = self.stream(url, untrusted)
+                failures = 0 if healthy else failures + 1
                 why = "the server closed the stream"
             except AuthRequiredError as e:
-                self.report(self.spec.key, f"{polls} (stream refused: {e.message})")
+                self.say(f"{polls} (stream refused: {e.message})")
                 url = None
                 continue
             except _Unavailable as e:
@@ -268,8 +279,8 @@ class _Watch:
             if self.ctx.stop.is_set():
                 return
             if failures >= STREAM_FAILURES:
-                self.report(self.spec.key, f"{polls} (stream failing: {why})")
-                stream_again = self.monotonic() + STREAM_RETRY
+                self.say(f"{polls} (stream failing: {why}; tried again in {self.stream_retry:g}s)")
+                stream_again = self.monotonic() + self.stream_retry
                 failures = 0
                 continue
             delay = self.pause(max(1, failures))
@@ -290,13 +301,14 @@ def watch_tag(
     backoff: float = 1.0,
     rng: random.Random | None = None,
     monotonic: Callable[[], float] = time.monotonic,
+    stream_retry: float = STREAM_RETRY,
 ) -> None:
     """Watch ``spec`` (an instance and a tag) until ``ctx.stop`` is set: catch up, stream
     or poll, catch up again on every reconnect. Failures are logged and retried (a watch
     outlives an instance's bad minutes); nothing here ends the watch but ``ctx.stop``."""
     _Watch(
         client, spec, cursor, ctx, emit, report, poll_seconds, idle_timeout, backoff,
-        rng or random.Random(), monotonic,
+        rng or random.Random(), monotonic, stream_retry,
     ).run()  # fmt: skip
 
 
