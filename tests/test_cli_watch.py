@@ -22,6 +22,7 @@ from bsarchive.config import parse_duration
 from bsarchive.errors import ConfigError
 from bsarchive.http import Http
 from bsarchive.sources.streaming import poll_every
+from tests.support.feed_server import FeedServer, Route
 from tests.support.streaming import TOKEN, StreamingMastodon, status
 
 pytestmark = pytest.mark.slow
@@ -347,3 +348,41 @@ def test_the_live_wall_renders_in_headless_chromium(
     assert "Post 2 from the Big Society Network open night" in dom  # the streamed post
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def _rss(*items: int) -> bytes:
+    entries = "".join(
+        f"<item><guid>https://blog.example/{n}</guid><link>https://blog.example/{n}</link>"
+        f"<title>Notes {n}</title><category>bsnopen</category>"
+        f"<pubDate>Tue, 29 Jun 2010 2{n}:00:00 +0000</pubDate>"
+        f"<description>Notes from the open night, part {n}</description></item>"
+        for n in items
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>A blog</title><link>https://blog.example/</link>{entries}</channel></rss>"
+    ).encode()
+
+
+def test_feeds_are_re_read_with_conditional_get_on_their_schedule(
+    watch: Callable[..., Watch],
+) -> None:
+    with FeedServer({"/feed": Route(_rss(1), etag='"v1"')}) as feeds:
+        w = watch("--feed", f"{feeds.url}/feed", "--feed-every", "0.2s", token=None)
+
+        # A blog's entries are reactions (articles about the event).
+        def reactions() -> int:
+            return len(w.rows("SELECT url FROM reactions"))
+
+        assert w.until(lambda: reactions() == 1), w.stderr
+        assert w.until(lambda: len(feeds.paths()) >= 3), w.stderr  # 304s meanwhile
+        feeds.routes["/feed"] = Route(_rss(1, 2), etag='"v2"')
+        assert w.until(lambda: reactions() == 2), w.stderr
+
+        def asked_with(etag: str) -> bool:
+            return any(s.headers.get("if-none-match") == etag for s in list(feeds.seen))
+
+        assert w.until(lambda: asked_with('"v2"')), w.stderr  # the next read is conditional
+        assert w.stop() == 143
+    assert asked_with('"v1"')
+    assert w.rows("SELECT count(DISTINCT url), count(*) FROM reactions") == [(2, 2)]

@@ -264,6 +264,12 @@ def watch(
     mastodon: Annotated[
         list[str] | None, typer.Option("--mastodon", help="Instance host or base URL.")
     ] = None,
+    feed: Annotated[
+        list[str] | None, typer.Option("--feed", help="RSS/Atom/JSON feed URL.")
+    ] = None,
+    outbox: Annotated[
+        list[str] | None, typer.Option("--outbox", help="ActivityPub actor or outbox URL.")
+    ] = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     digest: Annotated[
@@ -288,6 +294,12 @@ def watch(
             help="Poll interval without a stream (default: 10% of the rate budget, 30s a tag).",
         ),
     ] = None,
+    feed_every: Annotated[
+        str,
+        typer.Option(
+            "--feed-every", metavar="DURATION", help="Re-read feeds and outboxes this often."
+        ),
+    ] = "5m",
     idle_timeout: Annotated[
         float, typer.Option(hidden=True, help="Seconds of silence that end a stream.")
     ] = 40.0,
@@ -318,8 +330,9 @@ def watch(
 
     def body() -> int:
         s = _settings(
-            config, tags=tag, mastodon=mastodon, since=since, until=until,
-            allow_private_networks=allow_private_networks, include_opted_out=include_opted_out,
+            config, tags=tag, mastodon=mastodon, feeds=feed, outboxes=outbox, since=since,
+            until=until, allow_private_networks=allow_private_networks,
+            include_opted_out=include_opted_out,
             wait=wait, max_wait=max_wait, read_timeout=timeout, db=db,
         )  # fmt: skip
         require_sources(s)
@@ -328,6 +341,7 @@ def watch(
             idle_timeout=idle_timeout, digest=digest, digest_every=parse_duration(every, "--every"),
             digest_format=digest_format(None, str(digest or "")) if digest else "html",
             serve=parse_listen(serve, "--serve") if serve else None,
+            feed_seconds=parse_duration(feed_every, "--feed-every"),
         )  # fmt: skip
         with ExitStack() as stack:
             stack.enter_context(ArchiveLock(s.db)).acquire(wait=s.wait)

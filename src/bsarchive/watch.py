@@ -40,7 +40,17 @@ from bsarchive.http import Http
 from bsarchive.models import Deletion, Page, Sighting, iso
 from bsarchive.policy import screen_page
 from bsarchive.sources import FetchContext
-from bsarchive.sources.streaming import IDLE_TIMEOUT, Emitted, StreamDeletion, poll_every, watch_tag
+from bsarchive.sources.activitypub import fetch_outbox
+from bsarchive.sources.feeds import fetch_feed
+from bsarchive.sources.streaming import (
+    FEED_EVERY,
+    IDLE_TIMEOUT,
+    Emitted,
+    StreamDeletion,
+    poll_every,
+    poll_source,
+    watch_tag,
+)
 from bsarchive.store import ExportFilter, Store
 
 log = logging.getLogger(__name__)
@@ -62,6 +72,7 @@ class WatchOptions:
     digest_every: float = 120.0
     digest_format: DigestFormat = "html"
     serve: tuple[str, int] | None = None  # (host, port) of the live wall
+    feed_seconds: float = FEED_EVERY  # feeds and outboxes re-read at most this often
 
 
 @dataclass
@@ -96,10 +107,7 @@ def run_watch(
     """Watch every configured (instance, tag) until interrupted (KeyboardInterrupt, raised
     again once what is queued is stored) or until a watcher thread fails with a bug."""
     specs = [spec for spec in settings.sources() if spec.kind == "mastodon"]
-    if not specs:
-        raise ConfigError("watch", "no Mastodon instance to watch", hint="use --mastodon")
-    if settings.feeds or settings.outboxes:
-        log.warning("watch: feeds and outboxes are not watched yet; `fetch` reads them")
+    others = [spec for spec in settings.sources() if spec.kind != "mastodon"]
     http = client or Http(http_settings(settings), tokens=settings.tokens)
     ctx = fetch_context(settings, now)
     writer = _Writer(store, settings, options, ctx, now, status, progress)
@@ -122,10 +130,14 @@ def run_watch(
                 poll_seconds=options.poll_seconds or poll_every(tags_on[spec.url]),
                 idle_timeout=options.idle_timeout, backoff=settings.backoff or 1.0,
             )  # fmt: skip
-            t = threading.Thread(target=writer.guard, args=(work,), name=f"watch {spec.key}")
-            t.daemon = True
-            t.start()
-            threads.append(t)
+            threads.append(_started(writer, work, spec.key))
+        for spec in others:
+            read = fetch_feed if spec.kind == "feed" else fetch_outbox
+            work = partial(
+                poll_source, http, spec, store.get_cursor(spec.key), ctx, writer.put, read,
+                every=options.feed_seconds,
+            )  # fmt: skip
+            threads.append(_started(writer, work, spec.key))
         writer.run()
     finally:
         ctx.stop.set()
@@ -140,6 +152,13 @@ def run_watch(
             r = writer.result
             store.finish_run(run_id, now(), r.new, r.updated, 0)
     return writer.result
+
+
+def _started(writer: _Writer, work: Callable[[], None], key: str) -> threading.Thread:
+    t = threading.Thread(target=writer.guard, args=(work,), name=f"watch {key}")
+    t.daemon = True
+    t.start()
+    return t
 
 
 class _Writer:

@@ -9,6 +9,9 @@ silent, then again, with backoff and jitter. Without a token (Mastodon 4.2+ refu
 anonymous streams), or when the stream is refused or keeps failing, each catch-up is a
 poll, spaced to spend at most :data:`POLL_SHARE` of the instance's paging budget.
 
+Feeds and outboxes are re-read by :func:`poll_source` on their own schedule (conditional
+GET, the server's Cache-Control, a floor of :data:`FEED_EVERY`).
+
 What it makes is handed to ``emit``: a :class:`~bsarchive.models.Page` per catch-up page
 or stream event (with the cursor that becomes true once it is stored), or a
 :class:`StreamDeletion`, a ``delete`` event naming only the status id (the store knows
@@ -29,7 +32,7 @@ from urllib.parse import quote, urlsplit
 from bsarchive.errors import AuthRequiredError, FetchError, ParseError, SourceError
 from bsarchive.http import Event, Http, origin
 from bsarchive.models import Boost, Cursor, Item, Page, Post, SourceSpec
-from bsarchive.sources import FetchContext
+from bsarchive.sources import FetchContext, Source
 from bsarchive.sources.mastodon import decode_json, fetch_tag_timeline, id_order
 from bsarchive.sources.mastodon_parse import parse_status
 
@@ -310,6 +313,42 @@ def watch_tag(
         client, spec, cursor, ctx, emit, report, poll_seconds, idle_timeout, backoff,
         rng or random.Random(), monotonic, stream_retry,
     ).run()  # fmt: skip
+
+
+# Feeds and outboxes are re-read this often at most (their Cache-Control / Retry-After may
+# ask for longer): a blog's feed changes a few times an hour at the busiest.
+FEED_EVERY = 300.0
+
+
+def poll_source(
+    client: Http,
+    spec: SourceSpec,
+    cursor: Cursor,
+    ctx: FetchContext,
+    emit: Emit,
+    read: Source,
+    *,
+    every: float = FEED_EVERY,
+) -> None:
+    """Re-read a feed or an outbox with ``read`` (its usual reader: conditional GET, its
+    cursor) every ``every`` seconds, or later when the server asked (``not_before``),
+    until ``ctx.stop``. A failure is logged and tried again next time; a feed gone (410)
+    is left alone."""
+    while not ctx.stop.is_set():
+        try:
+            for page in read(client, spec, cursor, ctx):
+                if not emit(page):
+                    return
+                cursor = page.cursor
+        except SourceError as e:
+            if cursor.gone:
+                log.warning("%s: %s; no longer watched", spec.url, e)
+                return
+            log.warning("%s: %s; tried again in %gs", spec.url, e, every)
+        delay = every
+        if cursor.not_before is not None:
+            delay = max(delay, (cursor.not_before - ctx.now()).total_seconds())
+        ctx.stop.wait(delay)
 
 
 def decode_id(data: str) -> str:
