@@ -386,3 +386,30 @@ def test_feeds_are_re_read_with_conditional_get_on_their_schedule(
         assert w.stop() == 143
     assert asked_with('"v1"')
     assert w.rows("SELECT count(DISTINCT url), count(*) FROM reactions") == [(2, 2)]
+
+
+def test_doctor_tells_a_running_watch_from_a_killed_one(
+    watch: Callable[..., Watch], fast_config: Path
+) -> None:
+    def doctor(w: Watch) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "bsarchive", "doctor", "--no-probe", "--db", str(w.db)],
+            capture_output=True, timeout=60, env={**os.environ, "COLUMNS": "200"},
+        )  # fmt: skip
+
+    with StreamingMastodon([status(1, 101)]) as server:
+        w = watch("--mastodon", server.url)
+        assert w.until(lambda: bool(w.rows("SELECT value FROM meta WHERE key = 'watch_heartbeat'")))
+        running = doctor(w)
+        assert running.returncode == 0, running.stdout
+        assert b"running, last heartbeat" in running.stdout
+        w.proc.kill()
+        w.proc.wait(timeout=20)
+        killed = doctor(w)
+        assert killed.returncode == 1
+        assert b"a watch ended without stopping" in killed.stdout
+        again = watch("--mastodon", server.url)
+        assert server.wait_connections(2), again.stderr
+        assert again.stop() == 143
+    assert again.rows("SELECT value FROM meta WHERE key = 'watch_heartbeat'") == [("",)]
+    assert doctor(again).returncode == 0  # stopped cleanly: nothing to say

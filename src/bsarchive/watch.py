@@ -88,6 +88,10 @@ class WatchResult:
 
 # Seconds between two calls of the status callback (the TTY status line).
 STATUS_EVERY = 1.0
+# The meta row a running watch stamps every HEARTBEAT_EVERY seconds and empties when it
+# stops cleanly: `doctor` tells a stuck or killed watch by it.
+HEARTBEAT_KEY = "watch_heartbeat"
+HEARTBEAT_EVERY = 60.0
 
 
 Status = Callable[[str], None]
@@ -148,7 +152,8 @@ def run_watch(
                 t.join(timeout=5)
         if writer.wall is not None:
             writer.wall.stop()
-        with contextlib.suppress(StoreError):
+        with contextlib.suppress(StoreError, KeyboardInterrupt):
+            writer.beat(stopping=True)
             r = writer.result
             store.finish_run(run_id, now(), r.new, r.updated, 0)
     return writer.result
@@ -175,6 +180,7 @@ class _Writer:
         self.store, self.settings, self.options = store, settings, options
         self.ctx, self.now, self.status, self.progress = ctx, now, status, progress
         self.next_status = 0.0
+        self.next_heartbeat = 0.0
         self.minute: deque[tuple[float, int]] = deque()  # (monotonic, new) of recent batches
         self.queue: queue.Queue[Emitted] = queue.Queue(maxsize=QUEUE_ITEMS)
         self.result = WatchResult()
@@ -222,11 +228,17 @@ class _Writer:
                 self.store_batch([first, *self._ready()])
             if scheduled and time.monotonic() >= self.next_digest:
                 self.digest_now()
+            if time.monotonic() >= self.next_heartbeat:
+                self.beat()
             if self.progress is not None and time.monotonic() >= self.next_status:
                 self.next_status = time.monotonic() + STATUS_EVERY
                 self.progress(self.result)
         if self.bugs:
             raise self.bugs[0]
+
+    def beat(self, *, stopping: bool = False) -> None:
+        self.next_heartbeat = time.monotonic() + HEARTBEAT_EVERY
+        self.store.set_meta(HEARTBEAT_KEY, "" if stopping else iso(self.now()) or "")
 
     def drain(self) -> None:
         """Store what the watchers queued before the stop (bounded by the queue)."""

@@ -135,3 +135,10 @@ class ItemsMixin(PostsMixin, ReactionsMixin, SourcesMixin):
                 (source, local_id),
             ).fetchone()
         return str(row[0]) if row else None
+
+    def get_meta(self, key: str) -> str | None:
+        """A ``meta`` value (``set_meta``), or None: the watch's heartbeat, read by
+        ``doctor`` (issue 18)."""
+        with _errors("read meta", self.path):
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
