@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -107,13 +107,15 @@ def run_watch(
     status: Status | None = None,
     progress: Progress | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    stop: threading.Event | None = None,
 ) -> WatchResult:
-    """Watch every configured (instance, tag) until interrupted (KeyboardInterrupt, raised
-    again once what is queued is stored) or until a watcher thread fails with a bug."""
+    """Watch every configured source until interrupted (KeyboardInterrupt, raised again
+    once what is queued is stored), until ``stop`` is set (embedding, tests), or until a
+    watcher thread fails with a bug."""
     specs = [spec for spec in settings.sources() if spec.kind == "mastodon"]
     others = [spec for spec in settings.sources() if spec.kind != "mastodon"]
     http = client or Http(http_settings(settings), tokens=settings.tokens)
-    ctx = fetch_context(settings, now)
+    ctx = replace(fetch_context(settings, now), stop=stop or threading.Event())
     writer = _Writer(store, settings, options, ctx, now, status, progress)
     if options.serve is not None:
         writer.wall = Wall(*options.serve, options.digest_every, options.digest_format)
