@@ -413,3 +413,40 @@ def test_doctor_tells_a_running_watch_from_a_killed_one(
         assert again.stop() == 143
     assert again.rows("SELECT value FROM meta WHERE key = 'watch_heartbeat'") == [("",)]
     assert doctor(again).returncode == 0  # stopped cleanly: nothing to say
+
+
+ARTICLE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>Live from the open night | Notes</title>
+<link rel="alternate" type="application/rss+xml" href="/article/feed/">
+</head><body><article><p>Written while it happened.</p></article></body></html>"""
+
+COMMENTS = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>
+<title>Comments on: Live from the open night</title><link>http://notes/article/</link>
+<description>c</description><item><title>By: Ann</title>
+<link>http://notes/article/#comment-1</link><dc:creator>Ann</dc:creator>
+<pubDate>Tue, 29 Jun 2010 22:00:00 +0000</pubDate><guid>http://notes/?c=1</guid>
+<description>Wish I had been there</description></item></channel></rss>"""
+
+
+def test_links_in_streamed_posts_are_followed_within_the_pass_interval(
+    watch: Callable[..., Watch],
+) -> None:
+    html = "text/html; charset=utf-8"
+    routes = {
+        "/article/": Route(ARTICLE.encode(), content_type=html),
+        "/article/feed/": Route(COMMENTS.encode(), etag='"c1"'),
+        "/robots.txt": Route(b"User-agent: *\nAllow: /\n", content_type="text/plain"),
+    }
+    with FeedServer(routes) as blog, StreamingMastodon([status(1, 101)]) as server:
+        w = watch("--mastodon", server.url, "--reactions-every", "0.5s",
+                  "--allow-private-networks")  # fmt: skip
+        assert server.wait_connections(1), w.stderr
+        link = f"{blog.url}/article/"
+        server.post(status(2, 102, text=f'<a href="{link}">{link}</a>'))
+        assert w.until(lambda: bool(w.rows("SELECT 1 FROM comments"))), w.stderr
+        assert w.stop() == 143
+    assert w.rows("SELECT url, title FROM reactions") == [
+        (link, "Live from the open night | Notes")
+    ]
+    assert w.rows("SELECT author FROM comments") == [("Ann",)]

@@ -300,6 +300,15 @@ def watch(
             "--feed-every", metavar="DURATION", help="Re-read feeds and outboxes this often."
         ),
     ] = "5m",
+    reactions: Annotated[
+        bool | None, typer.Option("--reactions/--no-reactions", help="Follow links to blog posts.")
+    ] = None,
+    reactions_every: Annotated[
+        str,
+        typer.Option(
+            "--reactions-every", metavar="DURATION", help="How often new links are followed."
+        ),
+    ] = "5m",
     idle_timeout: Annotated[
         float, typer.Option(hidden=True, help="Seconds of silence that end a stream.")
     ] = 40.0,
@@ -331,7 +340,7 @@ def watch(
     def body() -> int:
         s = _settings(
             config, tags=tag, mastodon=mastodon, feeds=feed, outboxes=outbox, since=since,
-            until=until, allow_private_networks=allow_private_networks,
+            until=until, reactions=reactions, allow_private_networks=allow_private_networks,
             include_opted_out=include_opted_out,
             wait=wait, max_wait=max_wait, read_timeout=timeout, db=db,
         )  # fmt: skip
@@ -342,6 +351,7 @@ def watch(
             digest_format=digest_format(None, str(digest or "")) if digest else "html",
             serve=parse_listen(serve, "--serve") if serve else None,
             feed_seconds=parse_duration(feed_every, "--feed-every"),
+            reactions_seconds=parse_duration(reactions_every, "--reactions-every"),
         )  # fmt: skip
         with ExitStack() as stack:
             stack.enter_context(ArchiveLock(s.db)).acquire(wait=s.wait)

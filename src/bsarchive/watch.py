@@ -31,7 +31,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bsarchive.archive import _cursor_for, fetch_context, http_settings
+from bsarchive.archive import (
+    RunResult,
+    _cursor_for,
+    _follow_reactions,
+    fetch_context,
+    http_settings,
+)
 from bsarchive.config import Settings
 from bsarchive.errors import ConfigError, StoreError
 from bsarchive.export import build
@@ -73,6 +79,9 @@ class WatchOptions:
     digest_format: DigestFormat = "html"
     serve: tuple[str, int] | None = None  # (host, port) of the live wall
     feed_seconds: float = FEED_EVERY  # feeds and outboxes re-read at most this often
+    # The reaction pass (links in new posts -> articles, comment feeds re-read) runs this
+    # often when the settings ask for reactions; None: never.
+    reactions_seconds: float | None = 300.0
 
 
 @dataclass
@@ -86,6 +95,9 @@ class WatchResult:
     per_minute: float = 0.0  # posts stored in the last minute
 
 
+# New articles one reaction pass fetches at most: the writer waits while it runs (one
+# writer), so a pass is kept short; the next one goes on where it stopped.
+REACTIONS_PER_PASS = 50
 # Seconds between two calls of the status callback (the TTY status line).
 STATUS_EVERY = 1.0
 # The meta row a running watch stamps every HEARTBEAT_EVERY seconds and empties when it
@@ -117,6 +129,7 @@ def run_watch(
     http = client or Http(http_settings(settings), tokens=settings.tokens)
     ctx = replace(fetch_context(settings, now), stop=stop or threading.Event())
     writer = _Writer(store, settings, options, ctx, now, status, progress)
+    writer.http = http
     if options.serve is not None:
         writer.wall = Wall(*options.serve, options.digest_every, options.digest_format)
     writer.digest_now(first=True)  # a digest that cannot be written is said at once (exit 2)
@@ -183,6 +196,8 @@ class _Writer:
         self.ctx, self.now, self.status, self.progress = ctx, now, status, progress
         self.next_status = 0.0
         self.next_heartbeat = 0.0
+        self.http: Http | None = None
+        self.next_reactions = time.monotonic() + (options.reactions_seconds or 0.0)
         self.minute: deque[tuple[float, int]] = deque()  # (monotonic, new) of recent batches
         self.queue: queue.Queue[Emitted] = queue.Queue(maxsize=QUEUE_ITEMS)
         self.result = WatchResult()
@@ -232,11 +247,32 @@ class _Writer:
                 self.digest_now()
             if time.monotonic() >= self.next_heartbeat:
                 self.beat()
+            if self._reactions_due():
+                self.reaction_pass()
             if self.progress is not None and time.monotonic() >= self.next_status:
                 self.next_status = time.monotonic() + STATUS_EVERY
                 self.progress(self.result)
         if self.bugs:
             raise self.bugs[0]
+
+    def _reactions_due(self) -> bool:
+        every = self.options.reactions_seconds
+        if not (self.settings.reactions and every and self.http is not None):
+            return False
+        return time.monotonic() >= self.next_reactions
+
+    def reaction_pass(self) -> None:
+        """Follow the links of posts stored since the last pass, as ``fetch`` does, at
+        most REACTIONS_PER_PASS new articles; then link replies to archived parents."""
+        assert self.http is not None
+        s = self.settings
+        capped = replace(s, max_reactions=min(s.max_reactions, REACTIONS_PER_PASS))
+        run = RunResult()
+        _follow_reactions(capped, self.store, self.http, self.ctx, run, self.now)
+        self.store.resolve_replies()
+        if run.reactions:
+            log.info("watch: %d new reactions", run.reactions)
+        self.next_reactions = time.monotonic() + (self.options.reactions_seconds or 0.0)
 
     def beat(self, *, stopping: bool = False) -> None:
         self.next_heartbeat = time.monotonic() + HEARTBEAT_EVERY
