@@ -6,6 +6,7 @@ Thin by design: no SQL, no parsing, no HTTP here.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -357,7 +358,7 @@ def watch(
             stack.enter_context(ArchiveLock(s.db)).acquire(wait=s.wait)
             store = stack.enter_context(Store(s.db))
             line = stack.enter_context(console.watch_status(not quiet))
-            say = None if quiet else console.err.print
+            say = None if quiet else functools.partial(console.err.print, markup=False)
             watching.run_watch(s, store, options, status=say, progress=line)
         return EXIT_OK
 

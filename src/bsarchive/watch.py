@@ -126,7 +126,10 @@ def run_watch(
     watcher thread fails with a bug."""
     specs = [spec for spec in settings.sources() if spec.kind == "mastodon"]
     others = [spec for spec in settings.sources() if spec.kind != "mastodon"]
-    http = client or Http(http_settings(settings), tokens=settings.tokens)
+    # A held stream is a pooled connection too: room for every stream and the catch-ups.
+    limits = http_settings(settings)
+    limits = replace(limits, concurrency=max(limits.concurrency, len(specs) + 1))
+    http = client or Http(limits, tokens=settings.tokens)
     ctx = replace(fetch_context(settings, now), stop=stop or threading.Event())
     writer = _Writer(store, settings, options, ctx, now, status, progress)
     writer.http = http
