@@ -199,6 +199,7 @@ class _Writer:
         self.ctx, self.now, self.status, self.progress = ctx, now, status, progress
         self.next_status = 0.0
         self.next_heartbeat = 0.0
+        self.reporting = threading.Lock()  # watchers reporting modes at once
         self.http: Http | None = None
         self.next_reactions = time.monotonic() + (options.reactions_seconds or 0.0)
         self.minute: deque[tuple[float, int]] = deque()  # (monotonic, new) of recent batches
@@ -222,7 +223,10 @@ class _Writer:
         return False
 
     def report(self, key: str, words: str) -> None:
-        self.result.modes[key] = words
+        # Copy on write: the writer and the status line read the modes while watchers
+        # report theirs, and a dict must not grow under a reader's iteration.
+        with self.reporting:
+            self.result.modes = {**self.result.modes, key: words}
         log.info("%s: %s", key, words)
         if self.status is not None:
             self.status(f"bsarchive: watch: {_name(key)}: {words}")
