@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_ratelimit.py
 	$(BIN)/python bench/bench_export.py
 	$(BIN)/python bench/bench_import.py --tweets 200000
+	$(BIN)/python bench/bench_watch.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

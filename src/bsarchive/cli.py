@@ -6,6 +6,7 @@ Thin by design: no SQL, no parsing, no HTTP here.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -285,6 +286,114 @@ def fetch(
             result = archive.run_fetch(s, store, progress=progress)
         console.summary(result, quiet)
         return result.exit_code
+
+    _run(body)
+
+
+@app.command()
+def watch(
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Hashtag, with or without #.")
+    ] = None,
+    mastodon: Annotated[
+        list[str] | None, typer.Option("--mastodon", help="Instance host or base URL.")
+    ] = None,
+    feed: Annotated[
+        list[str] | None, typer.Option("--feed", help="RSS/Atom/JSON feed URL.")
+    ] = None,
+    outbox: Annotated[
+        list[str] | None, typer.Option("--outbox", help="ActivityPub actor or outbox URL.")
+    ] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    digest: Annotated[
+        Path | None, typer.Option("--digest", help="Rewrite this digest (.html or .md) live.")
+    ] = None,
+    every: Annotated[
+        str, typer.Option("--every", metavar="DURATION", help="How often --digest is rewritten.")
+    ] = "2m",
+    serve: Annotated[
+        str | None,
+        typer.Option(
+            "--serve",
+            metavar="HOST:PORT",
+            help="Serve the digest as a live wall page (loopback unless a host is given).",
+        ),
+    ] = None,
+    poll_every: Annotated[
+        str | None,
+        typer.Option(
+            "--poll-every",
+            metavar="DURATION",
+            help="Poll interval without a stream (default: 10% of the rate budget, 30s a tag).",
+        ),
+    ] = None,
+    feed_every: Annotated[
+        str,
+        typer.Option(
+            "--feed-every", metavar="DURATION", help="Re-read feeds and outboxes this often."
+        ),
+    ] = "5m",
+    reactions: Annotated[
+        bool | None, typer.Option("--reactions/--no-reactions", help="Follow links to blog posts.")
+    ] = None,
+    reactions_every: Annotated[
+        str,
+        typer.Option(
+            "--reactions-every", metavar="DURATION", help="How often new links are followed."
+        ),
+    ] = "5m",
+    idle_timeout: Annotated[
+        float, typer.Option(hidden=True, help="Seconds of silence that end a stream.")
+    ] = 40.0,
+    allow_private_networks: Annotated[
+        bool | None,
+        typer.Option("--allow-private-networks", help="Let a streaming host be private."),
+    ] = None,
+    include_opted_out: Annotated[
+        bool | None, typer.Option("--include-opted-out", help="Store opted-out accounts.")
+    ] = None,
+    wait: WaitOpt = False,
+    max_wait: Annotated[
+        float | None, typer.Option(help="Longest rate-limit wait (s) before a retry.")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(help="Read timeout per request (s).")] = None,
+    log_file: Annotated[Path | None, typer.Option(help="Also log to this rotating file.")] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Live capture until Ctrl-C / SIGTERM: stream (with a token) or poll each instance."""
+    from bsarchive import watch as watching  # imported where used: other commands start faster
+    from bsarchive.config import parse_duration, parse_listen
+    from bsarchive.export.build import digest_format
+
+    console.setup_logging(verbose, quiet, log_file)
+
+    def body() -> int:
+        s = _settings(
+            config, tags=tag, mastodon=mastodon, feeds=feed, outboxes=outbox, since=since,
+            until=until, reactions=reactions, allow_private_networks=allow_private_networks,
+            include_opted_out=include_opted_out,
+            wait=wait, max_wait=max_wait, read_timeout=timeout, db=db,
+        )  # fmt: skip
+        require_sources(s)
+        options = watching.WatchOptions(
+            poll_seconds=parse_duration(poll_every, "--poll-every") if poll_every else None,
+            idle_timeout=idle_timeout, digest=digest, digest_every=parse_duration(every, "--every"),
+            digest_format=digest_format(None, str(digest or "")) if digest else "html",
+            serve=parse_listen(serve, "--serve") if serve else None,
+            feed_seconds=parse_duration(feed_every, "--feed-every"),
+            reactions_seconds=parse_duration(reactions_every, "--reactions-every"),
+        )  # fmt: skip
+        with ExitStack() as stack:
+            stack.enter_context(ArchiveLock(s.db)).acquire(wait=s.wait)
+            store = stack.enter_context(Store(s.db))
+            line = stack.enter_context(console.watch_status(not quiet))
+            say = None if quiet else functools.partial(console.err.print, markup=False)
+            watching.run_watch(s, store, options, status=say, progress=line)
+        return EXIT_OK
 
     _run(body)
 

@@ -366,3 +366,26 @@ def require_sources(s: Settings) -> None:
         raise ConfigError(
             "fetch", "no sources configured", hint="use --mastodon, --feed or --outbox"
         )
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: str, where: str) -> float:
+    """``90``, ``90s``, ``2m``, ``1h`` -> seconds (``watch --every``); more than zero."""
+    match = _DURATION_RE.match(value)
+    if match is None or float(match.group(1)) <= 0:
+        raise ConfigError(where, f"{value!r} is not a duration such as 30s, 2m or 1h")
+    return float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "").lower()]
+
+
+def parse_listen(value: str, where: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``:PORT`` or ``PORT`` (loopback by default) -> (host, port)."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep:
+        host = ""
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or int(port) > 65535:
+        raise ConfigError(where, f"{value!r} is not HOST:PORT, e.g. 127.0.0.1:8080")
+    return host, int(port)

@@ -10,7 +10,7 @@ import json
 import logging
 import logging.handlers
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from bsarchive.errors import BsarchiveError
 if TYPE_CHECKING:  # types only: importing the run loop would slow every command's start
     from bsarchive.archive import Progress, ProgressCallback, RunResult
     from bsarchive.store import SearchHit, Stats
+    from bsarchive.watch import WatchResult
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -106,6 +107,39 @@ def fetch_progress(enabled: bool) -> Iterator[ProgressCallback | None]:
             totals[p.source] += p.new
             state = "failed" if p.error else ("done" if p.done else "fetching")
             bar.update(tasks[p.source], description=f"{p.source}: {totals[p.source]} new ({state})")
+
+        yield update
+
+
+@contextmanager
+def watch_status(enabled: bool) -> Iterator[Callable[[WatchResult], None] | None]:
+    """One status line on a TTY for ``watch`` (posts a minute, each instance's mode, the
+    last store's age); nothing otherwise (systemd, a log file: the mode lines suffice)."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    from datetime import UTC, datetime
+
+    from rich.live import Live
+    from rich.text import Text
+
+    with Live(Text("watch: starting"), console=err, transient=True, auto_refresh=False) as live:
+
+        def update(r: WatchResult) -> None:
+            age = (
+                f"{(datetime.now(UTC) - r.last_stored).total_seconds():.0f}s ago"
+                if r.last_stored
+                else "nothing yet"
+            )
+            modes = "; ".join(
+                f"{key.split('//', 1)[-1]}: {words.split(' (', 1)[0].split(' http', 1)[0]}"
+                for key, words in sorted(r.modes.items())
+            )
+            line = (
+                f"watch: {r.new} new, {r.updated} updated, {r.deleted} deleted, "
+                f"{r.per_minute:.0f} posts/min, last stored {age} | {modes}"
+            )
+            live.update(Text(line, overflow="ellipsis", no_wrap=True), refresh=True)
 
         yield update
 

@@ -8,6 +8,7 @@ through the shared client (the instance's ``/api/v2/instance`` or the feed/outbo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bsarchive.archive import http_settings
@@ -15,6 +16,7 @@ from bsarchive.config import Settings
 from bsarchive.errors import BsarchiveError
 from bsarchive.http import Http
 from bsarchive.store import SCHEMA_VERSION, ArchiveLock, Store
+from bsarchive.watch import HEARTBEAT_KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,8 @@ def check_archive(db: Path) -> list[Check]:
             )
             fix = "restore a backup" if missing else ""
             checks.append(Check("search", not missing, detail, fix))
+            watch = check_watch(store, ArchiveLock(db).is_held_elsewhere(), datetime.now(UTC))
+            checks += [watch] if watch else []
             failing = [s for s in store.stats().sources if s["last_error"]]
             for source in failing:
                 checks.append(Check(f"last run: {source['key']}", False, str(source["last_error"])))
@@ -53,10 +57,33 @@ def check_archive(db: Path) -> list[Check]:
         Check(
             "lock",
             True,
-            "held by a running fetch" if held else "free",
+            "held by a running fetch or watch" if held else "free",
         )
     )
     return checks
+
+
+# A watch stamps its heartbeat every minute (watch.HEARTBEAT_EVERY): three missed is stuck.
+STALE_WATCH = timedelta(minutes=3)
+
+
+def check_watch(store: Store, held: bool, now: datetime) -> Check | None:
+    """How the last ``bsarchive watch`` on this archive is: running (its heartbeat fresh),
+    stuck (the lock held, the heartbeat stale) or ended without stopping (killed: the
+    heartbeat left behind, the lock free). None when no watch left a heartbeat."""
+    stamp = store.get_meta(HEARTBEAT_KEY)
+    if not stamp:
+        return None
+    beat = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    age = f"{(now - beat).total_seconds():.0f}s ago"
+    if not held:
+        return Check(
+            "watch", False, f"a watch ended without stopping (last heartbeat {age})",
+            "start it again: it catches up from where it stopped",
+        )  # fmt: skip
+    if now - beat > STALE_WATCH:
+        return Check("watch", False, f"running but stuck: last heartbeat {age}", "restart it")
+    return Check("watch", True, f"running, last heartbeat {age}")
 
 
 def check_sources(settings: Settings) -> list[Check]:

@@ -52,7 +52,8 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -60,6 +61,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpcore
 import httpx
+import httpx_sse
 
 from bsarchive import __version__
 from bsarchive.errors import (
@@ -649,6 +651,73 @@ class Http:
         """Whether requests to ``url``'s origin carry a token (never the token itself)."""
         return origin(url) in self._tokens
 
+    def share_token(self, instance_url: str, other_url: str) -> bool:
+        """Let requests to ``other_url``'s origin carry the token of ``instance_url``'s,
+        when it is that instance's own host: the same host (another port or path) or a
+        subdomain of it (``streaming.mastodon.social`` for ``mastodon.social``), on the same
+        scheme. Anything else is another party: the token is not shared (False)."""
+        token = self._tokens.get(origin(instance_url))
+        if token is None:
+            return False
+        scheme, host, _port = origin(instance_url)
+        other_scheme, other_host, _ = origin(other_url)
+        if other_scheme != scheme or not host or not other_host:
+            return False
+        if other_host != host and not other_host.endswith("." + host):
+            return False
+        self._tokens.setdefault(origin(other_url), token)
+        return True
+
+    @contextmanager
+    def events(
+        self,
+        url: str,
+        *,
+        idle_timeout: float,
+        max_event_bytes: int = MiB,
+        untrusted: bool = False,
+    ) -> Iterator[EventStream]:
+        """Open a server-sent event stream (``text/event-stream``) at ``url``.
+
+        The stream stays open until the caller leaves the block. It carries the token of
+        its origin only (as :meth:`get`), connects within ``connect_timeout``, and passes
+        the private-address guard when ``untrusted``. Redirects are not followed (the
+        caller sees the 3xx status). ``idle_timeout`` bounds the silence between two
+        reads: a server sends a heartbeat comment well within it (Mastodon: every 15 s),
+        so silence that long means the stream is dead. A line longer than
+        ``max_event_bytes`` ends the stream (memory stays bounded). Not rate-limited
+        here: one connection, held, is what streaming servers ask for.
+
+        Raises:
+            FetchError: cannot connect (BlockedAddressError for a refused address).
+        """
+        s = self.settings
+        # identity: the line cap counts the bytes as sent; SSE is text and rarely compressed
+        headers = {
+            "Accept": "text/event-stream",
+            "Cache-Control": "no-store",
+            "Accept-Encoding": "identity",
+        }
+        token = self._tokens.get(origin(url))
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        client = self._untrusted if untrusted else self._trusted
+        timeout = httpx.Timeout(idle_timeout, connect=s.connect_timeout)
+        try:
+            with client.stream("GET", url, headers=headers, timeout=timeout) as r:
+                yield EventStream(url, r, max_event_bytes)
+        except (httpx.TransportError, _Stalled) as e:
+            blocked = _blocked_cause(e)
+            if blocked is not None:
+                raise BlockedAddressError(
+                    url, str(blocked), hint="use --allow-private-networks to allow"
+                ) from e
+            if isinstance(e, httpx.ReadTimeout):
+                raise FetchError(url, f"stream silent for {idle_timeout:g}s (no heartbeat)") from e
+            raise FetchError(url, _describe(e, s)) from e
+        except httpx_sse.SSEError as e:
+            raise FetchError(url, f"not an event stream ({e})") from e
+
     def close(self) -> None:
         self._trusted.close()
         if self._untrusted is not self._trusted:
@@ -934,6 +1003,63 @@ class Http:
             pace = _BodyPace(deadline, s.total_timeout, s.min_rate, s.rate_grace, self._monotonic)
             body = _read_capped(r.iter_raw(), encoding, cap, url, pace)
         return Response(url=url, status=r.status_code, headers=hdrs, body=body)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One server-sent event: its ``event:`` name (``message`` when none) and its data."""
+
+    name: str
+    data: str
+
+
+class EventStream:
+    """An open event stream (:meth:`Http.events`): the status and headers, then events.
+
+    Comment lines (heartbeats) are read and dropped by the SSE parser; they still count
+    as traffic, so they keep the idle timeout from firing."""
+
+    def __init__(self, url: str, response: httpx.Response, max_event_bytes: int) -> None:
+        self.url = url
+        self.status = response.status_code
+        self.headers = {k.lower(): v for k, v in response.headers.items()}
+        self._response = response
+        self._cap = max_event_bytes
+
+    def __iter__(self) -> Iterator[Event]:
+        """The stream's events until the server closes it.
+
+        Raises:
+            FetchError (through :meth:`Http.events`): the stream broke, went silent, sent
+                a line over the cap, or is no event stream.
+        """
+        self._response.stream = _CappedLines(self._response.stream, self._cap, self.url)
+        for sse in httpx_sse.EventSource(self._response).iter_sse():
+            yield Event(sse.event or "message", sse.data)
+
+
+class _CappedLines(httpx.SyncByteStream):
+    """A response body that ends with :class:`_Stalled` once a line (bytes between two
+    newlines) outgrows ``cap``: an endless line must not fill memory in the SSE parser."""
+
+    def __init__(self, inner: Any, cap: int, url: str) -> None:
+        self._inner = inner
+        self._cap = cap
+        self._url = url
+
+    def __iter__(self) -> Iterator[bytes]:
+        run = 0  # bytes since the last newline
+        for chunk in self._inner:
+            cut = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+            run = len(chunk) - cut - 1 if cut >= 0 else run + len(chunk)
+            if run > self._cap:
+                raise _Stalled(f"an event line over {self._cap} bytes; the stream is dropped")
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
 
 
 def _int_header(value: str | None) -> int | None:

@@ -133,3 +133,23 @@ class ItemsMixin(PostsMixin, ReactionsMixin, SourcesMixin):
                 n, u = self._upsert_post(unpack_post(p), now)
                 new, updated = new + n, updated + u
         return SaveResult(new, updated)
+
+    # -- live capture (watch) ---------------------------------------------------------------
+
+    def uri_seen_as(self, source: str, local_id: str) -> str | None:
+        """The uri of the post seen on ``source`` (a host) as status ``local_id``: what a
+        streamed ``delete`` event, which names only the id, is about (issue 18)."""
+        with _errors("read sighting", self.path):
+            row = self.db.execute(
+                "SELECT p.uri FROM sightings s JOIN posts p ON p.id = s.post_id"
+                " WHERE s.source = ? AND s.local_id = ? LIMIT 1",
+                (source, local_id),
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def get_meta(self, key: str) -> str | None:
+        """A ``meta`` value (``set_meta``), or None: the watch's heartbeat, read by
+        ``doctor`` (issue 18)."""
+        with _errors("read meta", self.path):
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None

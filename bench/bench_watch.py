@@ -1,0 +1,118 @@
+"""Live-capture benchmark (issue 18): ``bsarchive watch`` on 3 streams at a steady rate.
+
+Three loopback Mastodon-like servers that stream (tests/support/streaming.py) each get
+their share of RATE posts per second for SECONDS seconds, sent as ``update`` events on the
+hashtag stream; ``python -m bsarchive watch`` as shipped stores them. Printed: the time
+from an event sent to its row stamped in the archive (``posts.first_seen_at``, taken in
+the transaction that stores it; median and p99), CPU seconds per 1,000 posts, and the
+watch's RSS sampled every 5 s (flat after the first minute: no growth).
+
+Usage: ``python bench/bench_watch.py [--rate 50] [--seconds 60]`` (the issue's figure is
+``--seconds 600``). Traffic goes only to 127.0.0.1; servers and the watch are stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from tests.support.streaming import TOKEN, StreamingMastodon, status  # noqa: E402
+
+STREAMS = 3
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=50.0, help="posts per second, in all")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "watch.db"
+        servers = [StreamingMastodon([status(0, 1_000_000)]).__enter__() for _ in range(STREAMS)]
+        proc: subprocess.Popen[bytes] | None = None
+        try:
+            hosts = ",".join(f"{s.url.split('//', 1)[1]}={TOKEN}" for s in servers)
+            env = dict(os.environ, BSARCHIVE_MASTODON_TOKEN=hosts)
+            cmd = [sys.executable, "-m", "bsarchive", "watch", "-q", "--tag", "bsnopen",
+                   "--db", str(db)]  # fmt: skip
+            for s in servers:
+                cmd += ["--mastodon", s.url]
+            proc = subprocess.Popen(cmd, env=env)
+            for s in servers:
+                if not s.wait_connections(1, within=60):
+                    raise SystemExit("a stream did not open")
+            cpu0 = cpu_seconds(proc.pid)
+            sent: dict[str, float] = {}
+            rss: list[tuple[float, int]] = []
+            start = time.time()
+            n = 0
+            next_rss = 0.0
+            while (now := time.time()) - start < args.seconds:
+                due = int((now - start) * args.rate)
+                while n < due:
+                    n += 1
+                    post = status(n, 1_000_000 + n)
+                    sent[post["uri"]] = time.time()
+                    servers[n % STREAMS].send("update", json.dumps(post))
+                if now - start >= next_rss:
+                    rss.append((now - start, rss_kib(proc.pid)))
+                    next_rss += 5.0
+                time.sleep(0.005)
+            deadline = time.time() + 60
+            latencies: list[float] = []
+            while time.time() < deadline:
+                with sqlite3.connect(db, timeout=10) as c:
+                    rows = c.execute("SELECT uri, first_seen_at FROM posts").fetchall()
+                if len(rows) >= n + 1:
+                    latencies = [
+                        datetime.fromisoformat(seen.replace("Z", "+00:00")).timestamp() - sent[uri]
+                        for uri, seen in rows
+                        if uri in sent
+                    ]
+                    break
+                time.sleep(0.1)
+            cpu = cpu_seconds(proc.pid) - cpu0
+        finally:
+            if proc is not None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
+            for s in servers:
+                s.__exit__()
+    if not latencies:
+        raise SystemExit(f"not every post was stored within a minute of the last ({n} sent)")
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(f"watch: {n} posts at {args.rate:g}/s over {STREAMS} streams for {args.seconds:g}s")
+    print(f"  event sent -> row stamped: median {statistics.median(latencies) * 1000:.0f} ms, "
+          f"p99 {p99 * 1000:.0f} ms (clock resolution 1 ms)")  # fmt: skip
+    print(f"  CPU: {cpu / n * 1000:.2f} s per 1,000 posts")
+    print("  RSS (s, MiB): " + ", ".join(f"{t:.0f}: {k / 1024:.0f}" for t, k in rss))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,485 @@
+"""``bsarchive watch``: live capture until stopped (issue 18).
+
+One thread per (instance, tag) runs :func:`bsarchive.sources.streaming.watch_tag`
+(catch-up over REST, then the hashtag stream, or polling); everything they make goes
+through one bounded queue (backpressure: a watcher waits while the writer is behind,
+memory stays bounded) to the calling thread, the only writer, which stores what is ready
+in one transaction (a burst of events is a few transactions, each page still whole with
+its cursor) and rewrites the digest on its schedule, atomically (temp file + rename).
+
+Sequencing only, as :mod:`bsarchive.archive`: parsing is the sources', SQL the store's.
+Ctrl-C / SIGTERM reach the writer as KeyboardInterrupt: what is queued is stored, then
+the watch ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bsarchive.archive import (
+    RunResult,
+    _cursor_for,
+    _follow_reactions,
+    fetch_context,
+    http_settings,
+)
+from bsarchive.config import Settings
+from bsarchive.errors import ConfigError, StoreError
+from bsarchive.export import build
+from bsarchive.export.build import DigestFormat
+from bsarchive.http import Http
+from bsarchive.models import Deletion, Page, Sighting, iso
+from bsarchive.policy import screen_page
+from bsarchive.sources import FetchContext
+from bsarchive.sources.activitypub import fetch_outbox
+from bsarchive.sources.feeds import fetch_feed
+from bsarchive.sources.streaming import (
+    FEED_EVERY,
+    IDLE_TIMEOUT,
+    Emitted,
+    StreamDeletion,
+    poll_every,
+    poll_source,
+    watch_tag,
+)
+from bsarchive.store import ExportFilter, Store
+
+log = logging.getLogger(__name__)
+
+# Items (pages, deletions) waiting for the writer: enough for a burst of events while a
+# transaction commits; a watcher blocks beyond it (backpressure, never unbounded memory).
+QUEUE_ITEMS = 512
+# Items stored in one transaction at most.
+BATCH_ITEMS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class WatchOptions:
+    """What ``watch`` adds to the fetch settings."""
+
+    poll_seconds: float | None = None  # None: POLL_SHARE of each instance's paging budget
+    idle_timeout: float = IDLE_TIMEOUT
+    digest: Path | None = None
+    digest_every: float = 120.0
+    digest_format: DigestFormat = "html"
+    serve: tuple[str, int] | None = None  # (host, port) of the live wall
+    feed_seconds: float = FEED_EVERY  # feeds and outboxes re-read at most this often
+    # The reaction pass (links in new posts -> articles, comment feeds re-read) runs this
+    # often when the settings ask for reactions; None: never.
+    reactions_seconds: float | None = 300.0
+
+
+@dataclass
+class WatchResult:
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    modes: dict[str, str] = field(default_factory=dict)
+    last_stored: datetime | None = None  # when the writer last committed something
+    per_minute: float = 0.0  # posts stored in the last minute
+
+
+# New articles one reaction pass fetches at most: the writer waits while it runs (one
+# writer), so a pass is kept short; the next one goes on where it stopped.
+REACTIONS_PER_PASS = 50
+# Seconds between two calls of the status callback (the TTY status line).
+STATUS_EVERY = 1.0
+# The meta row a running watch stamps every HEARTBEAT_EVERY seconds and empties when it
+# stops cleanly: `doctor` tells a stuck or killed watch by it.
+HEARTBEAT_KEY = "watch_heartbeat"
+HEARTBEAT_EVERY = 60.0
+
+
+Status = Callable[[str], None]
+Progress = Callable[[WatchResult], None]
+
+
+def run_watch(
+    settings: Settings,
+    store: Store,
+    options: WatchOptions,
+    *,
+    client: Http | None = None,
+    status: Status | None = None,
+    progress: Progress | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    stop: threading.Event | None = None,
+) -> WatchResult:
+    """Watch every configured source until interrupted (KeyboardInterrupt, raised again
+    once what is queued is stored), until ``stop`` is set (embedding, tests), or until a
+    watcher thread fails with a bug."""
+    specs = [spec for spec in settings.sources() if spec.kind == "mastodon"]
+    others = [spec for spec in settings.sources() if spec.kind != "mastodon"]
+    # A held stream is a pooled connection too: room for every stream and the catch-ups.
+    limits = http_settings(settings)
+    limits = replace(limits, concurrency=max(limits.concurrency, len(specs) + 1))
+    http = client or Http(limits, tokens=settings.tokens)
+    ctx = replace(fetch_context(settings, now), stop=stop or threading.Event())
+    writer = _Writer(store, settings, options, ctx, now, status, progress)
+    writer.http = http
+    if options.serve is not None:
+        writer.wall = Wall(*options.serve, options.digest_every, options.digest_format)
+    writer.digest_now(first=True)  # a digest that cannot be written is said at once (exit 2)
+    run_id = store.start_run(now(), json.dumps(_options(settings, options), sort_keys=True))
+    threads: list[threading.Thread] = []
+    if writer.wall is not None:
+        writer.wall.start()
+        if status is not None:
+            status(f"bsarchive: watch: the live wall is at {writer.wall.url}")
+    try:
+        tags_on: dict[str, int] = {}
+        for spec in specs:
+            tags_on[spec.url] = tags_on.get(spec.url, 0) + 1
+        for spec in specs:
+            work = partial(
+                watch_tag, http, spec, _cursor_for(store, spec), ctx, writer.put, writer.report,
+                poll_seconds=options.poll_seconds or poll_every(tags_on[spec.url]),
+                idle_timeout=options.idle_timeout, backoff=settings.backoff or 1.0,
+            )  # fmt: skip
+            threads.append(_started(writer, work, spec.key))
+        for spec in others:
+            read = fetch_feed if spec.kind == "feed" else fetch_outbox
+            work = partial(
+                poll_source, http, spec, store.get_cursor(spec.key), ctx, writer.put, read,
+                every=options.feed_seconds,
+            )  # fmt: skip
+            threads.append(_started(writer, work, spec.key))
+        writer.run()
+    finally:
+        ctx.stop.set()
+        with contextlib.suppress(KeyboardInterrupt):
+            writer.drain()
+            http.close()  # ends streams blocked in a read
+            for t in threads:
+                t.join(timeout=5)
+        if writer.wall is not None:
+            writer.wall.stop()
+        with contextlib.suppress(StoreError, KeyboardInterrupt):
+            writer.beat(stopping=True)
+            r = writer.result
+            store.finish_run(run_id, now(), r.new, r.updated, 0)
+    return writer.result
+
+
+def _started(writer: _Writer, work: Callable[[], None], key: str) -> threading.Thread:
+    t = threading.Thread(target=writer.guard, args=(work,), name=f"watch {key}")
+    t.daemon = True
+    t.start()
+    return t
+
+
+class _Writer:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        options: WatchOptions,
+        ctx: FetchContext,
+        now: Callable[[], datetime],
+        status: Status | None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store, self.settings, self.options = store, settings, options
+        self.ctx, self.now, self.status, self.progress = ctx, now, status, progress
+        self.next_status = 0.0
+        self.next_heartbeat = 0.0
+        self.reporting = threading.Lock()  # watchers reporting modes at once
+        self.http: Http | None = None
+        self.next_reactions = time.monotonic() + (options.reactions_seconds or 0.0)
+        self.minute: deque[tuple[float, int]] = deque()  # (monotonic, new) of recent batches
+        self.queue: queue.Queue[Emitted] = queue.Queue(maxsize=QUEUE_ITEMS)
+        self.result = WatchResult()
+        self.bugs: list[BaseException] = []
+        # A batch whose transaction an interrupt rolled back: stored again by drain().
+        self.inflight: list[Emitted] = []
+        self.next_digest = time.monotonic() + options.digest_every
+        self.wall: Wall | None = None
+
+    # -- watcher threads ------------------------------------------------------------------
+
+    def put(self, item: Emitted) -> bool:
+        while not self.ctx.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def report(self, key: str, words: str) -> None:
+        # Copy on write: the writer and the status line read the modes while watchers
+        # report theirs, and a dict must not grow under a reader's iteration.
+        with self.reporting:
+            self.result.modes = {**self.result.modes, key: words}
+        log.info("%s: %s", key, words)
+        if self.status is not None:
+            self.status(f"bsarchive: watch: {_name(key)}: {words}")
+
+    def guard(self, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except BaseException as e:  # a bug: end the watch and show it
+            self.bugs.append(e)
+            self.ctx.stop.set()
+
+    # -- the writer (calling thread) ------------------------------------------------------
+
+    def run(self) -> None:
+        while not self.ctx.stop.is_set():
+            scheduled = self.options.digest is not None or self.wall is not None
+            wait = self.next_digest - time.monotonic() if scheduled else 0.5
+            try:
+                first = self.queue.get(timeout=max(0.01, min(0.5, wait)))
+            except queue.Empty:
+                first = None
+            if first is not None:
+                self.store_batch([first, *self._ready()])
+            if scheduled and time.monotonic() >= self.next_digest:
+                self.digest_now()
+            if time.monotonic() >= self.next_heartbeat:
+                self.beat()
+            if self._reactions_due():
+                self.reaction_pass()
+            if self.progress is not None and time.monotonic() >= self.next_status:
+                self.next_status = time.monotonic() + STATUS_EVERY
+                self.progress(self.result)
+        if self.bugs:
+            raise self.bugs[0]
+
+    def _reactions_due(self) -> bool:
+        every = self.options.reactions_seconds
+        if not (self.settings.reactions and every and self.http is not None):
+            return False
+        return time.monotonic() >= self.next_reactions
+
+    def reaction_pass(self) -> None:
+        """Follow the links of posts stored since the last pass, as ``fetch`` does, at
+        most REACTIONS_PER_PASS new articles; then link replies to archived parents."""
+        assert self.http is not None
+        s = self.settings
+        capped = replace(s, max_reactions=min(s.max_reactions, REACTIONS_PER_PASS))
+        run = RunResult()
+        _follow_reactions(capped, self.store, self.http, self.ctx, run, self.now)
+        self.store.resolve_replies()
+        if run.reactions:
+            log.info("watch: %d new reactions", run.reactions)
+        self.next_reactions = time.monotonic() + (self.options.reactions_seconds or 0.0)
+
+    def beat(self, *, stopping: bool = False) -> None:
+        self.next_heartbeat = time.monotonic() + HEARTBEAT_EVERY
+        self.store.set_meta(HEARTBEAT_KEY, "" if stopping else iso(self.now()) or "")
+
+    def drain(self) -> None:
+        """Store what the watchers queued before the stop (bounded by the queue)."""
+        batch = self.inflight + self._ready(QUEUE_ITEMS)
+        if batch:
+            self.store_batch(batch)
+        if self.options.digest is not None:
+            with contextlib.suppress(ConfigError, StoreError):
+                self.digest_now()
+
+    def _ready(self, most: int = BATCH_ITEMS - 1) -> list[Emitted]:
+        ready: list[Emitted] = []
+        while len(ready) < most:
+            try:
+                ready.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        return ready
+
+    def store_batch(self, batch: list[Emitted]) -> None:
+        """Store ``batch`` in one transaction; counted once it is committed."""
+        now = self.now()
+        self.inflight = batch
+        done = WatchResult()
+        with self.store.grouped():
+            for item in batch:
+                if isinstance(item, StreamDeletion):
+                    done.deleted += self._delete(item, now)
+                    continue
+                page: Page = screen_page(item, include_opted_out=self.settings.include_opted_out)
+                saved = self.store.save_page(page, now)
+                done.new += saved.new
+                done.updated += saved.updated
+                done.skipped += page.skipped
+        self.inflight = []
+        r = self.result
+        r.new, r.updated = r.new + done.new, r.updated + done.updated
+        r.deleted, r.skipped = r.deleted + done.deleted, r.skipped + done.skipped
+        r.last_stored = now
+        clock = time.monotonic()
+        self.minute.append((clock, done.new))
+        while self.minute and self.minute[0][0] < clock - 60:
+            self.minute.popleft()
+        r.per_minute = float(sum(n for _, n in self.minute))
+
+    def _delete(self, item: StreamDeletion, now: datetime) -> int:
+        uri = self.store.uri_seen_as(item.source, item.local_id)
+        if uri is None:
+            log.info("%s: delete of status %s, not archived", item.source, item.local_id)
+            return 0
+        sighting = Sighting(item.source, item.local_id, None, item.fetched_at, item.fetched_from)
+        return self.store.save_items([Deletion(uri, sighting)], now).updated
+
+    def digest_now(self, *, first: bool = False) -> None:
+        """Render the digest; hand it to the wall and rewrite ``--digest``: a temp file
+        beside it, renamed over it (readers never see half a file). The first write's
+        failure is a ConfigError; later ones are logged."""
+        path = self.options.digest
+        if path is None and self.wall is None:
+            return
+        self.next_digest = time.monotonic() + self.options.digest_every
+        tags = self.settings.tags or self.store.archived_tags()
+        page = io.StringIO()
+        build.write_digest(
+            self.store, page, ExportFilter(), fmt=self.options.digest_format,
+            title=build.default_title(self.settings.title, tags), tags=tags,
+            generated_at=self.now(),
+        )  # fmt: skip
+        text = page.getvalue()
+        if self.wall is not None:
+            self.wall.update(text, self._stats())
+        if path is None:
+            return
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8", newline="")
+            os.replace(tmp, path)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            if first:
+                raise ConfigError(str(path), f"cannot write the digest: {e.strerror}") from None
+            log.warning("%s: cannot write the digest: %s", path, e.strerror)
+
+    def _stats(self) -> dict[str, object]:
+        r = self.result
+        return {
+            "new": r.new,
+            "updated": r.updated,
+            "deleted": r.deleted,
+            "skipped": r.skipped,
+            "modes": {_name(key): words for key, words in sorted(r.modes.items())},
+            "posts_last_minute": r.per_minute,
+            "last_stored_at": iso(r.last_stored),
+            "generated_at": iso(self.now()),
+        }
+
+
+class Wall:
+    """``--serve``: the digest and its counts over HTTP, from memory (one page, bounded).
+
+    ``/`` is the latest digest with a ``Refresh`` header (the browser reloads it on the
+    digest's schedule without a script: the page's CSP forbids scripts); ``/stats.json``
+    the watch's counts and modes. Anything else is 404; only GET and HEAD."""
+
+    def __init__(self, host: str, port: int, every: float, fmt: DigestFormat = "html") -> None:
+        self.lock = threading.Lock()
+        self.kind = "text/html" if fmt == "html" else "text/markdown"
+        self.page = b"<!doctype html><title>bsarchive</title><p>Starting\xe2\x80\xa6</p>"
+        self.stats = b"{}"
+        self.refresh = str(max(5, round(every)))
+        try:
+            self.server = ThreadingHTTPServer((host, port), self._handler())
+        except OSError as e:
+            raise ConfigError("--serve", f"cannot listen on {host}:{port}: {e.strerror}") from None
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="wall")
+        self.thread.daemon = True
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://[{name}]:{port}/" if ":" in name else f"http://{name}:{port}/"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    def update(self, page: str, stats: dict[str, object]) -> None:
+        body = page.encode("utf-8")
+        counts = json.dumps(stats, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        with self.lock:
+            self.page, self.stats = body, counts
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        wall = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "bsarchive-wall"
+
+            def log_message(self, format: str, *args: object) -> None:
+                log.debug("wall: " + format, *args)
+
+            def do_HEAD(self) -> None:  # noqa: N802 - http.server API
+                self.answer(head=True)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                self.answer()
+
+            def answer(self, head: bool = False) -> None:
+                path = self.path.split("?", 1)[0]
+                with wall.lock:
+                    page, stats = wall.page, wall.stats
+                if path == "/":
+                    self.reply(200, page, f"{wall.kind}; charset=utf-8", head, wall.refresh)
+                elif path == "/stats.json":
+                    self.reply(200, stats, "application/json", head)
+                else:
+                    self.reply(404, b"not found\n", "text/plain; charset=utf-8", head)
+
+            def reply(
+                self, status: int, body: bytes, kind: str, head: bool, refresh: str = ""
+            ) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("X-Content-Type-Options", "nosniff")
+                if refresh:
+                    self.send_header("Refresh", refresh)
+                self.end_headers()
+                if not head:
+                    self.wfile.write(body)
+
+        return Handler
+
+
+def _name(key: str) -> str:
+    """``mastodon:https://host#tag`` -> ``host #tag``."""
+    body = key.split(":", 1)[1] if ":" in key else key
+    url, _, tag = body.partition("#")
+    return f"{urlsplit(url).netloc or url} #{tag}" if tag else (urlsplit(url).netloc or url)
+
+
+def _options(s: Settings, o: WatchOptions) -> dict[str, object]:
+    """What the watch was asked to do, for provenance (never tokens)."""
+    return {
+        "command": "watch",
+        "tags": list(s.tags),
+        "instances": [i.url for i in s.instances],
+        "poll_seconds": o.poll_seconds,
+        "digest": str(o.digest) if o.digest else None,
+        "digest_every": o.digest_every,
+    }
