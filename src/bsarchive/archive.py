@@ -193,7 +193,7 @@ def _run_fetch(
     try:
         jobs: list[Job] = []
         for spec in settings.sources():
-            jobs.append((spec.key, _bind(http, spec, _cursor_for(store, spec), ctx)))
+            jobs.append((spec.key, _bind(http, spec, cursor_for(store, spec), ctx)))
         _Drain(store, http, ctx, result, progress, now, settings).run(jobs)
         if settings.discover and settings.tags and not ctx.stop.is_set():
             _discover(settings, store, http, ctx, result, progress, now)
@@ -210,7 +210,7 @@ def _run_fetch(
                 ]
             _recheck(specs, store, http, ctx, result, progress, now, settings, since, started)
         if settings.reactions and not ctx.stop.is_set():
-            _follow_reactions(settings, store, http, ctx, result, now)
+            follow_reactions(settings, store, http, ctx, result, now)
         store.resolve_replies()
         if not ctx.stop.is_set():
             _ask_for_reply_parents(settings, store, http, now)
@@ -360,11 +360,11 @@ def _tag_jobs(
     jobs = []
     for tag in settings.tags:
         spec = SourceSpec("mastodon", base, tag=tag, discovered=True)
-        jobs.append((spec.key, _bind(http, spec, _cursor_for(store, spec), ctx)))
+        jobs.append((spec.key, _bind(http, spec, cursor_for(store, spec), ctx)))
     return jobs
 
 
-def _follow_reactions(
+def follow_reactions(
     settings: Settings,
     store: Store,
     http: Http,
@@ -582,7 +582,7 @@ def _record_requests(settings: Settings, store: Store, result: RunResult, at: da
             store.record_requests(urlsplit(base).netloc, at, _requests_to(result, base), rechecked)
 
 
-def _cursor_for(store: Store, spec: SourceSpec) -> Cursor:
+def cursor_for(store: Store, spec: SourceSpec) -> Cursor:
     """The stored cursor of ``spec``, with the look-back of a tag timeline's catch-up."""
     cursor = store.get_cursor(spec.key)
     if spec.kind == "mastodon" and cursor.newest is not None:

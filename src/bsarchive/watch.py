@@ -33,9 +33,9 @@ from urllib.parse import urlsplit
 
 from bsarchive.archive import (
     RunResult,
-    _cursor_for,
-    _follow_reactions,
+    cursor_for,
     fetch_context,
+    follow_reactions,
     http_settings,
 )
 from bsarchive.config import Settings
@@ -148,7 +148,7 @@ def run_watch(
             tags_on[spec.url] = tags_on.get(spec.url, 0) + 1
         for spec in specs:
             work = partial(
-                watch_tag, http, spec, _cursor_for(store, spec), ctx, writer.put, writer.report,
+                watch_tag, http, spec, cursor_for(store, spec), ctx, writer.put, writer.report,
                 poll_seconds=options.poll_seconds or poll_every(tags_on[spec.url]),
                 idle_timeout=options.idle_timeout, backoff=settings.backoff or 1.0,
             )  # fmt: skip
@@ -275,7 +275,7 @@ class _Writer:
         s = self.settings
         capped = replace(s, max_reactions=min(s.max_reactions, REACTIONS_PER_PASS))
         run = RunResult()
-        _follow_reactions(capped, self.store, self.http, self.ctx, run, self.now)
+        follow_reactions(capped, self.store, self.http, self.ctx, run, self.now)
         self.store.resolve_replies()
         if run.reactions:
             log.info("watch: %d new reactions", run.reactions)
