@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -805,27 +805,33 @@ def demo(
 
 
 def main() -> None:
-    # typer 0.27 carries its own copy of click (typer._click; pyproject pins typer < 0.28):
-    # its exceptions are the ones raised here.
-    from typer._click import exceptions as click_errors
-
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = app(standalone_mode=False)
-    except click_errors.NoArgsIsHelpError as e:  # `bsarchive export`: its help
-        e.show()
-        sys.exit(ConfigError.exit_code)
-    except click_errors.UsageError as e:
-        # One line, like every other error (STYLE.md), instead of click's framed box.
-        where = e.ctx.command_path if e.ctx is not None else "bsarchive"
-        console.error_line(f"{where}: {e.format_message()} (see {where} --help)")
-        sys.exit(ConfigError.exit_code)
-    except click_errors.ClickException as e:
-        console.error_line(e.format_message())
-        sys.exit(e.exit_code)
+    except typer.TyperException as e:  # click's own errors: usage, bad parameter, ...
+        _exit_on_click_error(e)
     except typer.Abort:  # Ctrl-C while click itself was running
         sys.exit(130)
     except BrokenPipeError:  # `bsarchive export jsonl | head`
         sys.stderr.close()
         sys.exit(0)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _exit_on_click_error(e: typer.TyperException) -> NoReturn:
+    """Show one of click's errors as one line, like every other error (STYLE.md), instead
+    of click's framed box. typer 0.27 carries its own click privately (pyproject pins typer
+    below 0.28), so its error classes are told apart through typer's public base class by
+    what they carry: a usage error has the command's context; ``bsarchive export`` alone
+    is click's "no arguments is help" error, whose help typer has already printed."""
+    message: str = e.format_message() if hasattr(e, "format_message") else str(e)
+    if type(e).__name__ == "NoArgsIsHelpError":
+        if message:  # without rich, the help is the message
+            sys.stderr.write(message + "\n")
+        sys.exit(ConfigError.exit_code)
+    if not hasattr(e, "ctx"):  # not about the command line: a file, an abort
+        console.error_line(message)
+        sys.exit(int(getattr(e, "exit_code", 1)))
+    where = e.ctx.command_path if e.ctx is not None else "bsarchive"
+    console.error_line(f"{where}: {message} (see {where} --help)")
+    sys.exit(ConfigError.exit_code)
