@@ -56,6 +56,15 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Event TOML fil
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="Wait for another run's lock.")]
 VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="-v info, -vv debug.")]
+# The sources of a run, shared by fetch and watch.
+TagOpt = Annotated[list[str] | None, typer.Option("--tag", help="Hashtag, with or without #.")]
+MastodonOpt = Annotated[
+    list[str] | None, typer.Option("--mastodon", help="Instance host or base URL.")
+]
+FeedOpt = Annotated[list[str] | None, typer.Option("--feed", help="RSS/Atom/JSON feed URL.")]
+OutboxOpt = Annotated[
+    list[str] | None, typer.Option("--outbox", help="ActivityPub actor or outbox URL.")
+]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="ISO date/datetime (UTC).")]
 UntilOpt = Annotated[str | None, typer.Option("--until", help="ISO date/datetime (UTC).")]
 TagFilter = Annotated[list[str] | None, typer.Option("--tag", help="Only items with this tag.")]
@@ -208,18 +217,10 @@ def _open(path: str, mode: str, **kwargs: Any) -> Iterator[Any]:
 
 @app.command()
 def fetch(
-    tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="Hashtag, with or without #.")
-    ] = None,
-    mastodon: Annotated[
-        list[str] | None, typer.Option("--mastodon", help="Instance host or base URL.")
-    ] = None,
-    feed: Annotated[
-        list[str] | None, typer.Option("--feed", help="RSS/Atom/JSON feed URL.")
-    ] = None,
-    outbox: Annotated[
-        list[str] | None, typer.Option("--outbox", help="ActivityPub actor or outbox URL.")
-    ] = None,
+    tag: TagOpt = None,
+    mastodon: MastodonOpt = None,
+    feed: FeedOpt = None,
+    outbox: OutboxOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     reactions: Annotated[
@@ -292,18 +293,10 @@ def fetch(
 
 @app.command()
 def watch(
-    tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="Hashtag, with or without #.")
-    ] = None,
-    mastodon: Annotated[
-        list[str] | None, typer.Option("--mastodon", help="Instance host or base URL.")
-    ] = None,
-    feed: Annotated[
-        list[str] | None, typer.Option("--feed", help="RSS/Atom/JSON feed URL.")
-    ] = None,
-    outbox: Annotated[
-        list[str] | None, typer.Option("--outbox", help="ActivityPub actor or outbox URL.")
-    ] = None,
+    tag: TagOpt = None,
+    mastodon: MastodonOpt = None,
+    feed: FeedOpt = None,
+    outbox: OutboxOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     digest: Annotated[
