@@ -15,7 +15,6 @@ the watch ends.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import os
@@ -42,6 +41,7 @@ from bsarchive.config import Settings
 from bsarchive.errors import ConfigError, StoreError
 from bsarchive.export import build
 from bsarchive.export.build import DigestFormat
+from bsarchive.export.digest import render_html, render_markdown, render_wall
 from bsarchive.http import Http
 from bsarchive.models import Deletion, Page, Sighting, iso
 from bsarchive.policy import screen_page
@@ -134,7 +134,7 @@ def run_watch(
     writer = _Writer(store, settings, options, ctx, now, status, progress)
     writer.http = http
     if options.serve is not None:
-        writer.wall = Wall(*options.serve, options.digest_every, options.digest_format)
+        writer.wall = Wall(*options.serve, options.digest_every)
     writer.digest_now(first=True)  # a digest that cannot be written is said at once (exit 2)
     run_id = store.start_run(now(), json.dumps(_options(settings, options), sort_keys=True))
     threads: list[threading.Thread] = []
@@ -338,25 +338,25 @@ class _Writer:
         return self.store.save_items([Deletion(uri, sighting)], now).updated
 
     def digest_now(self, *, first: bool = False) -> None:
-        """Render the digest; hand it to the wall and rewrite ``--digest``: a temp file
-        beside it, renamed over it (readers never see half a file). The first write's
-        failure is a ConfigError; later ones are logged."""
+        """Read the archive once; render the live wall for ``--serve`` and rewrite the
+        ``--digest`` file: a temp file beside it, renamed over it (readers never see half a
+        file). The first write's failure is a ConfigError; later ones are logged."""
         path = self.options.digest
         if path is None and self.wall is None:
             return
         self.next_digest = time.monotonic() + self.options.digest_every
         tags = self.settings.tags or self.store.archived_tags()
-        page = io.StringIO()
-        build.write_digest(
-            self.store, page, ExportFilter(), fmt=self.options.digest_format,
-            title=build.default_title(self.settings.title, tags), tags=tags,
-            generated_at=self.now(),
+        now = self.now()
+        data = build.digest_data(
+            self.store, ExportFilter(), title=build.default_title(self.settings.title, tags),
+            tags=tags, generated_at=now,
         )  # fmt: skip
-        text = page.getvalue()
         if self.wall is not None:
-            self.wall.update(text, self._stats())
+            self.wall.update(render_wall(data, now=now, refresh=self.wall.refresh), self._stats())
         if path is None:
             return
+        fmt = self.options.digest_format
+        text = render_html(data) if fmt == "html" else render_markdown(data)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             tmp.write_text(text, encoding="utf-8", newline="")
@@ -383,18 +383,18 @@ class _Writer:
 
 
 class Wall:
-    """``--serve``: the digest and its counts over HTTP, from memory (one page, bounded).
+    """``--serve``: the live wall and its counts over HTTP, from memory (one page, bounded).
 
-    ``/`` is the latest digest with a ``Refresh`` header (the browser reloads it on the
-    digest's schedule without a script: the page's CSP forbids scripts); ``/stats.json``
-    the watch's counts and modes. Anything else is 404; only GET and HEAD."""
+    ``/`` is the latest wall page (:func:`render_wall`: newest posts, posts per minute,
+    latest reactions), which reloads itself on the render schedule with a meta refresh (its
+    CSP forbids scripts); ``/stats.json`` the watch's counts and modes. Anything else is
+    404; only GET and HEAD."""
 
-    def __init__(self, host: str, port: int, every: float, fmt: DigestFormat = "html") -> None:
+    def __init__(self, host: str, port: int, every: float) -> None:
         self.lock = threading.Lock()
-        self.kind = "text/html" if fmt == "html" else "text/markdown"
         self.page = b"<!doctype html><title>bsarchive</title><p>Starting\xe2\x80\xa6</p>"
         self.stats = b"{}"
-        self.refresh = str(max(5, round(every)))
+        self.refresh = max(1, round(every))  # seconds between two reloads of the page
         try:
             self.server = ThreadingHTTPServer((host, port), self._handler())
         except OSError as e:
@@ -443,22 +443,18 @@ class Wall:
                 with wall.lock:
                     page, stats = wall.page, wall.stats
                 if path == "/":
-                    self.reply(200, page, f"{wall.kind}; charset=utf-8", head, wall.refresh)
+                    self.reply(200, page, "text/html; charset=utf-8", head)
                 elif path == "/stats.json":
                     self.reply(200, stats, "application/json", head)
                 else:
                     self.reply(404, b"not found\n", "text/plain; charset=utf-8", head)
 
-            def reply(
-                self, status: int, body: bytes, kind: str, head: bool, refresh: str = ""
-            ) -> None:
+            def reply(self, status: int, body: bytes, kind: str, head: bool) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
                 self.send_header("X-Content-Type-Options", "nosniff")
-                if refresh:
-                    self.send_header("Refresh", refresh)
                 self.end_headers()
                 if not head:
                     self.wfile.write(body)
