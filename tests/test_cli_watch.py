@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -463,3 +464,33 @@ def test_links_in_streamed_posts_are_followed_within_the_pass_interval(
         (link, "Live from the open night | Notes")
     ]
     assert w.rows("SELECT author FROM comments") == [("Ann",)]
+
+
+def test_stream_events_are_stored_while_a_slow_reaction_pass_runs(
+    watch: Callable[..., Watch],
+) -> None:
+    reached, release = threading.Event(), threading.Event()
+    routes = {
+        "/article/": Route(ARTICLE.encode(), content_type="text/html; charset=utf-8",
+                           reached=reached, hold=release),
+        "/robots.txt": Route(b"User-agent: *\nAllow: /\n", content_type="text/plain"),
+    }  # fmt: skip
+    with FeedServer(routes) as blog, StreamingMastodon([status(1, 101)]) as server:
+        w = watch("--mastodon", server.url, "--reactions-every", "0.5s",
+                  "--allow-private-networks")  # fmt: skip
+        assert server.wait_connections(1), w.stderr
+        link = f"{blog.url}/article/"
+        server.post(status(2, 102, text=f'<a href="{link}">{link}</a>'))
+        assert reached.wait(20), w.stderr  # the pass is fetching; the blog drips its answer
+        server.post(status(3, 103))
+        server.post(status(4, 104))
+        try:
+            assert w.until(lambda: w.posts() == 4, within=6), w.stderr
+            # Committed while the pass still waits for the article.
+            assert not release.is_set() and w.rows("SELECT url FROM reactions") == []
+        finally:
+            release.set()
+        assert w.until(lambda: bool(w.rows("SELECT 1 FROM reactions"))), w.stderr
+        assert w.stop() == 143
+    assert w.rows("SELECT url FROM reactions") == [(link,)]
+    assert w.posts() == 4

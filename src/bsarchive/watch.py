@@ -31,11 +31,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bsarchive.archive import (
+    ReactionPlan,
     RunResult,
     cursor_for,
     fetch_context,
-    follow_reactions,
+    fetch_planned,
+    finish_reactions,
     http_settings,
+    plan_reactions,
+    store_reaction,
 )
 from bsarchive.config import Settings
 from bsarchive.errors import ConfigError, StoreError
@@ -43,11 +47,12 @@ from bsarchive.export import build
 from bsarchive.export.build import DigestFormat
 from bsarchive.export.digest import render_html, render_markdown, render_wall
 from bsarchive.http import Http
-from bsarchive.models import Deletion, Page, Sighting, iso
+from bsarchive.models import Deletion, Sighting, iso
 from bsarchive.policy import screen_page
 from bsarchive.sources import FetchContext
 from bsarchive.sources.activitypub import fetch_outbox
 from bsarchive.sources.feeds import fetch_feed
+from bsarchive.sources.reactions import ReactionResult
 from bsarchive.sources.streaming import (
     FEED_EVERY,
     IDLE_TIMEOUT,
@@ -95,8 +100,8 @@ class WatchResult:
     per_minute: float = 0.0  # posts stored in the last minute
 
 
-# New articles one reaction pass fetches at most: the writer waits while it runs (one
-# writer), so a pass is kept short; the next one goes on where it stopped.
+# New articles one reaction pass fetches at most, so that new links wait at most one short
+# pass; the next one goes on where it stopped.
 REACTIONS_PER_PASS = 50
 # Seconds between two calls of the status callback (the TTY status line).
 STATUS_EVERY = 1.0
@@ -105,6 +110,16 @@ STATUS_EVERY = 1.0
 HEARTBEAT_KEY = "watch_heartbeat"
 HEARTBEAT_EVERY = 60.0
 
+
+@dataclass(frozen=True, slots=True)
+class _PassDone:
+    """The reaction thread's last item: every outcome before it is queued."""
+
+    plan: ReactionPlan
+
+
+# What the writer stores: the watchers' pages and deletions, the reaction pass's outcomes.
+Queued = Emitted | ReactionResult | _PassDone
 
 Status = Callable[[str], None]
 Progress = Callable[[WatchResult], None]
@@ -166,7 +181,7 @@ def run_watch(
         with contextlib.suppress(KeyboardInterrupt):
             writer.drain()
             http.close()  # ends streams blocked in a read
-            for t in threads:
+            for t in [*threads, *filter(None, [writer.reacting])]:
                 t.join(timeout=5)
         if writer.wall is not None:
             writer.wall.stop()
@@ -203,17 +218,19 @@ class _Writer:
         self.http: Http | None = None
         self.next_reactions = time.monotonic() + (options.reactions_seconds or 0.0)
         self.minute: deque[tuple[float, int]] = deque()  # (monotonic, new) of recent batches
-        self.queue: queue.Queue[Emitted] = queue.Queue(maxsize=QUEUE_ITEMS)
+        self.queue: queue.Queue[Queued] = queue.Queue(maxsize=QUEUE_ITEMS)
+        self.reacting: threading.Thread | None = None  # a reaction pass fetching
+        self.reactions = RunResult()  # what the reaction passes stored
         self.result = WatchResult()
         self.bugs: list[BaseException] = []
         # A batch whose transaction an interrupt rolled back: stored again by drain().
-        self.inflight: list[Emitted] = []
+        self.inflight: list[Queued] = []
         self.next_digest = time.monotonic() + options.digest_every
         self.wall: Wall | None = None
 
     # -- watcher threads ------------------------------------------------------------------
 
-    def put(self, item: Emitted) -> bool:
+    def put(self, item: Queued) -> bool:
         while not self.ctx.stop.is_set():
             try:
                 self.queue.put(item, timeout=0.2)
@@ -266,19 +283,41 @@ class _Writer:
         every = self.options.reactions_seconds
         if not (self.settings.reactions and every and self.http is not None):
             return False
-        return time.monotonic() >= self.next_reactions
+        return self.reacting is None and time.monotonic() >= self.next_reactions
+
+    def _capped(self) -> Settings:
+        s = self.settings
+        return replace(s, max_reactions=min(s.max_reactions, REACTIONS_PER_PASS))
 
     def reaction_pass(self) -> None:
-        """Follow the links of posts stored since the last pass, as ``fetch`` does, at
-        most REACTIONS_PER_PASS new articles; then link replies to archived parents."""
+        """Start a pass over the links of posts stored since the last one, as ``fetch``
+        does, at most REACTIONS_PER_PASS new articles: planned here (store reads), fetched
+        in a thread whose outcomes come through the queue like the watchers' pages, so
+        stream events keep being stored meanwhile; finished by :meth:`_pass_done`."""
+        plan = plan_reactions(self._capped(), self.store, self.now)
+        t = threading.Thread(
+            target=self.guard, args=(partial(self._fetch_reactions, plan),),
+            name="watch reactions", daemon=True,
+        )  # fmt: skip
+        self.reacting = t
+        t.start()
+
+    def _fetch_reactions(self, plan: ReactionPlan) -> None:
         assert self.http is not None
-        s = self.settings
-        capped = replace(s, max_reactions=min(s.max_reactions, REACTIONS_PER_PASS))
-        run = RunResult()
-        follow_reactions(capped, self.store, self.http, self.ctx, run, self.now)
+        for outcome in fetch_planned(plan, self._capped(), self.http, self.ctx, self.now):
+            if not self.put(outcome):
+                return
+        self.put(_PassDone(plan))
+
+    def _pass_done(self, plan: ReactionPlan) -> None:
+        """Every outcome of the pass is stored: move its mark, link replies to archived
+        parents, schedule the next pass."""
+        finish_reactions(plan, self.settings, self.store, self.ctx, self.now)
         self.store.resolve_replies()
-        if run.reactions:
-            log.info("watch: %d new reactions", run.reactions)
+        if self.reactions.reactions:
+            log.info("watch: %d new reactions", self.reactions.reactions)
+        self.reactions = RunResult()
+        self.reacting = None
         self.next_reactions = time.monotonic() + (self.options.reactions_seconds or 0.0)
 
     def beat(self, *, stopping: bool = False) -> None:
@@ -294,8 +333,8 @@ class _Writer:
             with contextlib.suppress(ConfigError, StoreError):
                 self.digest_now()
 
-    def _ready(self, most: int = BATCH_ITEMS - 1) -> list[Emitted]:
-        ready: list[Emitted] = []
+    def _ready(self, most: int = BATCH_ITEMS - 1) -> list[Queued]:
+        ready: list[Queued] = []
         while len(ready) < most:
             try:
                 ready.append(self.queue.get_nowait())
@@ -303,22 +342,30 @@ class _Writer:
                 break
         return ready
 
-    def store_batch(self, batch: list[Emitted]) -> None:
-        """Store ``batch`` in one transaction; counted once it is committed."""
+    def store_batch(self, batch: list[Queued]) -> None:
+        """Store ``batch`` in one transaction; counted once it is committed. A finished
+        reaction pass is closed after the commit."""
         now = self.now()
         self.inflight = batch
         done = WatchResult()
+        passes: list[ReactionPlan] = []
         with self.store.grouped():
             for item in batch:
                 if isinstance(item, StreamDeletion):
                     done.deleted += self._delete(item, now)
-                    continue
-                page: Page = screen_page(item, include_opted_out=self.settings.include_opted_out)
-                saved = self.store.save_page(page, now)
-                done.new += saved.new
-                done.updated += saved.updated
-                done.skipped += page.skipped
+                elif isinstance(item, ReactionResult):
+                    store_reaction(self.store, item, self.reactions, self.now)
+                elif isinstance(item, _PassDone):
+                    passes.append(item.plan)
+                else:
+                    page = screen_page(item, include_opted_out=self.settings.include_opted_out)
+                    saved = self.store.save_page(page, now)
+                    done.new += saved.new
+                    done.updated += saved.updated
+                    done.skipped += page.skipped
         self.inflight = []
+        for plan in passes:
+            self._pass_done(plan)
         r = self.result
         r.new, r.updated = r.new + done.new, r.updated + done.updated
         r.deleted, r.skipped = r.deleted + done.deleted, r.skipped + done.skipped
