@@ -168,6 +168,11 @@ def test_a_refused_stream_falls_back_to_polling(watch: Callable[..., Watch]) -> 
         assert w.until(lambda: w.posts() == 2), w.stderr
         assert w.stop() == 143
     assert "polling every 0.2s (stream refused: HTTP 401" in w.stderr
+    # stats keeps the refusal as the source's last error; the polls since are successes.
+    ((error, error_at, success_at),) = w.rows(
+        "SELECT last_error, last_error_at, last_success_at FROM sources WHERE key LIKE 'mastodon:%'"
+    )
+    assert "stream refused" in error and success_at >= error_at
 
 
 def test_bad_events_are_logged_and_skipped(watch: Callable[..., Watch]) -> None:
@@ -494,3 +499,31 @@ def test_stream_events_are_stored_while_a_slow_reaction_pass_runs(
         assert w.stop() == 143
     assert w.rows("SELECT url FROM reactions") == [(link,)]
     assert w.posts() == 4
+
+
+def test_stats_shows_each_watched_sources_health(watch: Callable[..., Watch]) -> None:
+    routes = {"/feed": Route(b"down for maintenance", status=500, content_type="text/plain")}
+    with FeedServer(routes) as feeds, StreamingMastodon([status(1, 101)]) as server:
+        w = watch("--mastodon", server.url, "--feed", f"{feeds.url}/feed", "--feed-every",
+                  "0.2s")  # fmt: skip
+        assert server.wait_connections(1), w.stderr
+        server.post(status(2, 102))
+        assert w.until(lambda: w.posts() == 2), w.stderr
+        assert w.until(
+            lambda: bool(w.rows("SELECT 1 FROM sources WHERE last_error LIKE '%500%'"))
+        ), w.stderr
+        # Read while the watch holds the archive (WAL).
+        stats = subprocess.run(
+            [sys.executable, "-m", "bsarchive", "stats", "--json", "--db", str(w.db)],
+            capture_output=True, timeout=60,
+        )  # fmt: skip
+        assert stats.returncode == 0, stats.stderr
+        assert w.stop() == 143
+    sources = {s["key"]: s for s in json.loads(stats.stdout)["sources"]}
+    stream = next(s for key, s in sources.items() if key.startswith("mastodon:"))
+    feed = next(s for key, s in sources.items() if key.startswith("feed:"))
+    assert stream["health"] == "ok" and stream["last_success_at"]
+    assert stream["items"] == 2 and stream["requests"] >= 1  # the catch-up's
+    assert stream["last_error"] is None
+    assert feed["health"] == "failing" and "500" in feed["last_error"]
+    assert feed["items"] == 0

@@ -47,7 +47,7 @@ from bsarchive.export import build
 from bsarchive.export.build import DigestFormat
 from bsarchive.export.digest import render_html, render_markdown, render_wall
 from bsarchive.http import Http
-from bsarchive.models import Deletion, Sighting, iso
+from bsarchive.models import Deletion, Sighting, SourceResult, iso
 from bsarchive.policy import screen_page
 from bsarchive.sources import FetchContext
 from bsarchive.sources.activitypub import fetch_outbox
@@ -357,6 +357,8 @@ class _Writer:
                     store_reaction(self.store, item, self.reactions, self.now)
                 elif isinstance(item, _PassDone):
                     passes.append(item.plan)
+                elif isinstance(item, SourceResult):
+                    self.store.record_source_result(item, now)
                 else:
                     page = screen_page(item, include_opted_out=self.settings.include_opted_out)
                     saved = self.store.save_page(page, now)
