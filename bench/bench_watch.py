@@ -5,14 +5,15 @@ Three loopback Mastodon-like servers that stream (tests/support/streaming.py) ea
 their share of RATE posts per second for SECONDS seconds, sent as ``update`` events on the
 hashtag stream; ``python -m bsarchive watch`` as shipped stores them, while it re-reads
 FEEDS blog feeds (one loopback FeedServer, conditional GET: a 304 after the first read)
-every FEED_EVERY seconds. Printed: the time
-from an event sent to its row stamped in the archive (``posts.first_seen_at``, taken in
-the transaction that stores it; median and p99), CPU seconds per 1,000 posts, and the
-watch's RSS sampled every 5 s (flat after the first minute: no growth).
+every FEED_EVERY seconds. Printed: the time from an event sent to its row stamped in the
+archive (``posts.first_seen_at``, taken in the transaction that stores it; median and
+p99), CPU seconds per 1,000 posts, and the watch's RSS sampled every 5 s (flat after the
+first minute: no growth).
 
 Usage: ``python bench/bench_watch.py [--rate 50] [--seconds 60] [--feeds 100]
-[--feed-every 30]`` (the issue's figure is ``--seconds 600``). Traffic goes only to
-127.0.0.1; servers and the watch are stopped.
+[--feed-every 30] [--wall-every 10]`` (the issue's figure is ``--seconds 600``;
+``--wall-every`` adds ``--serve``: the writer renders the live wall that often). Traffic
+goes only to 127.0.0.1; servers and the watch are stopped.
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--feeds", type=int, default=100)
     parser.add_argument("--feed-every", type=float, default=30.0, help="seconds")
+    parser.add_argument(
+        "--wall-every", type=float, default=0.0, help="seconds; serve the live wall (0: no)"
+    )
     args = parser.parse_args()
     routes = {f"/feed/{i}": Route(feed(i), etag=f'"v{i}"') for i in range(args.feeds)}
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,6 +93,8 @@ def main() -> None:
             cmd += ["--feed-every", f"{args.feed_every:g}s", "--no-reactions"]
             for path in routes:
                 cmd += ["--feed", feeds.url + path]
+            if args.wall_every:
+                cmd += ["--serve", "127.0.0.1:0", "--every", f"{args.wall_every:g}s"]
             proc = subprocess.Popen(cmd, env=env)
             for s in servers:
                 if not s.wait_connections(1, within=60):

@@ -5,7 +5,9 @@ One thread per (instance, tag) runs :func:`bsarchive.sources.streaming.watch_tag
 through one bounded queue (backpressure: a watcher waits while the writer is behind,
 memory stays bounded) to the calling thread, the only writer, which stores what is ready
 in one transaction (a burst of events is a few transactions, each page still whole with
-its cursor) and rewrites the digest on its schedule, atomically (temp file + rename).
+its cursor). The reaction pass fetches in its own thread and queues its outcomes the same
+way. Another thread renders the digest (atomically: temp file + rename) and the live wall
+on their schedule from a read-only connection, so the writer never waits for a render.
 
 Sequencing only, as :mod:`bsarchive.archive`: parsing is the sources', SQL the store's.
 Ctrl-C / SIGTERM reach the writer as KeyboardInterrupt: what is queued is stored, then
@@ -175,6 +177,8 @@ def run_watch(
                 every=options.feed_seconds,
             )  # fmt: skip
             threads.append(_started(writer, work, spec.key))
+        if options.digest is not None or writer.wall is not None:
+            threads.append(_started(writer, writer.render_loop, "digest"))
         writer.run()
     finally:
         ctx.stop.set()
@@ -225,7 +229,7 @@ class _Writer:
         self.bugs: list[BaseException] = []
         # A batch whose transaction an interrupt rolled back: stored again by drain().
         self.inflight: list[Queued] = []
-        self.next_digest = time.monotonic() + options.digest_every
+        self.rendering = threading.Lock()  # one render at a time: the loop's or drain()'s
         self.wall: Wall | None = None
 
     # -- watcher threads ------------------------------------------------------------------
@@ -259,16 +263,12 @@ class _Writer:
 
     def run(self) -> None:
         while not self.ctx.stop.is_set():
-            scheduled = self.options.digest is not None or self.wall is not None
-            wait = self.next_digest - time.monotonic() if scheduled else 0.5
             try:
-                first = self.queue.get(timeout=max(0.01, min(0.5, wait)))
+                first = self.queue.get(timeout=0.5)
             except queue.Empty:
                 first = None
             if first is not None:
                 self.store_batch([first, *self._ready()])
-            if scheduled and time.monotonic() >= self.next_digest:
-                self.digest_now()
             if time.monotonic() >= self.next_heartbeat:
                 self.beat()
             if self._reactions_due():
@@ -386,18 +386,36 @@ class _Writer:
         sighting = Sighting(item.source, item.local_id, None, item.fetched_at, item.fetched_from)
         return self.store.save_items([Deletion(uri, sighting)], now).updated
 
-    def digest_now(self, *, first: bool = False) -> None:
-        """Read the archive once; render the live wall for ``--serve`` and rewrite the
-        ``--digest`` file: a temp file beside it, renamed over it (readers never see half a
-        file). The first write's failure is a ConfigError; later ones are logged."""
-        path = self.options.digest
-        if path is None and self.wall is None:
+    def render_loop(self) -> None:
+        """Render the digest and the wall every ``digest_every`` seconds until the stop, in
+        their own thread from a read-only connection (WAL), so that the writer never waits
+        for a render: reading a large archive takes seconds."""
+        reader = Store(self.store.path, readonly=True)
+        try:
+            while not self.ctx.stop.wait(self.options.digest_every):
+                try:
+                    self.digest_now(store=reader)
+                except StoreError as e:
+                    log.warning("%s: cannot render the digest: %s", e.subject, e.message)
+        finally:
+            reader.close()
+
+    def digest_now(self, *, first: bool = False, store: Store | None = None) -> None:
+        """Read the archive once (from ``store``, the writer's by default); render the live
+        wall for ``--serve`` and rewrite the ``--digest`` file: a temp file beside it,
+        renamed over it (readers never see half a file). The first write's failure is a
+        ConfigError; later ones are logged."""
+        if self.options.digest is None and self.wall is None:
             return
-        self.next_digest = time.monotonic() + self.options.digest_every
-        tags = self.settings.tags or self.store.archived_tags()
+        with self.rendering:
+            self._render(store or self.store, first)
+
+    def _render(self, store: Store, first: bool) -> None:
+        path = self.options.digest
+        tags = self.settings.tags or store.archived_tags()
         now = self.now()
         data = build.digest_data(
-            self.store, ExportFilter(), title=build.default_title(self.settings.title, tags),
+            store, ExportFilter(), title=build.default_title(self.settings.title, tags),
             tags=tags, generated_at=now,
         )  # fmt: skip
         if self.wall is not None:
