@@ -1,14 +1,19 @@
-"""Live-capture benchmark (issue 18): ``bsarchive watch`` on 3 streams at a steady rate.
+"""Live-capture benchmark (issue 18): ``bsarchive watch`` on 3 streams at a steady rate,
+plus 100 feeds.
 
 Three loopback Mastodon-like servers that stream (tests/support/streaming.py) each get
 their share of RATE posts per second for SECONDS seconds, sent as ``update`` events on the
-hashtag stream; ``python -m bsarchive watch`` as shipped stores them. Printed: the time
-from an event sent to its row stamped in the archive (``posts.first_seen_at``, taken in
-the transaction that stores it; median and p99), CPU seconds per 1,000 posts, and the
-watch's RSS sampled every 5 s (flat after the first minute: no growth).
+hashtag stream; ``python -m bsarchive watch`` as shipped stores them, while it re-reads
+FEEDS blog feeds (one loopback FeedServer, conditional GET: a 304 after the first read)
+every FEED_EVERY seconds. Printed: the time from an event sent to its row stamped in the
+archive (``posts.first_seen_at``, taken in the transaction that stores it; median and
+p99), CPU seconds per 1,000 posts, and the watch's RSS sampled every 5 s (flat after the
+first minute: no growth).
 
-Usage: ``python bench/bench_watch.py [--rate 50] [--seconds 60]`` (the issue's figure is
-``--seconds 600``). Traffic goes only to 127.0.0.1; servers and the watch are stopped.
+Usage: ``python bench/bench_watch.py [--rate 50] [--seconds 60] [--feeds 100]
+[--feed-every 30] [--wall-every 10]`` (the issue's figure is ``--seconds 600``;
+``--wall-every`` adds ``--serve``: the writer renders the live wall that often). Traffic
+goes only to 127.0.0.1; servers and the watch are stopped.
 """
 
 from __future__ import annotations
@@ -29,9 +34,25 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from tests.support.feed_server import FeedServer, Route  # noqa: E402
 from tests.support.streaming import TOKEN, StreamingMastodon, status  # noqa: E402
 
 STREAMS = 3
+
+
+def feed(n: int) -> bytes:
+    """A small blog feed about the event: two entries."""
+    items = "".join(
+        f"<item><guid>https://blog{n}.example/{k}</guid><link>https://blog{n}.example/{k}</link>"
+        f"<title>Notes {k}</title><category>bsnopen</category>"
+        f"<pubDate>Tue, 29 Jun 2010 2{k}:00:00 +0000</pubDate>"
+        f"<description>Notes from the open night, part {k}</description></item>"
+        for k in (1, 2)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>Blog {n}</title><link>https://blog{n}.example/</link>{items}</channel></rss>"
+    ).encode()
 
 
 def rss_kib(pid: int) -> int:
@@ -50,10 +71,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=50.0, help="posts per second, in all")
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--feeds", type=int, default=100)
+    parser.add_argument("--feed-every", type=float, default=30.0, help="seconds")
+    parser.add_argument(
+        "--wall-every", type=float, default=0.0, help="seconds; serve the live wall (0: no)"
+    )
     args = parser.parse_args()
+    routes = {f"/feed/{i}": Route(feed(i), etag=f'"v{i}"') for i in range(args.feeds)}
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "watch.db"
         servers = [StreamingMastodon([status(0, 1_000_000)]).__enter__() for _ in range(STREAMS)]
+        feeds = FeedServer(routes).start()
         proc: subprocess.Popen[bytes] | None = None
         try:
             hosts = ",".join(f"{s.url.split('//', 1)[1]}={TOKEN}" for s in servers)
@@ -62,6 +90,11 @@ def main() -> None:
                    "--db", str(db)]  # fmt: skip
             for s in servers:
                 cmd += ["--mastodon", s.url]
+            cmd += ["--feed-every", f"{args.feed_every:g}s", "--no-reactions"]
+            for path in routes:
+                cmd += ["--feed", feeds.url + path]
+            if args.wall_every:
+                cmd += ["--serve", "127.0.0.1:0", "--every", f"{args.wall_every:g}s"]
             proc = subprocess.Popen(cmd, env=env)
             for s in servers:
                 if not s.wait_connections(1, within=60):
@@ -103,11 +136,14 @@ def main() -> None:
                 proc.wait(timeout=30)
             for s in servers:
                 s.__exit__()
+            feeds.stop()
     if not latencies:
         raise SystemExit(f"not every post was stored within a minute of the last ({n} sent)")
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    print(f"watch: {n} posts at {args.rate:g}/s over {STREAMS} streams for {args.seconds:g}s")
+    asked = len(feeds.seen)
+    print(f"watch: {n} posts at {args.rate:g}/s over {STREAMS} streams for {args.seconds:g}s, "
+          f"{args.feeds} feeds every {args.feed_every:g}s ({asked} feed requests)")  # fmt: skip
     print(f"  event sent -> row stamped: median {statistics.median(latencies) * 1000:.0f} ms, "
           f"p99 {p99 * 1000:.0f} ms (clock resolution 1 ms)")  # fmt: skip
     print(f"  CPU: {cpu / n * 1000:.2f} s per 1,000 posts")

@@ -54,6 +54,7 @@ from bsarchive.sources.nodeinfo import probe_instance
 from bsarchive.sources.reactions import (
     COMMENTS_KEY_PREFIX,
     KnownReaction,
+    LinkGroup,
     ReactionResult,
     Robots,
     fetch_comment_updates,
@@ -377,7 +378,33 @@ def follow_reactions(
     Best effort: every refusal or failure is logged by ``sources.reactions`` and skipped;
     nothing here can fail the run. Comment feeds of known reactions are re-read with
     conditional GET, their ETag/Last-Modified kept under ``comments:<feed url>``.
+
+    Three steps, so that ``watch`` can fetch in another thread while its one writer
+    stores: :func:`plan_reactions` (reads the store), :func:`fetch_planned` (network
+    only), :func:`store_reaction` for each outcome and :func:`finish_reactions`.
     """
+    plan = plan_reactions(settings, store, now)
+    for outcome in fetch_planned(plan, settings, http, ctx, now):
+        store_reaction(store, outcome, result, now)
+    finish_reactions(plan, settings, store, ctx, now)
+
+
+@dataclass
+class ReactionPlan:
+    """What one reaction pass fetches, and how far it got (:func:`fetch_planned` counts)."""
+
+    known: dict[str, KnownReaction]
+    links: list[tuple[int, str, str]]  # (post row id, uri, url) of the links read
+    fetch: tuple[LinkGroup, ...]
+    mark: Cursor
+    last_edit: int
+    feeds: list[tuple[str, str, Cursor]]  # (reaction url, comment feed, its cursor)
+    tried: int = 0  # planned articles tried
+    requests: int = 0
+
+
+def plan_reactions(settings: Settings, store: Store, now: Callable[[], datetime]) -> ReactionPlan:
+    """Read what the pass needs from the store; store the links that only relink."""
     stored = store.stored_reactions()
     known: dict[str, KnownReaction] = {}
     for r in stored:
@@ -402,11 +429,28 @@ def follow_reactions(
     )
     if plan.relink:
         store.save_items(plan.relink, now())
+    feeds = [
+        (r.url, r.comments_feed, store.get_cursor(COMMENTS_KEY_PREFIX + r.comments_feed))
+        for r in stored
+        if r.comments_feed
+    ]
+    return ReactionPlan(known, links, plan.fetch, mark, last_edit, feeds)
+
+
+def fetch_planned(
+    plan: ReactionPlan,
+    settings: Settings,
+    http: Http,
+    ctx: FetchContext,
+    now: Callable[[], datetime],
+) -> Iterator[ReactionResult]:
+    """Fetch the planned articles, then re-read the known comment feeds: network only, no
+    store (safe in another thread); counts what it tried in ``plan``."""
     robots = Robots(http)
     fetched = fetch_reactions(
         http,
         plan.fetch,
-        known={key: k.url for key, k in known.items()},
+        known={key: k.url for key, k in plan.known.items()},
         now=now,
         max_new=settings.max_reactions,
         concurrency=settings.concurrency,
@@ -414,28 +458,31 @@ def follow_reactions(
         robots=robots,
         stop=ctx.stop,
     )
-    feeds = [
-        (r.url, r.comments_feed, store.get_cursor(COMMENTS_KEY_PREFIX + r.comments_feed))
-        for r in stored
-        if r.comments_feed
-    ]
-    updates = fetch_comment_updates(
-        http, feeds, now=now, concurrency=settings.concurrency, robots=robots, stop=ctx.stop
-    )
-    tried = requests = 0
     for outcome in fetched:
-        tried += 1
-        requests += outcome.requests
-        _store_reaction(store, outcome, result, now)
-    for outcome in updates:
-        _store_reaction(store, outcome, result, now)
-    # Move the mark only when every planned article was tried: when --max-reactions (or a
-    # stop) left some, the next run plans the same posts again.
-    if links and tried == len(plan.fetch) and not ctx.stop.is_set():
-        newest = str(max(int(mark.newest or 0), *(pid for pid, _, _ in links)))
+        plan.tried += 1
+        plan.requests += outcome.requests
+        yield outcome
+    yield from fetch_comment_updates(
+        http, plan.feeds, now=now, concurrency=settings.concurrency, robots=robots, stop=ctx.stop
+    )
+
+
+def finish_reactions(
+    plan: ReactionPlan,
+    settings: Settings,
+    store: Store,
+    ctx: FetchContext,
+    now: Callable[[], datetime],
+) -> None:
+    """Move the links mark past the pass, only when every planned article was tried: when
+    --max-reactions (or a stop) left some, the next pass plans the same posts again."""
+    links = plan.links
+    if links and plan.tried == len(plan.fetch) and not ctx.stop.is_set():
+        newest = str(max(int(plan.mark.newest or 0), *(pid for pid, _, _ in links)))
         with store.grouped():
-            store.save_page(Page(LINKS_KEY, (), Cursor(newest=newest), requests=requests), now())
-            store.save_page(Page(EDITS_KEY, (), Cursor(newest=str(last_edit))), now())
+            page = Page(LINKS_KEY, (), Cursor(newest=newest), requests=plan.requests)
+            store.save_page(page, now())
+            store.save_page(Page(EDITS_KEY, (), Cursor(newest=str(plan.last_edit))), now())
             if settings.allow_private_networks:
                 store.save_page(Page(PRIVATE_KEY, (), Cursor(newest=newest)), now())
 
@@ -464,7 +511,7 @@ def _ask_for_reply_parents(
         store.set_reply_parents(parents, Page(key, (), Cursor(newest=last)), now())
 
 
-def _store_reaction(
+def store_reaction(
     store: Store, outcome: ReactionResult, result: RunResult, now: Callable[[], datetime]
 ) -> None:
     if outcome.reaction is not None:

@@ -303,14 +303,18 @@ def watch(
         Path | None, typer.Option("--digest", help="Rewrite this digest (.html or .md) live.")
     ] = None,
     every: Annotated[
-        str, typer.Option("--every", metavar="DURATION", help="How often --digest is rewritten.")
+        str,
+        typer.Option(
+            "--every", metavar="DURATION", help="How often --digest and the wall are rewritten."
+        ),
     ] = "2m",
     serve: Annotated[
         str | None,
         typer.Option(
             "--serve",
             metavar="HOST:PORT",
-            help="Serve the digest as a live wall page (loopback unless a host is given).",
+            help="Serve a live wall page: newest posts, posts per minute, latest reactions "
+            "(loopback unless a host is given).",
         ),
     ] = None,
     poll_every: Annotated[

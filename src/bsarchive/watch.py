@@ -5,7 +5,9 @@ One thread per (instance, tag) runs :func:`bsarchive.sources.streaming.watch_tag
 through one bounded queue (backpressure: a watcher waits while the writer is behind,
 memory stays bounded) to the calling thread, the only writer, which stores what is ready
 in one transaction (a burst of events is a few transactions, each page still whole with
-its cursor) and rewrites the digest on its schedule, atomically (temp file + rename).
+its cursor). The reaction pass fetches in its own thread and queues its outcomes the same
+way. Another thread renders the digest (atomically: temp file + rename) and the live wall
+on their schedule from a read-only connection, so the writer never waits for a render.
 
 Sequencing only, as :mod:`bsarchive.archive`: parsing is the sources', SQL the store's.
 Ctrl-C / SIGTERM reach the writer as KeyboardInterrupt: what is queued is stored, then
@@ -15,7 +17,6 @@ the watch ends.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import os
@@ -32,22 +33,28 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bsarchive.archive import (
+    ReactionPlan,
     RunResult,
     cursor_for,
     fetch_context,
-    follow_reactions,
+    fetch_planned,
+    finish_reactions,
     http_settings,
+    plan_reactions,
+    store_reaction,
 )
 from bsarchive.config import Settings
 from bsarchive.errors import ConfigError, StoreError
 from bsarchive.export import build
 from bsarchive.export.build import DigestFormat
+from bsarchive.export.digest import render_html, render_markdown, render_wall
 from bsarchive.http import Http
-from bsarchive.models import Deletion, Page, Sighting, iso
+from bsarchive.models import Deletion, Sighting, SourceResult, iso
 from bsarchive.policy import screen_page
 from bsarchive.sources import FetchContext
 from bsarchive.sources.activitypub import fetch_outbox
 from bsarchive.sources.feeds import fetch_feed
+from bsarchive.sources.reactions import ReactionResult
 from bsarchive.sources.streaming import (
     FEED_EVERY,
     IDLE_TIMEOUT,
@@ -95,8 +102,8 @@ class WatchResult:
     per_minute: float = 0.0  # posts stored in the last minute
 
 
-# New articles one reaction pass fetches at most: the writer waits while it runs (one
-# writer), so a pass is kept short; the next one goes on where it stopped.
+# New articles one reaction pass fetches at most, so that new links wait at most one short
+# pass; the next one goes on where it stopped.
 REACTIONS_PER_PASS = 50
 # Seconds between two calls of the status callback (the TTY status line).
 STATUS_EVERY = 1.0
@@ -105,6 +112,16 @@ STATUS_EVERY = 1.0
 HEARTBEAT_KEY = "watch_heartbeat"
 HEARTBEAT_EVERY = 60.0
 
+
+@dataclass(frozen=True, slots=True)
+class _PassDone:
+    """The reaction thread's last item: every outcome before it is queued."""
+
+    plan: ReactionPlan
+
+
+# What the writer stores: the watchers' pages and deletions, the reaction pass's outcomes.
+Queued = Emitted | ReactionResult | _PassDone
 
 Status = Callable[[str], None]
 Progress = Callable[[WatchResult], None]
@@ -134,7 +151,7 @@ def run_watch(
     writer = _Writer(store, settings, options, ctx, now, status, progress)
     writer.http = http
     if options.serve is not None:
-        writer.wall = Wall(*options.serve, options.digest_every, options.digest_format)
+        writer.wall = Wall(*options.serve, options.digest_every)
     writer.digest_now(first=True)  # a digest that cannot be written is said at once (exit 2)
     run_id = store.start_run(now(), json.dumps(_options(settings, options), sort_keys=True))
     threads: list[threading.Thread] = []
@@ -160,13 +177,15 @@ def run_watch(
                 every=options.feed_seconds,
             )  # fmt: skip
             threads.append(_started(writer, work, spec.key))
+        if options.digest is not None or writer.wall is not None:
+            threads.append(_started(writer, writer.render_loop, "digest"))
         writer.run()
     finally:
         ctx.stop.set()
         with contextlib.suppress(KeyboardInterrupt):
             writer.drain()
             http.close()  # ends streams blocked in a read
-            for t in threads:
+            for t in [*threads, *filter(None, [writer.reacting])]:
                 t.join(timeout=5)
         if writer.wall is not None:
             writer.wall.stop()
@@ -203,17 +222,19 @@ class _Writer:
         self.http: Http | None = None
         self.next_reactions = time.monotonic() + (options.reactions_seconds or 0.0)
         self.minute: deque[tuple[float, int]] = deque()  # (monotonic, new) of recent batches
-        self.queue: queue.Queue[Emitted] = queue.Queue(maxsize=QUEUE_ITEMS)
+        self.queue: queue.Queue[Queued] = queue.Queue(maxsize=QUEUE_ITEMS)
+        self.reacting: threading.Thread | None = None  # a reaction pass fetching
+        self.reactions = RunResult()  # what the reaction passes stored
         self.result = WatchResult()
         self.bugs: list[BaseException] = []
         # A batch whose transaction an interrupt rolled back: stored again by drain().
-        self.inflight: list[Emitted] = []
-        self.next_digest = time.monotonic() + options.digest_every
+        self.inflight: list[Queued] = []
+        self.rendering = threading.Lock()  # one render at a time: the loop's or drain()'s
         self.wall: Wall | None = None
 
     # -- watcher threads ------------------------------------------------------------------
 
-    def put(self, item: Emitted) -> bool:
+    def put(self, item: Queued) -> bool:
         while not self.ctx.stop.is_set():
             try:
                 self.queue.put(item, timeout=0.2)
@@ -242,16 +263,12 @@ class _Writer:
 
     def run(self) -> None:
         while not self.ctx.stop.is_set():
-            scheduled = self.options.digest is not None or self.wall is not None
-            wait = self.next_digest - time.monotonic() if scheduled else 0.5
             try:
-                first = self.queue.get(timeout=max(0.01, min(0.5, wait)))
+                first = self.queue.get(timeout=0.5)
             except queue.Empty:
                 first = None
             if first is not None:
                 self.store_batch([first, *self._ready()])
-            if scheduled and time.monotonic() >= self.next_digest:
-                self.digest_now()
             if time.monotonic() >= self.next_heartbeat:
                 self.beat()
             if self._reactions_due():
@@ -266,19 +283,41 @@ class _Writer:
         every = self.options.reactions_seconds
         if not (self.settings.reactions and every and self.http is not None):
             return False
-        return time.monotonic() >= self.next_reactions
+        return self.reacting is None and time.monotonic() >= self.next_reactions
+
+    def _capped(self) -> Settings:
+        s = self.settings
+        return replace(s, max_reactions=min(s.max_reactions, REACTIONS_PER_PASS))
 
     def reaction_pass(self) -> None:
-        """Follow the links of posts stored since the last pass, as ``fetch`` does, at
-        most REACTIONS_PER_PASS new articles; then link replies to archived parents."""
+        """Start a pass over the links of posts stored since the last one, as ``fetch``
+        does, at most REACTIONS_PER_PASS new articles: planned here (store reads), fetched
+        in a thread whose outcomes come through the queue like the watchers' pages, so
+        stream events keep being stored meanwhile; finished by :meth:`_pass_done`."""
+        plan = plan_reactions(self._capped(), self.store, self.now)
+        t = threading.Thread(
+            target=self.guard, args=(partial(self._fetch_reactions, plan),),
+            name="watch reactions", daemon=True,
+        )  # fmt: skip
+        self.reacting = t
+        t.start()
+
+    def _fetch_reactions(self, plan: ReactionPlan) -> None:
         assert self.http is not None
-        s = self.settings
-        capped = replace(s, max_reactions=min(s.max_reactions, REACTIONS_PER_PASS))
-        run = RunResult()
-        follow_reactions(capped, self.store, self.http, self.ctx, run, self.now)
+        for outcome in fetch_planned(plan, self._capped(), self.http, self.ctx, self.now):
+            if not self.put(outcome):
+                return
+        self.put(_PassDone(plan))
+
+    def _pass_done(self, plan: ReactionPlan) -> None:
+        """Every outcome of the pass is stored: move its mark, link replies to archived
+        parents, schedule the next pass."""
+        finish_reactions(plan, self.settings, self.store, self.ctx, self.now)
         self.store.resolve_replies()
-        if run.reactions:
-            log.info("watch: %d new reactions", run.reactions)
+        if self.reactions.reactions:
+            log.info("watch: %d new reactions", self.reactions.reactions)
+        self.reactions = RunResult()
+        self.reacting = None
         self.next_reactions = time.monotonic() + (self.options.reactions_seconds or 0.0)
 
     def beat(self, *, stopping: bool = False) -> None:
@@ -294,8 +333,8 @@ class _Writer:
             with contextlib.suppress(ConfigError, StoreError):
                 self.digest_now()
 
-    def _ready(self, most: int = BATCH_ITEMS - 1) -> list[Emitted]:
-        ready: list[Emitted] = []
+    def _ready(self, most: int = BATCH_ITEMS - 1) -> list[Queued]:
+        ready: list[Queued] = []
         while len(ready) < most:
             try:
                 ready.append(self.queue.get_nowait())
@@ -303,22 +342,32 @@ class _Writer:
                 break
         return ready
 
-    def store_batch(self, batch: list[Emitted]) -> None:
-        """Store ``batch`` in one transaction; counted once it is committed."""
+    def store_batch(self, batch: list[Queued]) -> None:
+        """Store ``batch`` in one transaction; counted once it is committed. A finished
+        reaction pass is closed after the commit."""
         now = self.now()
         self.inflight = batch
         done = WatchResult()
+        passes: list[ReactionPlan] = []
         with self.store.grouped():
             for item in batch:
                 if isinstance(item, StreamDeletion):
                     done.deleted += self._delete(item, now)
-                    continue
-                page: Page = screen_page(item, include_opted_out=self.settings.include_opted_out)
-                saved = self.store.save_page(page, now)
-                done.new += saved.new
-                done.updated += saved.updated
-                done.skipped += page.skipped
+                elif isinstance(item, ReactionResult):
+                    store_reaction(self.store, item, self.reactions, self.now)
+                elif isinstance(item, _PassDone):
+                    passes.append(item.plan)
+                elif isinstance(item, SourceResult):
+                    self.store.record_source_result(item, now)
+                else:
+                    page = screen_page(item, include_opted_out=self.settings.include_opted_out)
+                    saved = self.store.save_page(page, now)
+                    done.new += saved.new
+                    done.updated += saved.updated
+                    done.skipped += page.skipped
         self.inflight = []
+        for plan in passes:
+            self._pass_done(plan)
         r = self.result
         r.new, r.updated = r.new + done.new, r.updated + done.updated
         r.deleted, r.skipped = r.deleted + done.deleted, r.skipped + done.skipped
@@ -337,26 +386,44 @@ class _Writer:
         sighting = Sighting(item.source, item.local_id, None, item.fetched_at, item.fetched_from)
         return self.store.save_items([Deletion(uri, sighting)], now).updated
 
-    def digest_now(self, *, first: bool = False) -> None:
-        """Render the digest; hand it to the wall and rewrite ``--digest``: a temp file
-        beside it, renamed over it (readers never see half a file). The first write's
-        failure is a ConfigError; later ones are logged."""
-        path = self.options.digest
-        if path is None and self.wall is None:
+    def render_loop(self) -> None:
+        """Render the digest and the wall every ``digest_every`` seconds until the stop, in
+        their own thread from a read-only connection (WAL), so that the writer never waits
+        for a render: reading a large archive takes seconds."""
+        reader = Store(self.store.path, readonly=True)
+        try:
+            while not self.ctx.stop.wait(self.options.digest_every):
+                try:
+                    self.digest_now(store=reader)
+                except StoreError as e:
+                    log.warning("%s: cannot render the digest: %s", e.subject, e.message)
+        finally:
+            reader.close()
+
+    def digest_now(self, *, first: bool = False, store: Store | None = None) -> None:
+        """Read the archive once (from ``store``, the writer's by default); render the live
+        wall for ``--serve`` and rewrite the ``--digest`` file: a temp file beside it,
+        renamed over it (readers never see half a file). The first write's failure is a
+        ConfigError; later ones are logged."""
+        if self.options.digest is None and self.wall is None:
             return
-        self.next_digest = time.monotonic() + self.options.digest_every
-        tags = self.settings.tags or self.store.archived_tags()
-        page = io.StringIO()
-        build.write_digest(
-            self.store, page, ExportFilter(), fmt=self.options.digest_format,
-            title=build.default_title(self.settings.title, tags), tags=tags,
-            generated_at=self.now(),
+        with self.rendering:
+            self._render(store or self.store, first)
+
+    def _render(self, store: Store, first: bool) -> None:
+        path = self.options.digest
+        tags = self.settings.tags or store.archived_tags()
+        now = self.now()
+        data = build.digest_data(
+            store, ExportFilter(), title=build.default_title(self.settings.title, tags),
+            tags=tags, generated_at=now,
         )  # fmt: skip
-        text = page.getvalue()
         if self.wall is not None:
-            self.wall.update(text, self._stats())
+            self.wall.update(render_wall(data, now=now, refresh=self.wall.refresh), self._stats())
         if path is None:
             return
+        fmt = self.options.digest_format
+        text = render_html(data) if fmt == "html" else render_markdown(data)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             tmp.write_text(text, encoding="utf-8", newline="")
@@ -383,18 +450,18 @@ class _Writer:
 
 
 class Wall:
-    """``--serve``: the digest and its counts over HTTP, from memory (one page, bounded).
+    """``--serve``: the live wall and its counts over HTTP, from memory (one page, bounded).
 
-    ``/`` is the latest digest with a ``Refresh`` header (the browser reloads it on the
-    digest's schedule without a script: the page's CSP forbids scripts); ``/stats.json``
-    the watch's counts and modes. Anything else is 404; only GET and HEAD."""
+    ``/`` is the latest wall page (:func:`render_wall`: newest posts, posts per minute,
+    latest reactions), which reloads itself on the render schedule with a meta refresh (its
+    CSP forbids scripts); ``/stats.json`` the watch's counts and modes. Anything else is
+    404; only GET and HEAD."""
 
-    def __init__(self, host: str, port: int, every: float, fmt: DigestFormat = "html") -> None:
+    def __init__(self, host: str, port: int, every: float) -> None:
         self.lock = threading.Lock()
-        self.kind = "text/html" if fmt == "html" else "text/markdown"
         self.page = b"<!doctype html><title>bsarchive</title><p>Starting\xe2\x80\xa6</p>"
         self.stats = b"{}"
-        self.refresh = str(max(5, round(every)))
+        self.refresh = max(1, round(every))  # seconds between two reloads of the page
         try:
             self.server = ThreadingHTTPServer((host, port), self._handler())
         except OSError as e:
@@ -443,22 +510,18 @@ class Wall:
                 with wall.lock:
                     page, stats = wall.page, wall.stats
                 if path == "/":
-                    self.reply(200, page, f"{wall.kind}; charset=utf-8", head, wall.refresh)
+                    self.reply(200, page, "text/html; charset=utf-8", head)
                 elif path == "/stats.json":
                     self.reply(200, stats, "application/json", head)
                 else:
                     self.reply(404, b"not found\n", "text/plain; charset=utf-8", head)
 
-            def reply(
-                self, status: int, body: bytes, kind: str, head: bool, refresh: str = ""
-            ) -> None:
+            def reply(self, status: int, body: bytes, kind: str, head: bool) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
                 self.send_header("X-Content-Type-Options", "nosniff")
-                if refresh:
-                    self.send_header("Refresh", refresh)
                 self.end_headers()
                 if not head:
                     self.wfile.write(body)

@@ -7,6 +7,7 @@ Routes map a path to a fixed answer; a route with an ``etag`` answers 304 to a m
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -21,6 +22,15 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     # Answer an HTML page unless the Accept header is exactly this (content negotiation).
     html_unless_accept: str | None = None
+    # Set when the route is asked for.
+    reached: threading.Event | None = None
+    # A slow server: until this is set (at most HOLD_MOST seconds), the body is dripped a
+    # byte every DRIP seconds (each read well within a client's read timeout).
+    hold: threading.Event | None = None
+
+
+HOLD_MOST = 8.0
+DRIP = 0.25
 
 
 @dataclass(frozen=True)
@@ -106,14 +116,29 @@ class FeedServer:
                 if route.etag and self.headers.get("If-None-Match") == route.etag:
                     self._send(304, b"", headers)
                     return
-                self._send(route.status, route.body, headers)
+                if route.reached is not None:
+                    route.reached.set()
+                self._send(route.status, route.body, headers, route.hold)
 
-            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+            def _send(
+                self,
+                status: int,
+                body: bytes,
+                headers: dict[str, str],
+                hold: threading.Event | None = None,
+            ) -> None:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                sent, deadline = 0, time.monotonic() + HOLD_MOST
+                while hold is not None and sent < len(body) - 1 and time.monotonic() < deadline:
+                    if hold.wait(DRIP):
+                        break
+                    self.wfile.write(body[sent : sent + 1])
+                    self.wfile.flush()
+                    sent += 1
+                self.wfile.write(body[sent:])
 
         return Handler

@@ -31,7 +31,7 @@ from urllib.parse import quote, urlsplit
 
 from bsarchive.errors import AuthRequiredError, FetchError, ParseError, SourceError
 from bsarchive.http import Event, Http, origin
-from bsarchive.models import Boost, Cursor, Item, Page, Post, SourceSpec
+from bsarchive.models import Boost, Cursor, Item, Page, Post, SourceResult, SourceSpec
 from bsarchive.sources import FetchContext, Source
 from bsarchive.sources.mastodon import decode_json, fetch_tag_timeline, id_order
 from bsarchive.sources.mastodon_parse import parse_status
@@ -70,7 +70,9 @@ class StreamDeletion:
     fetched_from: str
 
 
-Emitted = Page | StreamDeletion
+# A SourceResult says how the source is doing (stored by the writer for ``stats``): a
+# success after each catch-up or read, an error when one fails or the stream does.
+Emitted = Page | StreamDeletion | SourceResult
 # Hands an item to the writer; False when the watch is stopping (the item was not taken).
 Emit = Callable[[Emitted], bool]
 # Says which mode a source is in: (source key, words such as "streaming").
@@ -180,6 +182,10 @@ class _Watch:
             self.mode = mode
             self.report(self.spec.key, mode)
 
+    def health(self, error: Exception | None = None) -> None:
+        """Hand the writer how the source did (a success, or ``error``)."""
+        self.emit(SourceResult(self.spec.key, error=str(error) if error else None))
+
     def pause(self, failures: int) -> float:
         """Backoff with full jitter before retry ``failures``."""
         ceiling = min(MAX_BACKOFF, self.backoff * 2.0 ** max(0, failures - 1))
@@ -255,7 +261,9 @@ class _Watch:
             try:
                 if not self.catch_up():
                     return
+                self.health()
             except SourceError as e:
+                self.health(e)
                 failures += 1
                 delay = max(self.pause(failures), 0.0 if url else self.poll_seconds)
                 log.warning("%s: catch-up failed (%s); again in %.1fs", self.subject, e, delay)
@@ -270,13 +278,16 @@ class _Watch:
                 failures = 0 if healthy else failures + 1
                 why = "the server closed the stream"
             except AuthRequiredError as e:
+                self.health(e)
                 self.say(f"{polls} (stream refused: {e.message})")
                 url = None
                 continue
             except _Unavailable as e:
+                self.health(e)
                 failures = STREAM_FAILURES
                 why = e.message
             except FetchError as e:
+                self.health(e)
                 failures += 1
                 why = e.message
             if self.ctx.stop.is_set():
@@ -340,7 +351,9 @@ def poll_source(
                 if not emit(page):
                     return
                 cursor = page.cursor
+            emit(SourceResult(spec.key))
         except SourceError as e:
+            emit(SourceResult(spec.key, error=str(e)))
             if cursor.gone:
                 log.warning("%s: %s; no longer watched", spec.url, e)
                 return

@@ -24,7 +24,8 @@ This package is the face the rest of the code imports, and holds the two entry p
 - :mod:`.chart`: buckets, date labels, the SVG chart;
 - :mod:`.threads`: reply threads;
 - :mod:`.view`: the view model both renderers share;
-- :mod:`.markdown`: Markdown escaping and lines.
+- :mod:`.markdown`: Markdown escaping and lines;
+- :mod:`.wall`: the live wall's view (``watch --serve``), rendered by :func:`render_wall`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from markupsafe import Markup
 from bsarchive.export.digest.chart import (
     MAX_BUCKETS,
     _bucket_label,
-    _date,
     _datetime,
     _plural,
     bucket_counts,
@@ -64,22 +64,20 @@ from bsarchive.export.digest.model import (
 from bsarchive.export.digest.sanitize import safe_url, sanitize_html, strip_illegal_chars
 from bsarchive.export.digest.threads import _order, thread
 from bsarchive.export.digest.view import (
-    COMMENT_CHARS,
     COMMENTS_SHOWN,
     TITLE_CHARS,
-    _CommentView,
     _Group,
     _iso,
     _LinkView,
     _one_line,
     _Page,
     _PostView,
-    _ReactionView,
     _stats,
     _Viewer,
     _window,
+    reaction_view,
 )
-from bsarchive.text import shorten
+from bsarchive.export.digest.wall import WALL_HOURS, WALL_POSTS, wall_page
 
 TOP_N = 10
 # Hard stop for summarised posts, so even a huge archive stays under 5 MB (bench_digest.py).
@@ -155,24 +153,7 @@ def _page(data: DigestData, *, images: bool, page_size: int, with_html: bool = T
         voices=[Voice(*voice) for voice in data.top_voices[:TOP_N]],
         links=[_LinkView(url, safe_url(url), count) for url, count in data.top_links[:TOP_N]],
         boosted=[viewer.view(ThreadNode(p, ()), None, full=True) for p in boosted_posts],
-        reactions=[
-            _ReactionView(
-                reaction=r,
-                href=safe_url(r.url),
-                when=_date(r.published_at.astimezone(UTC)) if r.published_at else None,
-                when_iso=_iso(r.published_at) if r.published_at else None,
-                comments=tuple(
-                    _CommentView(
-                        author=c.author or "Anonymous",
-                        when=_datetime(c.created_at) if c.created_at else None,
-                        when_iso=_iso(c.created_at) if c.created_at else None,
-                        text=shorten(c.text, COMMENT_CHARS),
-                    )
-                    for c in r.comments
-                ),
-            )
-            for r in reactions
-        ],
+        reactions=[reaction_view(r) for r in reactions],
         groups=groups,
         shown=shown,
         summarised=summarised,
@@ -228,6 +209,28 @@ def render_html(data: DigestData, *, images: bool = False, page_size: int = 2000
     return strip_illegal_chars(html)
 
 
+def render_wall(
+    data: DigestData,
+    *,
+    now: datetime,
+    refresh: int,
+    hours: int = WALL_HOURS,
+    posts: int = WALL_POSTS,
+    images: bool = False,
+) -> str:
+    """Render the live wall (``watch --serve``): the newest ``posts`` first, posts per
+    minute over the last ``hours`` up to ``now``, the latest reactions; the page reloads
+    itself every ``refresh`` seconds (a meta refresh: the digest's CSP, no script)."""
+    page = wall_page(data, now=now, hours=hours, posts=posts, images=images)
+    html = _ENV.get_template("wall.html.j2").render(
+        page=page,
+        csp=_csp(images),
+        refresh=max(1, refresh),
+        chart=Markup(render_chart_svg(page.buckets, size="minute")),
+    )
+    return strip_illegal_chars(html)
+
+
 def render_markdown(data: DigestData) -> str:
     """Render the digest as GitHub-flavoured Markdown (every post in full)."""
     page = _page(data, images=False, page_size=len(data.posts) + 1, with_html=False)
@@ -249,6 +252,8 @@ __all__ = [
     "COMMENTS_SHOWN",
     "MAX_BUCKETS",
     "MAX_SUMMARISED",
+    "WALL_HOURS",
+    "WALL_POSTS",
     "TITLE_CHARS",
     "TOP_N",
     "DigestComment",
@@ -264,6 +269,7 @@ __all__ = [
     "render_chart_svg",
     "render_html",
     "render_markdown",
+    "render_wall",
     "safe_url",
     "sanitize_html",
     "strip_illegal_chars",

@@ -16,8 +16,14 @@ from markupsafe import escape
 
 from bsarchive.export.digest.model import DigestPost
 
-Bucket = Literal["hour", "day", "week", "month", "year"]
-_WIDER: dict[Bucket, Bucket] = {"hour": "day", "day": "week", "week": "month", "month": "year"}
+Bucket = Literal["minute", "hour", "day", "week", "month", "year"]
+_WIDER: dict[Bucket, Bucket] = {
+    "minute": "hour",
+    "hour": "day",
+    "day": "week",
+    "week": "month",
+    "month": "year",
+}
 
 # Hourly buckets while the window is at most three days (the issue's rule for a conference).
 HOURLY_MAX_SPAN = timedelta(days=3)
@@ -47,6 +53,8 @@ _MONTHS_LONG = (
 def bucket_start(moment: datetime, size: Bucket) -> datetime:
     """Return the start (UTC) of the bucket holding ``moment``."""
     moment = moment.astimezone(UTC)
+    if size == "minute":
+        return moment.replace(second=0, microsecond=0)
     hour = moment.replace(minute=0, second=0, microsecond=0)
     if size == "hour":
         return hour
@@ -61,6 +69,8 @@ def bucket_start(moment: datetime, size: Bucket) -> datetime:
 
 
 def _next_bucket(start: datetime, size: Bucket) -> datetime:
+    if size == "minute":
+        return start + timedelta(minutes=1)
     if size == "hour":
         return start + timedelta(hours=1)
     if size == "day":
@@ -77,8 +87,13 @@ def _next_bucket(start: datetime, size: Bucket) -> datetime:
 def _bucket_total(first: datetime, last: datetime, size: Bucket) -> int:
     """How many buckets of ``size`` span ``first``..``last`` (both included)."""
     a, b = bucket_start(first, size), bucket_start(last, size)
-    if size in ("hour", "day", "week"):
-        step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+    if size in ("minute", "hour", "day", "week"):
+        step = {
+            "minute": timedelta(minutes=1),
+            "hour": timedelta(hours=1),
+            "day": timedelta(days=1),
+            "week": timedelta(weeks=1),
+        }
         return (b - a) // step[size] + 1
     if size == "month":
         return (b.year - a.year) * 12 + b.month - a.month + 1
@@ -134,6 +149,22 @@ def bucket_counts(posts: Iterable[DigestPost], size: Bucket) -> list[tuple[datet
     return result
 
 
+def minute_counts(
+    moments: Iterable[datetime], end: datetime, minutes: int
+) -> list[tuple[datetime, int]]:
+    """Count ``moments`` per minute over the ``minutes`` minutes ending with ``end``'s
+    minute (the live wall's chart), empty minutes included; moments outside are left out."""
+    last = bucket_start(end, "minute")
+    first = last - timedelta(minutes=max(1, minutes) - 1)
+    counts = Counter(
+        start for start in (bucket_start(m, "minute") for m in moments) if first <= start <= last
+    )
+    return [
+        (first + timedelta(minutes=i), counts.get(first + timedelta(minutes=i), 0))
+        for i in range(max(1, minutes))
+    ]
+
+
 def _two(n: int) -> str:
     return f"{n:02d}"
 
@@ -155,6 +186,8 @@ def _datetime(moment: datetime) -> str:
 
 def _bucket_label(start: datetime, size: Bucket) -> str:
     """Heading for a timeline group."""
+    if size == "minute":
+        return f"{_date(start)}, {_clock(start)} UTC"
     if size == "hour":
         end = _next_bucket(start, size)
         return f"{_date(start)}, {_clock(start)}\u2013{_clock(end)} UTC"
@@ -171,7 +204,7 @@ def _bucket_label(start: datetime, size: Bucket) -> str:
 def _bucket_short(start: datetime, size: Bucket) -> str:
     """Axis label for a bar."""
     month = _MONTHS[start.month - 1]
-    if size == "hour":
+    if size in ("minute", "hour"):
         return f"{start.day} {month} {_clock(start)}"
     if size in ("day", "week"):
         return f"{start.day} {month} {start.year}"
@@ -194,6 +227,8 @@ def _infer_size(buckets: Sequence[tuple[datetime, int]]) -> Bucket:
     if len(buckets) < 2:
         return "hour"
     gap = buckets[1][0] - buckets[0][0]
+    if gap <= timedelta(minutes=1):
+        return "minute"
     if gap <= timedelta(hours=1):
         return "hour"
     if gap <= timedelta(days=1):

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from markupsafe import Markup
 
-from bsarchive.export.digest.chart import Bucket, _clock, _datetime, _plural
+from bsarchive.export.digest.chart import Bucket, _clock, _date, _datetime, _plural
 from bsarchive.export.digest.model import (
     DigestCounts,
     DigestData,
@@ -175,6 +175,25 @@ class _Viewer:
             size=size,
             folded=full and depth == 0 and size - 1 >= LONG_THREAD_REPLIES,
         )
+
+
+def reaction_view(r: DigestReaction) -> _ReactionView:
+    """A reaction as the digest and the wall show it, with its first comments."""
+    return _ReactionView(
+        reaction=r,
+        href=safe_url(r.url),
+        when=_date(r.published_at.astimezone(UTC)) if r.published_at else None,
+        when_iso=_iso(r.published_at) if r.published_at else None,
+        comments=tuple(
+            _CommentView(
+                author=c.author or "Anonymous",
+                when=_datetime(c.created_at) if c.created_at else None,
+                when_iso=_iso(c.created_at) if c.created_at else None,
+                text=shorten(c.text, COMMENT_CHARS),
+            )
+            for c in r.comments
+        ),
+    )
 
 
 def _footer(post: DigestPost) -> tuple[str, ...]:
