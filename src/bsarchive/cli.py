@@ -20,7 +20,13 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from bsarchive import __version__, console
-from bsarchive.config import Settings, load_settings, parse_tag, parse_when, require_sources
+from bsarchive.config import (
+    Settings,
+    load_settings,
+    parse_filter_tag,
+    parse_when,
+    require_sources,
+)
 from bsarchive.errors import EXIT_OK, BsarchiveError, ConfigError
 from bsarchive.export.columns import parse_columns
 from bsarchive.export.csv import write_csv, write_excel_csv
@@ -81,7 +87,10 @@ ColumnsOpt = Annotated[
     ),
 ]
 SearchOpt = Annotated[
-    str | None, typer.Option("--search", help="Only items matching this FTS5 query.")
+    str | None,
+    typer.Option(
+        "--search", help="Only items matching these words (as `bsarchive search` reads them)."
+    ),
 ]
 
 
@@ -140,7 +149,7 @@ def _filter(
     return ExportFilter(
         since=start,
         until=end,
-        tags=tuple(parse_tag(t) for t in tags or ()),
+        tags=tuple(dict.fromkeys(parse_filter_tag(t) for t in tags or ())),
         kinds=tuple(kinds),
         search=search,
     )
@@ -692,10 +701,20 @@ def stats(
 @app.command()
 def search(
     query: Annotated[
-        str, typer.Argument(help='SQLite FTS5 query: words, "phrases", OR, NOT, prefix*.')
+        str,
+        typer.Argument(
+            help="Words as you would type them (#tags, hyphenated-words, any script), or FTS5:"
+            ' "phrases", AND, OR, NOT, prefix*.'
+        ),
     ],
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most matches to show.")] = 20,
-    kind: KindFilter = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    tag: TagFilter = None,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option("--kind", help="post, reaction or comment (repeatable) [default: all three]."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines, one match each.")] = False,
     db: DbOpt = None,
     config: ConfigOpt = None,
@@ -706,9 +725,9 @@ def search(
 
     def body() -> None:
         s = _settings(config, db=db)
-        kinds = _filter(None, None, None, kind).kinds
+        flt = _filter(since, until, tag, kind)
         with Store(s.db, readonly=True) as store:
-            hits = store.search(query, kinds=kinds, limit=limit)
+            hits = store.search(query, flt, limit=limit)
         if as_json:
             for hit in hits:
                 print(json.dumps(hit._asdict(), ensure_ascii=False))
