@@ -28,11 +28,10 @@ from bsarchive.config import (
     require_sources,
 )
 from bsarchive.errors import EXIT_OK, BsarchiveError, ConfigError
-from bsarchive.export.columns import parse_columns
+from bsarchive.export.columns import default_kinds, parse_columns
 from bsarchive.export.csv import write_csv, write_excel_csv
 from bsarchive.export.jsonl import write_jsonl
 from bsarchive.store import (
-    DEFAULT_KINDS,
     KINDS,
     ArchiveLock,
     ExportFilter,
@@ -69,7 +68,8 @@ KindFilter = Annotated[
     list[str] | None,
     typer.Option(
         "--kind",
-        help="post, reaction, comment, boost or version (repeatable) [default: the first three].",
+        help="post, reaction, comment, boost or version (repeatable) [default: the first three;"
+        " posts only with --columns twarc].",
     ),
 ]
 OutOpt = Annotated[str, typer.Option("-o", "--output", help="Output file, - for stdout.")]
@@ -138,8 +138,9 @@ def _filter(
     tags: list[str] | None,
     kinds: list[str] | None,
     search: str | None = None,
+    columns: str | None = None,
 ) -> ExportFilter:
-    kinds = kinds or list(DEFAULT_KINDS)
+    kinds = kinds or list(default_kinds(columns))
     for kind in kinds:
         if kind not in KINDS:
             raise ConfigError("--kind", f"{kind!r} is not one of {', '.join(KINDS)}")
@@ -495,7 +496,7 @@ def export_csv(
 
     def body() -> None:
         s = _settings(config, db=db)
-        flt = _filter(since, until, tag, kind, search_query)
+        flt = _filter(since, until, tag, kind, search_query, columns)
         chosen = parse_columns(columns)
         with Store(s.db, readonly=True) as store:
             if excel:
@@ -529,7 +530,7 @@ def export_jsonl(
 
     def body() -> None:
         s = _settings(config, db=db)
-        flt = _filter(since, until, tag, kind, search_query)
+        flt = _filter(since, until, tag, kind, search_query, columns)
         with Store(s.db, readonly=True) as store, _open_binary(output) as f:
             write_jsonl(store, f, flt, raw=raw, columns=parse_columns(columns))
 
@@ -581,7 +582,7 @@ def export_parquet(
 
     def body() -> None:
         s = _settings(config, db=db)
-        flt = _filter(since, until, tag, kind, search_query)
+        flt = _filter(since, until, tag, kind, search_query, columns)
         chosen = parse_columns(columns)
         with Store(s.db, readonly=True) as store:
             parquet.write_parquet(store, Path(output), flt, columns=chosen)
@@ -609,7 +610,7 @@ def export_xlsx(
 
     def body() -> None:
         s = _settings(config, db=db)
-        flt = _filter(since, until, tag, kind, search_query)
+        flt = _filter(since, until, tag, kind, search_query, columns)
         chosen = parse_columns(columns)
         with Store(s.db, readonly=True) as store:
             write_xlsx(store, Path(output), flt, columns=chosen, safe_cells=not unsafe_cells)

@@ -283,7 +283,7 @@ class ExportMixin(SearchMixin):
             self.snapshot(),
             self._text_as(bytes if whole_bytes else str),
         ):
-            if "mentions" in columns:
+            if any("bs_handle(" in sql for sql, _ in queries):
                 # imported here: bsarchive.urls loads lxml, a tenth of a second at start
                 from bsarchive.urls import handle_from_actor_uri
 
