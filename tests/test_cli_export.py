@@ -220,7 +220,7 @@ def test_stats_json_is_a_stable_document(cli: Cli, archive: Archive) -> None:
     doc = json.loads(result.stdout)
     assert list(doc) == [
         "schema_version", "counts", "first_post_at", "last_post_at", "top_authors",
-        "top_links", "top_tags", "per_hour", "per_instance", "sources", "servers",
+        "top_links", "top_tags", "per_hour", "per_instance", "sources", "servers", "runs",
     ]  # fmt: skip
     assert doc["counts"] == {
         "posts": 8, "boosts": 0, "people": 8, "reactions": 1, "comments": 1, "edited": 0,

@@ -30,7 +30,7 @@ from bsarchive.config import (
 from bsarchive.errors import EXIT_OK, BsarchiveError, ConfigError
 from bsarchive.export.columns import default_kinds, parse_columns
 from bsarchive.export.csv import write_csv, write_excel_csv
-from bsarchive.export.jsonl import write_jsonl
+from bsarchive.export.jsonl import write_jsonl, write_runs
 from bsarchive.store import (
     KINDS,
     ArchiveLock,
@@ -47,7 +47,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 export_app = typer.Typer(
-    help="Export the archive as data: csv, jsonl, atom, parquet, xlsx.", no_args_is_help=True
+    help="Export the archive as data: csv, jsonl, atom, parquet, xlsx; its columns (schema) and"
+    " runs.",
+    no_args_is_help=True,
 )
 app.add_typer(export_app, name="export")
 
@@ -618,6 +620,24 @@ def export_xlsx(
     _run(body, quiet=quiet, verbose=verbose)
 
 
+@export_app.command("runs")
+def export_runs(
+    output: OutOpt = "-",
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """JSON Lines, one object per fetch or watch run, oldest first: its recipe and counts."""
+
+    def body() -> None:
+        s = _settings(config, db=db)
+        with Store(s.db, readonly=True) as store, _open_binary(output) as f:
+            write_runs(store.runs(), f)
+
+    _run(body, quiet=quiet, verbose=verbose)
+
+
 @export_app.command("schema")
 def export_schema() -> None:
     """The data dictionary: every export column, its type, kinds and meaning (Markdown)."""
@@ -690,6 +710,7 @@ def stats(
 
         with Store(s.db, readonly=True) as store:
             result = store.stats()
+            result.runs = store.runs()
         result.top_links = merge_link_variants(result.top_links, top=10)  # as the digest
         if as_json:
             print(console.stats_json(result))
