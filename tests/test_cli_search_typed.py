@@ -124,6 +124,10 @@ def test_nothing_to_search_for_is_a_usage_error(archive: Cli) -> None:
         assert result.exit_code == 2, typed
         assert result.stderr.startswith("bsarchive: error: search: "), result.stderr
         assert "Traceback" not in result.output
+    for command in (("digest",), ("export", "csv")):
+        result = archive(*command, "--search", "- #", "--db", str(archive.db))
+        assert result.exit_code == 2, (command, result.output)
+        assert result.stderr.startswith("bsarchive: error: search: "), result.stderr
     boost = archive("search", "tea", "--kind", "boost", "--db", str(archive.db))
     assert boost.exit_code == 2
     assert boost.stderr.startswith("bsarchive: error: --kind: ")

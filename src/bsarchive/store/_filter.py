@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bsarchive.errors import ConfigError
 from bsarchive.fts_query import fts_query
 from bsarchive.models import iso
 from bsarchive.store._columns import COLUMN, DEFAULT_KINDS
@@ -21,6 +22,20 @@ class ExportFilter:
     # Search text (``--search``), as a person types it (see :func:`fts_query`): only items
     # whose text matches.
     search: str | None = None
+
+
+def search_query(text: str) -> str:
+    """The FTS5 query for search text as typed (:func:`fts_query`).
+
+    Raises:
+        ConfigError: the text is empty or holds no word to search for.
+    """
+    if not text.strip():
+        raise ConfigError("search", "the query is empty")
+    query = fts_query(text)
+    if not query:
+        raise ConfigError("search", f"{text!r} holds no word to search for")
+    return query
 
 
 def _window(column: str, flt: ExportFilter, params: list[Any]) -> str:
@@ -56,7 +71,7 @@ def _match(id_column: str, fts: str, flt: ExportFilter, params: list[Any]) -> st
     """`` AND id IN (rows matching the filter's search)`` when it has one."""
     if not flt.search:
         return ""
-    params.append(fts_query(flt.search))
+    params.append(search_query(flt.search))
     return f" AND {id_column} IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"
 
 

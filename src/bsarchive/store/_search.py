@@ -8,9 +8,8 @@ import sqlite3
 from typing import Any, NamedTuple
 
 from bsarchive.errors import ConfigError, StoreError
-from bsarchive.fts_query import fts_query
 from bsarchive.store._base import _REACTION_TIME, StoreBase, _errors
-from bsarchive.store._filter import ExportFilter, _scope
+from bsarchive.store._filter import ExportFilter, _scope, search_query
 
 # More matches than this in a search are shown newest first, not ranked (see
 # Store.search): bm25 over 73,500 posts took 85-99 ms on a 2-core machine; 60,000 keeps
@@ -105,11 +104,7 @@ class SearchMixin(StoreBase):
         """
         if query is None:
             return None
-        if not query.strip():
-            raise ConfigError("search", "the query is empty")
-        fts = fts_query(query)
-        if not fts:
-            raise ConfigError("search", f"{query!r} holds no word to search for")
+        fts = search_query(query)
         try:
             self.db.execute(
                 "SELECT rowid FROM posts_fts WHERE posts_fts MATCH ? LIMIT 1", (fts,)
