@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from bsarchive import __version__
 from bsarchive.demo import synthetic_status
+from bsarchive.store import MIGRATIONS, Store
 from tests.support.cli import Cli, fetch
 
 RECIPE_KEYS = {
@@ -100,3 +102,30 @@ def test_parquet_carries_the_runs_as_file_metadata(
         "kinds": ["post"], "search": None,
     }  # fmt: skip
     assert pq.read_table(out).num_rows == 4
+
+
+def test_runs_recorded_before_schema_11_have_unknown_counts(cli: Cli, tmp_path: Path) -> None:
+    """Migration 11 adds skipped, opted_out and reactions as NULL for earlier runs: not
+    known is not zero; the counts they did record are kept."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:10]:
+        db.executescript(script)
+    db.execute("PRAGMA user_version = 10")
+    db.execute(
+        "INSERT INTO runs (started_at, finished_at, version, new, updated, failures, options)"
+        " VALUES ('2010-06-29T17:00:00.000Z', '2010-06-29T17:01:00.000Z', '0.9', 5, 1, 0,"
+        ' \'{"tags": ["bsnopen"]}\')'
+    )
+    db.commit()
+    db.close()
+    with Store(path) as store:  # opened for writing (as the next fetch does): migrated
+        assert store.schema_version == len(MIGRATIONS)
+    result = cli("export", "runs", "--db", str(path))
+    assert result.exit_code == 0, result.output
+    [run] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert run["options"] == {"tags": ["bsnopen"]}
+    assert run["counts"] == {
+        "new": 5, "updated": 1, "failures": 0, "skipped": None, "opted_out": None,
+        "reactions": None,
+    }  # fmt: skip
