@@ -85,6 +85,7 @@ def test_search_json_carries_the_uri(archive: Cli) -> None:
     [hit] = _search(archive, "sticky", "--kind", "reaction")
     assert hit["uri"] == "https://blog.example/2010/06/notes"
     assert hit["kind"] == "reaction"
+    assert hit["id"] == "1"  # text, as the exports' id
     [status] = _search(archive, "big-society")
     assert status["uri"] == "https://home1.example/users/user1/statuses/105000000000000001"
     assert status["url"] == "https://home1.example/@user1/105000000000000001"

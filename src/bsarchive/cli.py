@@ -752,7 +752,8 @@ def search(
             hits = store.search(query, flt, limit=limit)
         if as_json:
             for hit in hits:
-                print(json.dumps(hit._asdict(), ensure_ascii=False))
+                # id as text, as in every export (the data model's `id`)
+                print(json.dumps({**hit._asdict(), "id": str(hit.id)}, ensure_ascii=False))
             return
         console.search_table(hits)
 
