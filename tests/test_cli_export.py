@@ -31,19 +31,50 @@ def _csv(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline="")))
 
 
-def test_csv_twarc_preset(cli: Cli, archive: Archive) -> None:
-    result = cli("export", "csv", "--db", str(cli.db), "--kind", "post", "--columns", "twarc")
+# twarc-csv's published tweet columns, in its order (DocNow/twarc-csv, dataframe_converter.py
+# DEFAULT_TWEET_COLUMNS): the names a script written against a twarc-csv file reads.
+TWARC_CSV_TWEET_COLUMNS = """id conversation_id referenced_tweets.replied_to.id
+referenced_tweets.retweeted.id referenced_tweets.quoted.id author_id in_reply_to_user_id
+in_reply_to_username retweeted_user_id retweeted_username quoted_user_id quoted_username
+created_at text lang source public_metrics.impression_count public_metrics.reply_count
+public_metrics.retweet_count public_metrics.quote_count public_metrics.like_count
+reply_settings edit_history_tweet_ids edit_controls.edits_remaining
+edit_controls.editable_until edit_controls.is_edit_eligible possibly_sensitive
+withheld.scope withheld.copyright withheld.country_codes entities.annotations
+entities.cashtags entities.hashtags entities.mentions entities.urls context_annotations
+attachments.media attachments.media_keys attachments.poll.duration_minutes
+attachments.poll.end_datetime attachments.poll.id attachments.poll.options
+attachments.poll.voting_status attachments.poll_ids author.id author.created_at
+author.username author.name author.description author.entities.description.cashtags
+author.entities.description.hashtags author.entities.description.mentions
+author.entities.description.urls author.url author.location author.pinned_tweet_id
+author.profile_image_url author.protected author.public_metrics.followers_count
+author.public_metrics.following_count author.public_metrics.listed_count
+author.public_metrics.tweet_count author.verified author.withheld.scope
+author.withheld.copyright author.withheld.country_codes geo.coordinates.coordinates
+geo.coordinates.type geo.country geo.country_code geo.full_name geo.geo.bbox geo.geo.type
+geo.id geo.name geo.place_id geo.place_type matching_rules __twarc.retrieved_at
+__twarc.url __twarc.version""".split()  # noqa: SIM905 - the list as published, wrapped
+
+# The twarc-csv columns the README says have a counterpart.
+TWARC_COUNTERPARTS = {
+    "id", "conversation_id", "referenced_tweets.replied_to.id", "in_reply_to_username",
+    "created_at", "text", "lang", "public_metrics.reply_count",
+    "public_metrics.retweet_count", "public_metrics.like_count", "possibly_sensitive",
+    "entities.hashtags", "entities.mentions", "entities.urls", "author.username",
+    "author.name", "__twarc.retrieved_at", "__twarc.url", "__twarc.version",
+}  # fmt: skip
+
+
+def test_csv_twarc_preset_is_twarc_csv_for_posts(cli: Cli, archive: Archive) -> None:
+    result = cli("export", "csv", "--db", str(cli.db), "--columns", "twarc")
     assert result.exit_code == 0, result.output
     rows = _csv(result.stdout)
-    assert rows[0] == [
-        "id", "created_at", "author.username", "author.name", "text", "lang",
-        "referenced_tweets.replied_to.id", "public_metrics.retweet_count",
-        "public_metrics.reply_count", "public_metrics.like_count", "fetched_at",
-        "fetched_from", "version",
-    ]  # fmt: skip
-    assert len(rows) == 1 + 8
-    first = dict(zip(rows[0], rows[1], strict=True))
-    assert first["id"] == "https://home0.example/users/user0/statuses/105000000000000000"
+    # twarc-csv's names, in twarc-csv's order, for every column with a counterpart
+    assert rows[0] == [c for c in TWARC_CSV_TWEET_COLUMNS if c in TWARC_COUNTERPARTS]
+    assert len(rows) == 1 + 8  # posts only: the reaction and its comment are left out
+    by_id = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    first = by_id[archive.uris[0]]
     assert first["created_at"] == "2010-06-29T17:00:00.000Z"
     assert first["author.username"] == "user0@home0.example"
     assert first["author.name"] == "User 0"
@@ -51,10 +82,56 @@ def test_csv_twarc_preset(cli: Cli, archive: Archive) -> None:
     assert first["lang"] == "en"
     assert first["public_metrics.retweet_count"] == "0"
     assert first["public_metrics.like_count"] == "0"
-    assert first["fetched_from"].endswith("/api/v1/timelines/tag/bsnopen?limit=40")
+    assert first["possibly_sensitive"] == "False"
+    # lists as twarc-csv writes them: JSON arrays, hashtags with `#`, empty when none
+    assert json.loads(first["entities.hashtags"]) == ["#bsnopen"]
+    assert first["entities.mentions"] == first["entities.urls"] == ""
+    assert first["conversation_id"] == archive.uris[0]
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00", first["__twarc.retrieved_at"]
+    )
+    assert first["__twarc.url"].endswith("/api/v1/timelines/tag/bsnopen?limit=40")
+    assert first["__twarc.version"] == first["__twarc.version"].strip() != ""
+    # the reply: its parent, the parent's author as a username, its thread
+    reply = by_id[archive.uris[7]]
+    assert reply["referenced_tweets.replied_to.id"] == archive.uris[0]
+    assert reply["in_reply_to_username"] == "user0@home0.example"
+    assert reply["conversation_id"] == archive.uris[0]
     # Spreadsheet-style check: no cell may start a formula.
     for row in rows[1:]:
         assert all(not cell or cell[0] not in "=+-@\t\r" for cell in row)
+    # --kind still says otherwise
+    both = cli("export", "csv", "--db", str(cli.db), "--columns", "twarc", "--kind", "post",
+               "--kind", "reaction")  # fmt: skip
+    assert len(_csv(both.stdout)) == 1 + 8 + 1
+
+
+def test_twarc_text_is_one_line_as_twarc_csv_writes_it(tmp_path: Path) -> None:
+    post = Post(
+        uri="https://a.example/users/al/statuses/1",
+        url=None,
+        created_at=datetime(2010, 6, 29, 17, 0, tzinfo=UTC),
+        author=Author(handle="@al@a.example", name="Al"),
+        content_html="",
+        text="line one\r\nline two\nthree",
+        sighting=Sighting(source="a.example", local_id="1", url=None,
+                          fetched_at=datetime(2010, 7, 1, 9, 0, tzinfo=UTC),
+                          fetched_from="https://a.example/api"),
+        tags=("bsnopen", "bigsociety"),
+        links=("https://blog.example/a", "https://blog.example/b"),
+        mention_urls=("https://b.example/@bo", "https://c.example/users/cy"),
+    )  # fmt: skip
+    with Store(tmp_path / "t.db") as store:
+        store.save_items([post], datetime(2010, 7, 1, 9, 0, tzinfo=UTC))
+    cli = Cli(tmp_path)
+    cli.db = tmp_path / "t.db"
+    result = cli("export", "jsonl", "--db", str(cli.db), "--columns", "twarc")
+    [row] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert row["text"] == "line one\\nline two\\nthree"
+    assert json.loads(row["entities.hashtags"]) == ["#bsnopen", "#bigsociety"]
+    assert json.loads(row["entities.urls"]) == ["https://blog.example/a", "https://blog.example/b"]
+    assert json.loads(row["entities.mentions"]) == ["@bo@b.example", "@cy@c.example"]
+    assert row["__twarc.retrieved_at"] == "2010-07-01T09:00:00.000000+00:00"
 
 
 def test_csv_columns_choose_and_rename(cli: Cli, archive: Archive) -> None:
@@ -143,7 +220,7 @@ def test_stats_json_is_a_stable_document(cli: Cli, archive: Archive) -> None:
     doc = json.loads(result.stdout)
     assert list(doc) == [
         "schema_version", "counts", "first_post_at", "last_post_at", "top_authors",
-        "top_links", "top_tags", "per_hour", "per_instance", "sources", "servers",
+        "top_links", "top_tags", "per_hour", "per_instance", "sources", "servers", "runs",
     ]  # fmt: skip
     assert doc["counts"] == {
         "posts": 8, "boosts": 0, "people": 8, "reactions": 1, "comments": 1, "edited": 0,

@@ -11,6 +11,7 @@ from bsarchive.config import (
     Instance,
     load_settings,
     normalize_tag,
+    parse_filter_tag,
     parse_instance,
     require_sources,
 )
@@ -115,3 +116,22 @@ def test_fetch_option_names_work_as_config_keys_and_bad_numbers_name_their_optio
         with pytest.raises(ConfigError) as raised:
             load_settings(cli=cli, env={})
         assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("#BsnOpen", "bsnopen"),
+        ("big-society", "big-society"),
+        ("Big Society", "big-society"),
+        ("＃ＢＳＮｏｐｅｎ", "bsnopen"),
+        ("大きな社会", "大きな社会"),
+    ],
+)
+def test_a_filter_tag_is_a_tag_as_stored(typed: str, stored: str) -> None:
+    assert parse_filter_tag(typed) == stored
+
+
+def test_a_filter_tag_with_nothing_in_it_is_refused() -> None:
+    with pytest.raises(ConfigError, match="--tag"):
+        parse_filter_tag(" # ")

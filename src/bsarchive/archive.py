@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
+from bsarchive import __version__
 from bsarchive.config import Settings
 from bsarchive.discovery import candidate_servers, refusal
 from bsarchive.errors import SourceError, StoreError
@@ -88,6 +89,8 @@ class RunResult:
     new: int = 0
     updated: int = 0
     skipped: int = 0
+    # Of the skipped: items by accounts that opted out (policy.screen_page), left out.
+    opted_out: int = 0
     reactions: int = 0
     # Reaction pages and comment feeds that could not be read (logged; never fail the run).
     reaction_failures: int = 0
@@ -219,7 +222,10 @@ def _run_fetch(
         ctx.stop.set()
         raise
     finally:
-        store.finish_run(run_id, now(), result.new, result.updated, len(result.failures))
+        store.finish_run(
+            run_id, now(), result.new, result.updated, len(result.failures),
+            skipped=result.skipped, opted_out=result.opted_out, reactions=result.reactions,
+        )  # fmt: skip
         _record_requests(settings, store, result, now())
         if own_client:
             http.close()
@@ -770,7 +776,9 @@ class _Drain:
         self._finish(key)
 
     def _store(self, key: str, page: Page) -> None:
+        seen = len(page.items)
         page = screen_page(page, include_opted_out=self.settings.include_opted_out)
+        self.result.opted_out += seen - len(page.items)
         saved = self.store.save_page(page, self.now())
         so_far = self.counts[key]
         self.counts[key] = replace(
@@ -808,17 +816,28 @@ def _url_of(key: str) -> str:
 
 
 def _run_options(s: Settings) -> dict[str, object]:
-    """What the run was asked to do, for provenance (never tokens)."""
+    """What the run was asked to do, for provenance (never tokens): every option that
+    changes what an archive holds (tags, servers, feeds, window, discovery and its bound,
+    page and reaction bounds, the re-check, the opt-out override, private networks), and
+    the bsarchive version that ran it."""
     return {
+        "command": "fetch",
+        "version": __version__,
         "tags": list(s.tags),
         "instances": [i.url for i in s.instances],
         "feeds": list(s.feeds),
         "outboxes": list(s.outboxes),
         "since": s.since.isoformat() if s.since else None,
         "until": s.until.isoformat() if s.until else None,
+        "discover": s.discover,
+        "max_instances": s.max_instances,
+        "max_pages": s.max_pages,
         "reactions": s.reactions,
-        "include_opted_out": s.include_opted_out,
+        "max_reactions": s.max_reactions,
         "refresh_hours": s.refresh_hours,
+        "refetch_gone": s.refetch_gone,
+        "include_opted_out": s.include_opted_out,
+        "allow_private_networks": s.allow_private_networks,
     }
 
 

@@ -20,13 +20,18 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 
 from bsarchive import __version__, console
-from bsarchive.config import Settings, load_settings, parse_tag, parse_when, require_sources
+from bsarchive.config import (
+    Settings,
+    load_settings,
+    parse_filter_tag,
+    parse_when,
+    require_sources,
+)
 from bsarchive.errors import EXIT_OK, BsarchiveError, ConfigError
-from bsarchive.export.columns import parse_columns
+from bsarchive.export.columns import default_kinds, parse_columns
 from bsarchive.export.csv import write_csv, write_excel_csv
-from bsarchive.export.jsonl import write_jsonl
+from bsarchive.export.jsonl import write_jsonl, write_runs
 from bsarchive.store import (
-    DEFAULT_KINDS,
     KINDS,
     ArchiveLock,
     ExportFilter,
@@ -42,7 +47,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 export_app = typer.Typer(
-    help="Export the archive as data: csv, jsonl, atom, parquet, xlsx.", no_args_is_help=True
+    help="Export the archive as data: csv, jsonl, atom, parquet, xlsx; its columns (schema) and"
+    " runs.",
+    no_args_is_help=True,
 )
 app.add_typer(export_app, name="export")
 
@@ -72,7 +79,8 @@ KindFilter = Annotated[
     list[str] | None,
     typer.Option(
         "--kind",
-        help="post, reaction, comment, boost or version (repeatable) [default: the first three].",
+        help="post, reaction, comment, boost or version (repeatable) [default: the first three;"
+        " posts only with --columns twarc].",
     ),
 ]
 OutOpt = Annotated[str, typer.Option("-o", "--output", help="Output file, - for stdout.")]
@@ -90,7 +98,10 @@ ColumnsOpt = Annotated[
     ),
 ]
 SearchOpt = Annotated[
-    str | None, typer.Option("--search", help="Only items matching this FTS5 query.")
+    str | None,
+    typer.Option(
+        "--search", help="Only items matching these words (as `bsarchive search` reads them)."
+    ),
 ]
 
 
@@ -138,8 +149,9 @@ def _filter(
     tags: list[str] | None,
     kinds: list[str] | None,
     search: str | None = None,
+    columns: str | None = None,
 ) -> ExportFilter:
-    kinds = kinds or list(DEFAULT_KINDS)
+    kinds = kinds or list(default_kinds(columns))
     for kind in kinds:
         if kind not in KINDS:
             raise ConfigError("--kind", f"{kind!r} is not one of {', '.join(KINDS)}")
@@ -149,7 +161,7 @@ def _filter(
     return ExportFilter(
         since=start,
         until=end,
-        tags=tuple(parse_tag(t) for t in tags or ()),
+        tags=tuple(dict.fromkeys(parse_filter_tag(t) for t in tags or ())),
         kinds=tuple(kinds),
         search=search,
     )
@@ -483,7 +495,7 @@ def export_csv(
 
     def body() -> None:
         s = _settings(config, db=db)
-        flt = _filter(since, until, tag, kind, search_query)
+        flt = _filter(since, until, tag, kind, search_query, columns)
         chosen = parse_columns(columns)
         with Store(s.db, readonly=True) as store:
             if excel:
@@ -517,7 +529,7 @@ def export_jsonl(
 
     def body() -> None:
         s = _settings(config, db=db)
-        flt = _filter(since, until, tag, kind, search_query)
+        flt = _filter(since, until, tag, kind, search_query, columns)
         with Store(s.db, readonly=True) as store, _open_binary(output) as f:
             write_jsonl(store, f, flt, raw=raw, columns=parse_columns(columns))
 
@@ -569,7 +581,7 @@ def export_parquet(
 
     def body() -> None:
         s = _settings(config, db=db)
-        flt = _filter(since, until, tag, kind, search_query)
+        flt = _filter(since, until, tag, kind, search_query, columns)
         chosen = parse_columns(columns)
         with Store(s.db, readonly=True) as store:
             parquet.write_parquet(store, Path(output), flt, columns=chosen)
@@ -597,10 +609,28 @@ def export_xlsx(
 
     def body() -> None:
         s = _settings(config, db=db)
-        flt = _filter(since, until, tag, kind, search_query)
+        flt = _filter(since, until, tag, kind, search_query, columns)
         chosen = parse_columns(columns)
         with Store(s.db, readonly=True) as store:
             write_xlsx(store, Path(output), flt, columns=chosen, safe_cells=not unsafe_cells)
+
+    _run(body, quiet=quiet, verbose=verbose)
+
+
+@export_app.command("runs")
+def export_runs(
+    output: OutOpt = "-",
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """JSON Lines, one object per fetch or watch run, oldest first: its recipe and counts."""
+
+    def body() -> None:
+        s = _settings(config, db=db)
+        with Store(s.db, readonly=True) as store, _open_binary(output) as f:
+            write_runs(store.runs(), f)
 
     _run(body, quiet=quiet, verbose=verbose)
 
@@ -677,6 +707,7 @@ def stats(
 
         with Store(s.db, readonly=True) as store:
             result = store.stats()
+            result.runs = store.runs()
         result.top_links = merge_link_variants(result.top_links, top=10)  # as the digest
         if as_json:
             print(console.stats_json(result))
@@ -689,10 +720,20 @@ def stats(
 @app.command()
 def search(
     query: Annotated[
-        str, typer.Argument(help='SQLite FTS5 query: words, "phrases", OR, NOT, prefix*.')
+        str,
+        typer.Argument(
+            help="Words as you would type them (#tags, hyphenated-words, any script), or FTS5:"
+            ' "phrases", AND, OR, NOT, prefix*.'
+        ),
     ],
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most matches to show.")] = 20,
-    kind: KindFilter = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    tag: TagFilter = None,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option("--kind", help="post, reaction or comment (repeatable) [default: all three]."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines, one match each.")] = False,
     db: DbOpt = None,
     config: ConfigOpt = None,
@@ -703,12 +744,13 @@ def search(
 
     def body() -> None:
         s = _settings(config, db=db)
-        kinds = _filter(None, None, None, kind).kinds
+        flt = _filter(since, until, tag, kind)
         with Store(s.db, readonly=True) as store:
-            hits = store.search(query, kinds=kinds, limit=limit)
+            hits = store.search(query, flt, limit=limit)
         if as_json:
             for hit in hits:
-                print(json.dumps(hit._asdict(), ensure_ascii=False))
+                # id as text, as in every export (the data model's `id`)
+                print(json.dumps({**hit._asdict(), "id": str(hit.id)}, ensure_ascii=False))
             return
         console.search_table(hits)
 

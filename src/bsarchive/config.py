@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bsarchive.errors import ConfigError
-from bsarchive.models import SourceSpec, normalise_tag
+from bsarchive.models import SourceSpec, category_tag, normalise_tag
 
 DEFAULT_DB = "bsarchive.db"
 TOKEN_ENV = "BSARCHIVE_MASTODON_TOKEN"
@@ -111,6 +111,16 @@ def parse_tag(tag: str, where: str = "--tag") -> str:
     name = normalize_tag(tag)
     if not name or not _TAG_RE.match(name):
         raise ConfigError(where, f"{tag!r} is not a hashtag (letters, digits and _ only)")
+    return name
+
+
+def parse_filter_tag(tag: str, where: str = "--tag") -> str:
+    """A tag to filter an export or a search by, in its stored form: a hashtag (``#BsnOpen``
+    -> ``bsnopen``) or a feed category as stored (``big-society``, ``Big Society``); unlike
+    :func:`parse_tag` (what is fetched), not only letters, digits and ``_``."""
+    name = category_tag(tag)
+    if not name:
+        raise ConfigError(where, f"{tag!r} is not a tag")
     return name
 
 

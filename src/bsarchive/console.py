@@ -273,6 +273,7 @@ def stats_document(s: Stats) -> dict[str, Any]:
             }
             for host, usable, software, reason, posts in s.servers
         ],
+        "runs": s.runs,
     }
 
 

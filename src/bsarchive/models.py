@@ -34,6 +34,13 @@ def normalise_tag(name: str) -> str:
     return folded.strip().lstrip("#").strip()
 
 
+def category_tag(term: str) -> str:
+    """A feed category (or a tag asked for by ``--tag`` on an export) as a stored tag:
+    :func:`normalise_tag`, inner whitespace as ``-`` (the slug form WordPress uses), so
+    space-separated exports stay unambiguous: ``"Big Society"`` -> ``"big-society"``."""
+    return "-".join(normalise_tag(term).split())
+
+
 def utc(dt: datetime) -> datetime:
     """Return ``dt`` as an aware UTC datetime (naive input is taken to be UTC)."""
     if dt.tzinfo is None:

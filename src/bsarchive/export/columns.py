@@ -13,33 +13,43 @@ from typing import Any
 import orjson
 
 from bsarchive.errors import ConfigError
-from bsarchive.store import ARCHIVE_COLUMNS, COLUMN, EXPORT_COLUMNS
+from bsarchive.store import ARCHIVE_COLUMNS, COLUMN, DEFAULT_KINDS, EXPORT_COLUMNS
 
 # (archive column, header) pairs.
 Columns = tuple[tuple[str, str], ...]
 
 DEFAULT_COLUMNS: Columns = tuple((name, name) for name in EXPORT_COLUMNS)
 
-# Named the way twarc-csv (DocNow/twarc-csv, Twitter API v2 field paths) names the same
-# facts, for scripts written against Twitter-era archives. `id` is the post's uri: the one
-# identity that is the same on every instance (our numeric id is local to one archive).
-# twarc-csv columns with no counterpart here (conversation_id, in_reply_to_user_id,
-# entities.*, geo.*, attachments.*) are left out rather than written empty.
+# twarc-csv's (DocNow/twarc-csv) tweet columns that have a counterpart here, in its order,
+# its names and its value forms (the ``twarc_*`` columns of the data model: lists as JSON
+# arrays, text on one line, True/False, isoformat times), for scripts written against
+# Twitter-era archives. `id` is the post's uri: the one identity that is the same on every
+# instance (our numeric id is local to one archive), so `conversation_id` and
+# `referenced_tweets.replied_to.id` are uris too. The README's mapping table lists the
+# twarc-csv columns with no counterpart (left out rather than written empty).
 TWARC_COLUMNS: Columns = (
     ("uri", "id"),
+    ("conversation", "conversation_id"),
+    ("in_reply_to", "referenced_tweets.replied_to.id"),
+    ("twarc_in_reply_to_username", "in_reply_to_username"),
     ("created_at", "created_at"),
+    ("twarc_text", "text"),
+    ("language", "lang"),
+    ("replies", "public_metrics.reply_count"),
+    ("boosts", "public_metrics.retweet_count"),
+    ("favourites", "public_metrics.like_count"),
+    ("twarc_sensitive", "possibly_sensitive"),
+    ("twarc_hashtags", "entities.hashtags"),
+    ("twarc_mentions", "entities.mentions"),
+    ("twarc_urls", "entities.urls"),
     ("username", "author.username"),
     ("author_name", "author.name"),
-    ("text", "text"),
-    ("language", "lang"),
-    ("in_reply_to", "referenced_tweets.replied_to.id"),
-    ("boosts", "public_metrics.retweet_count"),
-    ("replies", "public_metrics.reply_count"),
-    ("favourites", "public_metrics.like_count"),
-    ("fetched_at", "fetched_at"),
-    ("fetched_from", "fetched_from"),
-    ("version", "version"),
+    ("twarc_retrieved_at", "__twarc.retrieved_at"),
+    ("fetched_from", "__twarc.url"),
+    ("version", "__twarc.version"),
 )
+# twarc-csv's rows are tweets: the preset exports posts only unless --kind says otherwise.
+TWARC_KINDS: tuple[str, ...] = ("post",)
 
 # The default columns (which already end with fetched_at, fetched_from, version) plus when
 # we first saw the item and the stored source payload (JSON or XML text).
@@ -96,6 +106,13 @@ def parse_columns(spec: str | None) -> Columns:
     if not columns:
         raise ConfigError("--columns", "no columns chosen")
     return tuple(columns)
+
+
+def default_kinds(spec: str | None) -> tuple[str, ...]:
+    """The kinds an export holds when ``--kind`` is not given: posts only when ``--columns``
+    names the ``twarc`` preset (twarc-csv's rows are tweets), else the default three."""
+    items = {item.strip() for item in (spec or "").split(",")}
+    return TWARC_KINDS if "twarc" in items else DEFAULT_KINDS
 
 
 def unique_headers(columns: Columns, where: str) -> None:

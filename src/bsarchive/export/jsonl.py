@@ -8,7 +8,7 @@ Never touches the network.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
 from typing import Any, BinaryIO
 
@@ -81,3 +81,11 @@ def _write_items(
     if buffer:
         out.write(b"\n".join(buffer) + b"\n")
     return count
+
+
+def write_runs(runs: Sequence[Mapping[str, Any]], out: BinaryIO) -> int:
+    """``export runs``: one JSON object per run (``Store.runs``: id, times, version, the
+    recipe as ``options``, ``counts``), oldest first; return how many."""
+    for run in runs:
+        out.write(orjson.dumps(run) + b"\n")
+    return len(runs)

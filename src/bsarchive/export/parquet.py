@@ -8,20 +8,25 @@ are ``timestamp[ms, UTC]``, integers ``int64``, booleans ``bool``, ids and text
 
 pyarrow is an optional extra (``pip install 'bsarchive[parquet]'``): it is imported only
 when a Parquet file is written. Never touches the network and never writes to the archive.
+The file's key-value metadata says how the archive was made (:func:`file_metadata`).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from bsarchive import __version__
 from bsarchive.errors import ConfigError
 from bsarchive.export.columns import DEFAULT_COLUMNS, Columns, json_value, unique_headers
 from bsarchive.export.output import replacing
+from bsarchive.models import iso
 from bsarchive.store import COLUMN, ExportFilter, Store
 
 # Rows per Parquet row group: large enough for good compression and column statistics,
@@ -66,6 +71,25 @@ def parquet_schema(columns: Columns = DEFAULT_COLUMNS) -> Any:
     )
 
 
+def file_metadata(runs: Sequence[Mapping[str, Any]], flt: ExportFilter) -> dict[str, bytes]:
+    """The Parquet file's key-value metadata (pyarrow schema metadata): how the archive was
+    made (``bsarchive.runs``: every run's recipe and counts, as ``export runs`` writes
+    them) and what this export kept (``bsarchive.export``: the version and the filter),
+    each JSON. Nothing here changes between two exports of one archive."""
+    export = {
+        "version": __version__,
+        "since": iso(flt.since),
+        "until": iso(flt.until),
+        "tags": list(flt.tags),
+        "kinds": list(flt.kinds),
+        "search": flt.search,
+    }
+    return {
+        "bsarchive.runs": orjson.dumps(list(runs)),
+        "bsarchive.export": orjson.dumps(export),
+    }
+
+
 def _convert(name: str, values: Sequence[Any]) -> list[Any]:
     if COLUMN[name].type == "timestamp":
         return [datetime.fromisoformat(v) if v else None for v in values]
@@ -88,7 +112,7 @@ def write_parquet(
     """
     unique_headers(columns, "Parquet")
     pa, pq = _pyarrow()
-    schema = parquet_schema(columns)
+    schema = parquet_schema(columns).with_metadata(file_metadata(store.runs(), flt))
     names = [name for name, _ in columns]
     with replacing(path) as tmp:
         try:

@@ -33,10 +33,10 @@ from bsarchive.store._export import (
     ArchivedComment,
     ArchivedPost,
     ArchivedReaction,
-    ExportFilter,
     ExportMixin,
     NearDuplicates,
 )
+from bsarchive.store._filter import ExportFilter
 from bsarchive.store._items import ItemsMixin
 from bsarchive.store._lock import ArchiveLock
 from bsarchive.store._posts import IMPORT_BATCH, PackedItems, RefreshTarget, pack_items, unpack_post

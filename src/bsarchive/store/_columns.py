@@ -77,6 +77,43 @@ _SIGHTINGS = """(SELECT json_group_array(json_object(
     FROM (SELECT * FROM sightings s WHERE s.post_id = p.id
           ORDER BY s.first_seen_at, s.source, s.local_id) s)"""
 
+
+def json_array_sql(x: str) -> str:
+    """SQL turning space-joined text ``x`` (a plain reference) into a JSON array: the
+    common none and one item without string surgery (a third of the time on a big export)."""
+    escaped = f"replace(replace({x}, '\\', '\\\\'), '\"', '\\\"')"
+    return (
+        f"CASE WHEN {x} IS NULL THEN NULL WHEN {x} = '' THEN json_array()"
+        f" WHEN instr({x}, ' ') = 0 THEN json_array({x})"
+        f" ELSE json('[\"' || replace({escaped}, ' ', '\",\"') || '\"]') END"
+    )
+
+
+_TEXT = {
+    "post": "p.text",
+    "reaction": "r.title || CASE WHEN r.excerpt != '' THEN char(10) || r.excerpt ELSE '' END",
+    "comment": "c.text",
+    "version": "v.text",
+}
+_FETCHED_AT = {
+    "post": "p.fetched_at",
+    "reaction": "r.fetched_at",
+    "comment": "c.fetched_at",
+    "boost": "b.fetched_at",
+    "version": "v.recorded_at",
+}
+
+
+def _json_items(joined: str, item: str) -> str:
+    """A JSON array of ``item`` (SQL over ``value``) for each item of space-joined text
+    ``joined``, as text (`'' ||` drops SQLite's JSON subtype, so JSON exports carry the
+    string as CSV does); NULL when there is none (twarc-csv leaves such a cell empty)."""
+    return (
+        f"(SELECT '' || json_group_array({item}) FROM json_each({json_array_sql(joined)})"
+        " HAVING count(*) > 0)"
+    )
+
+
 COLUMNS: tuple[ExportColumn, ...] = (
     ExportColumn(
         "kind", "string",
@@ -130,11 +167,7 @@ COLUMNS: tuple[ExportColumn, ...] = (
         "text", "string",
         "Plain text: a post's or comment's text, a reaction's title and excerpt (a line"
         " apart), a version's earlier text.",
-        {"post": "p.text",
-         "reaction": "r.title || CASE WHEN r.excerpt != '' THEN char(10) || r.excerpt"
-         " ELSE '' END",
-         "comment": "c.text", "version": "v.text"},
-        remote=True, default=True,
+        _TEXT, remote=True, default=True,
     ),
     ExportColumn(
         "tags", "string", "Hashtags (lower case, without `#`); a reaction's categories.",
@@ -204,9 +237,7 @@ COLUMNS: tuple[ExportColumn, ...] = (
     ExportColumn(
         "fetched_at", "timestamp",
         "When this copy was fetched; for a version, when it was recorded.",
-        {"post": "p.fetched_at", "reaction": "r.fetched_at", "comment": "c.fetched_at",
-         "boost": "b.fetched_at", "version": "v.recorded_at"},
-        default=True,
+        _FETCHED_AT, default=True,
     ),
     ExportColumn(
         "fetched_from", "string", "The URL this copy was fetched from.",
@@ -311,6 +342,57 @@ COLUMNS: tuple[ExportColumn, ...] = (
         " kept).",
         {"post": "p.flags", "reaction": "r.flags", "comment": "c.flags"}, remote=True,
     ),
+    # twarc-csv's forms of the facts above, for the `twarc` preset (DocNow/twarc-csv writes
+    # lists as JSON arrays, a newline in text as `\n`, booleans as True/False, times as
+    # Python's isoformat).
+    ExportColumn(
+        "twarc_text", "string",
+        "`text` as twarc-csv writes it: a carriage return dropped, a newline as the two"
+        " characters `\\n`, so one item is one line.",
+        {kind: f"replace(replace({expr}, char(13), ''), char(10), '\\n')"
+         for kind, expr in _TEXT.items()},
+        remote=True,
+    ),
+    ExportColumn(
+        "twarc_hashtags", "string",
+        "A post's hashtags as twarc-csv's `entities.hashtags`: a JSON array of `#tag` (empty"
+        " when none).",
+        {"post": _json_items("p.tags", "'#' || value")}, remote=True,
+    ),
+    ExportColumn(
+        "twarc_urls", "string",
+        "A post's links as twarc-csv's `entities.urls`: a JSON array of URLs (empty when"
+        " none).",
+        {"post": _json_items("p.links", "value")}, remote=True,
+    ),
+    ExportColumn(
+        "twarc_mentions", "string",
+        "The `mentions` as twarc-csv's `entities.mentions`: a JSON array of `@user@domain`"
+        " (empty when none).",
+        {"post": "(SELECT '' || json_group_array(bs_handle(m.url)) FROM post_mentions m"
+         " WHERE m.post_id = p.id HAVING count(*) > 0)"},
+        remote=True,
+    ),
+    ExportColumn(
+        "twarc_in_reply_to_username", "string",
+        "`in_reply_to_author` without its leading `@`, as twarc-csv's `in_reply_to_username`.",
+        {"post": "(SELECT ltrim(a2.handle, '@') FROM posts p2 JOIN authors a2"
+         " ON a2.id = p2.author_id WHERE p2.uri = p.in_reply_to_uri)"},
+        remote=True,
+    ),
+    ExportColumn(
+        "twarc_sensitive", "string",
+        "`sensitive` as twarc-csv's `possibly_sensitive`: True or False.",
+        _posts("CASE WHEN p.sensitive THEN 'True' WHEN p.sensitive IS NOT NULL"
+               " THEN 'False' END"),
+    ),
+    ExportColumn(
+        "twarc_retrieved_at", "string",
+        "`fetched_at` as twarc's `__twarc.retrieved_at`: Python's isoformat"
+        " (`2010-07-01T09:00:00.000000+00:00`).",
+        {kind: f"CASE WHEN length({expr}) = 24 THEN substr({expr}, 1, 23) || '000+00:00'"
+         f" ELSE {expr} END" for kind, expr in _FETCHED_AT.items()},
+    ),
     ExportColumn(
         "raw", "string",
         "The stored source payload (status or activity JSON, or what was read from a feed"
@@ -324,17 +406,6 @@ COLUMNS: tuple[ExportColumn, ...] = (
 COLUMN: dict[str, ExportColumn] = {column.name: column for column in COLUMNS}
 EXPORT_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.default)
 ARCHIVE_COLUMNS: tuple[str, ...] = tuple(COLUMN)
-
-
-def json_array_sql(x: str) -> str:
-    """SQL turning space-joined text ``x`` (a plain reference) into a JSON array: the
-    common none and one item without string surgery (a third of the time on a big export)."""
-    escaped = f"replace(replace({x}, '\\', '\\\\'), '\"', '\\\"')"
-    return (
-        f"CASE WHEN {x} IS NULL THEN NULL WHEN {x} = '' THEN json_array()"
-        f" WHEN instr({x}, ' ') = 0 THEN json_array({x})"
-        f" ELSE json('[\"' || replace({escaped}, ' ', '\",\"') || '\"]') END"
-    )
 
 
 def inner_sql(column: ExportColumn, kind: str, lists: Literal["joined", "json"]) -> str:

@@ -11,31 +11,20 @@ from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
 from bsarchive.dedupe import NEAR_DUPLICATE_THRESHOLD, cluster_near_duplicates
-from bsarchive.models import iso
 from bsarchive.store._base import _REACTION_TIME, _errors, _when
 from bsarchive.store._columns import (
     COLUMN,
-    DEFAULT_KINDS,
     EXPORT_COLUMNS,
     KINDS,
     ExportColumn,
     inner_sql,
     json_array_sql,
 )
+from bsarchive.store._filter import ExportFilter, _match, _post_tags, _reaction_tags, _window
 from bsarchive.store._search import SearchMixin
 
 # Rows per fetch when streaming an export.
 BATCH = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class ExportFilter:
-    since: datetime | None = None
-    until: datetime | None = None
-    tags: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = DEFAULT_KINDS
-    # An FTS5 query (``--search``): only items whose text matches.
-    search: str | None = None
 
 
 # A sighting whose source is a URL came from a feed or outbox, not from an instance.
@@ -104,49 +93,12 @@ class ArchiveCounts:
     boosts: int = 0
 
 
-def _window(column: str, flt: ExportFilter, params: list[Any]) -> str:
-    """`` AND column >= since AND column < until`` for the filter's window."""
-    clause = ""
-    if flt.since is not None:
-        clause += f" AND {column} >= ?"
-        params.append(iso(flt.since))
-    if flt.until is not None:
-        clause += f" AND {column} < ?"
-        params.append(iso(flt.until))
-    return clause
-
-
 def _post_filter(flt: ExportFilter, params: list[Any]) -> str:
     """WHERE-clause tail selecting the posts (alias ``p``) a filter keeps."""
     if "post" not in flt.kinds:
         return " AND 0"
     clause = _window("p.created_at", flt, params) + _post_tags("p.id", flt, params)
     return clause + _match("p.id", "posts_fts", flt, params)
-
-
-def _reaction_tags(flt: ExportFilter, params: list[Any], reaction_id: str = "r.id") -> str:
-    """`` AND`` the reaction (``reaction_id``) is about the filter's tags: it carries one
-    (its categories), or a post carrying one links to it. Comments follow their reaction."""
-    if not flt.tags:
-        return ""
-    marks = ",".join("?" * len(flt.tags))
-    own = " OR ".join("instr(' ' || r2.tags || ' ', ' ' || ? || ' ') > 0" for _ in flt.tags)
-    params.extend(flt.tags)
-    params.extend(flt.tags)
-    return (
-        f" AND {reaction_id} IN (SELECT l.reaction_id FROM reaction_links l"
-        " JOIN posts p2 ON p2.uri = l.post_uri JOIN post_tags t ON t.post_id = p2.id"
-        f" WHERE t.tag IN ({marks})"
-        f" UNION SELECT r2.id FROM reactions r2 WHERE {own})"
-    )
-
-
-def _match(id_column: str, fts: str, flt: ExportFilter, params: list[Any]) -> str:
-    """`` AND id IN (rows matching the filter's search)`` when it has one."""
-    if not flt.search:
-        return ""
-    params.append(flt.search)
-    return f" AND {id_column} IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"
 
 
 _BOOSTS = "max(coalesce(p.boosts, 0), (SELECT count(*) FROM boosts b WHERE b.post_uri = p.uri))"
@@ -198,18 +150,6 @@ def _cell(
     if safe_cells and column.remote:
         return _SAFE_CELL.format(ref=ref)
     return ref
-
-
-def _post_tags(post_id: str, flt: ExportFilter, params: list[Any]) -> str:
-    """`` AND`` the post (``post_id``) carries one of the filter's tags."""
-    if not flt.tags:
-        return ""
-    params.extend(flt.tags)
-    return (
-        f" AND {post_id} IN (SELECT post_id FROM post_tags WHERE tag IN ("
-        + ",".join("?" * len(flt.tags))
-        + "))"
-    )
 
 
 def _rows(first: tuple[Any, ...], cursor: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
@@ -343,7 +283,7 @@ class ExportMixin(SearchMixin):
             self.snapshot(),
             self._text_as(bytes if whole_bytes else str),
         ):
-            if "mentions" in columns:
+            if any("bs_handle(" in sql for sql, _ in queries):
                 # imported here: bsarchive.urls loads lxml, a tenth of a second at start
                 from bsarchive.urls import handle_from_actor_uri
 

@@ -395,6 +395,14 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE posts SET tags_row = 1 WHERE instr(raw, '"from_user":') > 0;
     UPDATE boosts SET tags_row = 1 WHERE instr(raw, '"from_user":') > 0;
     """,
+    # 11: a run's counts beyond new/updated/failures (issue 17): items seen but not kept,
+    # those of them left out because their author opted out, and new reactions. NULL for
+    # runs recorded before: not known, which is not zero.
+    """
+    ALTER TABLE runs ADD COLUMN skipped INTEGER;
+    ALTER TABLE runs ADD COLUMN opted_out INTEGER;
+    ALTER TABLE runs ADD COLUMN reactions INTEGER
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import Any
 
 from bsarchive import __version__
 from bsarchive.models import Cursor, SourceResult, iso
@@ -86,12 +87,53 @@ class SourcesMixin(StoreBase):
             )
             return int(cur.lastrowid or 0)
 
-    def finish_run(self, run_id: int, now: datetime, new: int, updated: int, failures: int) -> None:
+    def finish_run(
+        self,
+        run_id: int,
+        now: datetime,
+        new: int,
+        updated: int,
+        failures: int,
+        *,
+        skipped: int | None = None,
+        opted_out: int | None = None,
+        reactions: int | None = None,
+    ) -> None:
+        """Record the run's end and its counts (None: not counted by this kind of run)."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE runs SET finished_at = ?, new = ?, updated = ?, failures = ? WHERE id = ?",
-                (iso(now), new, updated, failures, run_id),
+                "UPDATE runs SET finished_at = ?, new = ?, updated = ?, failures = ?,"
+                " skipped = ?, opted_out = ?, reactions = ? WHERE id = ?",
+                (iso(now), new, updated, failures, skipped, opted_out, reactions, run_id),
             )
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every recorded run, oldest first: when, which bsarchive, the recipe it was given
+        (``options``, as the run stored it) and its counts (None where not recorded)."""
+        with _errors("read runs", self.path):
+            rows = self.db.execute(
+                "SELECT id, started_at, finished_at, version, options, new, updated, failures,"
+                " skipped, opted_out, reactions FROM runs ORDER BY id"
+            ).fetchall()
+        return [
+            {
+                "id": run_id,
+                "started_at": started,
+                "finished_at": finished,
+                "version": version,
+                "options": json.loads(options or "{}"),
+                "counts": {
+                    "new": new,
+                    "updated": updated,
+                    "failures": failures,
+                    "skipped": skipped,
+                    "opted_out": opted_out,
+                    "reactions": reactions,
+                },
+            }
+            for (run_id, started, finished, version, options, new, updated, failures, skipped,
+                 opted_out, reactions) in rows
+        ]  # fmt: skip
 
     # -- instances (issue 9 discovery) ------------------------------------------------------
 

@@ -27,6 +27,8 @@ class Stats:
     # Servers --discover found: (host, usable, software, reason, posts seen there).
     servers: list[tuple[str, bool, str, str, int]] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
+    # Every run, oldest first, as Store.runs gives them (recipe and counts).
+    runs: list[dict[str, Any]] = field(default_factory=list)
     schema_version: int = 0
 
 

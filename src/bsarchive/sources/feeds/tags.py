@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bsarchive.models import normalise_tag
+from bsarchive.models import category_tag, normalise_tag
 
 # --- tags -----------------------------------------------------------------------------------
 
@@ -21,10 +21,7 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
-def _stored_tag(term: str) -> str:
-    """A category as a stored tag: folded, no ``#``, inner whitespace as ``-`` (the slug
-    form WordPress uses), so space-separated exports stay unambiguous."""
-    return "-".join(normalise_tag(term).split())
+_stored_tag = category_tag  # the one rule, in models
 
 
 # Mastodon's HASHTAG_RE: `#` not after a word character, `/` or `)`; we also refuse `&`/`#`
