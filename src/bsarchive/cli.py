@@ -63,7 +63,7 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Event TOML fil
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="Wait for another run's lock.")]
 VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="-v info, -vv debug.")]
-# The sources of a run, shared by fetch and watch.
+# The sources of a run and how it reads them, shared by fetch and watch.
 TagOpt = Annotated[list[str] | None, typer.Option("--tag", help="Hashtag, with or without #.")]
 MastodonOpt = Annotated[
     list[str] | None, typer.Option("--mastodon", help="Instance host or base URL.")
@@ -72,6 +72,18 @@ FeedOpt = Annotated[list[str] | None, typer.Option("--feed", help="RSS/Atom/JSON
 OutboxOpt = Annotated[
     list[str] | None, typer.Option("--outbox", help="ActivityPub actor or outbox URL.")
 ]
+ReactionsOpt = Annotated[
+    bool | None, typer.Option("--reactions/--no-reactions", help="Follow links to blog posts.")
+]
+AllowPrivateOpt = Annotated[
+    bool | None,
+    typer.Option("--allow-private-networks", help="Let links reach private addresses."),
+]
+IncludeOptedOutOpt = Annotated[
+    bool | None, typer.Option("--include-opted-out", help="Store opted-out accounts.")
+]
+TimeoutOpt = Annotated[float | None, typer.Option(help="Read timeout per request (s).")]
+LogFileOpt = Annotated[Path | None, typer.Option(help="Also log to this rotating file.")]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="ISO date/datetime (UTC).")]
 UntilOpt = Annotated[str | None, typer.Option("--until", help="ISO date/datetime (UTC).")]
 TagFilter = Annotated[list[str] | None, typer.Option("--tag", help="Only items with this tag.")]
@@ -235,14 +247,9 @@ def fetch(
     outbox: OutboxOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
-    reactions: Annotated[
-        bool | None, typer.Option("--reactions/--no-reactions", help="Follow links to blog posts.")
-    ] = None,
+    reactions: ReactionsOpt = None,
     max_reactions: Annotated[int | None, typer.Option(help="New articles per run.")] = None,
-    allow_private_networks: Annotated[
-        bool | None,
-        typer.Option("--allow-private-networks", help="Let links reach private addresses."),
-    ] = None,
+    allow_private_networks: AllowPrivateOpt = None,
     concurrency: Annotated[int | None, typer.Option(help="Total parallel requests.")] = None,
     refresh: Annotated[
         float | None,
@@ -257,9 +264,7 @@ def fetch(
         bool | None, typer.Option("--discover", help="Find more instances.")
     ] = None,
     max_instances: Annotated[int | None, typer.Option(help="Cap for --discover.")] = None,
-    include_opted_out: Annotated[
-        bool | None, typer.Option("--include-opted-out", help="Store opted-out accounts.")
-    ] = None,
+    include_opted_out: IncludeOptedOutOpt = None,
     wait: WaitOpt = False,
     refetch_gone: Annotated[
         bool, typer.Option("--refetch-gone", help="Try feeds that answered 410 Gone again.")
@@ -267,10 +272,10 @@ def fetch(
     max_wait: Annotated[
         float | None, typer.Option(help="Longest rate-limit wait (s) before a source gives up.")
     ] = None,
-    timeout: Annotated[float | None, typer.Option(help="Read timeout per request (s).")] = None,
+    timeout: TimeoutOpt = None,
     max_pages: Annotated[int | None, typer.Option(help="Pages per source per run.")] = None,
     retries: Annotated[int | None, typer.Option(help="Retries on transient errors.")] = None,
-    log_file: Annotated[Path | None, typer.Option(help="Also log to this rotating file.")] = None,
+    log_file: LogFileOpt = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
@@ -343,9 +348,7 @@ def watch(
             "--feed-every", metavar="DURATION", help="Re-read feeds and outboxes this often."
         ),
     ] = "5m",
-    reactions: Annotated[
-        bool | None, typer.Option("--reactions/--no-reactions", help="Follow links to blog posts.")
-    ] = None,
+    reactions: ReactionsOpt = None,
     reactions_every: Annotated[
         str,
         typer.Option(
@@ -359,15 +362,13 @@ def watch(
         bool | None,
         typer.Option("--allow-private-networks", help="Let a streaming host be private."),
     ] = None,
-    include_opted_out: Annotated[
-        bool | None, typer.Option("--include-opted-out", help="Store opted-out accounts.")
-    ] = None,
+    include_opted_out: IncludeOptedOutOpt = None,
     wait: WaitOpt = False,
     max_wait: Annotated[
         float | None, typer.Option(help="Longest rate-limit wait (s) before a retry.")
     ] = None,
-    timeout: Annotated[float | None, typer.Option(help="Read timeout per request (s).")] = None,
-    log_file: Annotated[Path | None, typer.Option(help="Also log to this rotating file.")] = None,
+    timeout: TimeoutOpt = None,
+    log_file: LogFileOpt = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
