@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -113,8 +114,13 @@ def fetch_reactions(
     state = _RunState(dict(known))
     robots = robots or Robots(client)
     blogs = BlogFeeds(client, robots, now)
-    jobs = [(_host_key(g.urls[0]), _bind(client, g, state, robots, blogs, now, include_opted_out))
-            for g in groups]  # fmt: skip
+    jobs: list[tuple[_Host, _Job]] = [
+        (
+            _host_key(g.urls[0]),
+            partial(_fetch_group, client, g, state, robots, blogs, now, include_opted_out),
+        )
+        for g in groups
+    ]
     yield from _schedule(jobs, concurrency, client.settings.per_host, max_new, stop)
 
 
@@ -149,18 +155,6 @@ def _host_key(url: str) -> _Host:
         return origin(url)
     except ValueError:
         return ("", url, 0)
-
-
-def _bind(
-    client: Http,
-    group: LinkGroup,
-    state: _RunState,
-    robots: Robots,
-    blogs: BlogFeeds,
-    now: Callable[[], datetime],
-    include_opted_out: bool,
-) -> Callable[[], ReactionResult]:
-    return lambda: _fetch_group(client, group, state, robots, blogs, now, include_opted_out)
 
 
 def _bind_comments(
