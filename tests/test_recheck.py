@@ -14,7 +14,12 @@ from bsarchive.demo import FixtureMastodon, synthetic_status
 from bsarchive.http import Http, HttpSettings
 from bsarchive.models import Cursor, Deletion, Post, SourceSpec
 from bsarchive.sources import FetchContext
-from bsarchive.sources.mastodon import id_order, recheck_budget, recheck_tag_timeline
+from bsarchive.sources.mastodon import (
+    fetch_tag_timeline,
+    id_order,
+    recheck_budget,
+    recheck_tag_timeline,
+)
 from bsarchive.store import Store
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -140,3 +145,19 @@ def test_a_server_listing_only_its_own_posts_is_not_asked_about_the_others() -> 
         items = [i for p in pages for i in p.items]
         assert [i.uri for i in items if isinstance(i, Deletion)] == [statuses[1]["uri"]]
         assert [r for r in server.requests if "/statuses/" in r] == ["/api/v1/statuses/2001"]
+
+
+def test_a_catch_up_from_the_look_back_never_moves_the_cursor_back_on_ulid_ids() -> None:
+    # GoToSocial ids are ULIDs; the look-back starts below the newest for them too.
+    statuses = [synthetic_status(n, viewer="v.example", local_id=1) for n in range(3)]
+    ids = ["01HZX4K6W8D3Q9V2M7N5P1R0SA", "01HZX4K6W8D3Q9V2M7N5P1R0SB", "01HZX4K6W8D3Q9V2M7N5P1R0SC"]
+    for status, local_id in zip(statuses, ids, strict=True):
+        status["id"] = local_id
+    ctx = FetchContext(tags=("bsnopen",), now=lambda: NOW)
+    with FixtureMastodon(statuses[:2]) as server, Http(HttpSettings(retries=0)) as http:
+        spec = SourceSpec("mastodon", server.url, tag="bsnopen")
+        # Stored up to ...SC (seen elsewhere in the run), looking back to ...SA: the page
+        # answers ...SB only, which must not become the newest.
+        cursor = Cursor(newest=ids[2], lookback=ids[0], backfill_done=True)
+        pages = list(fetch_tag_timeline(http, spec, cursor, ctx))
+    assert [p.cursor.newest for p in pages] == [ids[2]]

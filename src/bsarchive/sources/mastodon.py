@@ -313,9 +313,9 @@ def _check_feed_access(client: Http, spec: SourceSpec, subject: str, status: int
 
 
 def _later(top: str, stored: str | None) -> str:
-    """The newer of a catch-up page's top id and the stored newest (only numeric ids look
-    back, so other kinds of id are always moving up: ``top``)."""
-    if stored is not None and top.isdigit() and stored.isdigit() and int(stored) > int(top):
+    """The newer of a catch-up page's top id and the stored newest: a catch-up that starts
+    below the newest (``Cursor.lookback``, for ids of every kind) never moves it back."""
+    if stored is not None and id_order(stored) > id_order(top):
         return stored
     return top
 
