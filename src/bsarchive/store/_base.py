@@ -182,11 +182,12 @@ class StoreBase:
                         db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                "INSERT INTO meta(key, value) VALUES ('schema_version', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (str(SCHEMA_VERSION),),
             )
             db.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('created_with', ?)",
+                "INSERT INTO meta(key, value) VALUES ('created_with', ?) ON CONFLICT DO NOTHING",
                 (__version__,),
             )
 
@@ -210,7 +211,11 @@ class StoreBase:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as db, _errors("write meta", self.path):
-            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     @contextlib.contextmanager
     def _text_as(self, factory: type[str] | type[bytes]) -> Iterator[None]:

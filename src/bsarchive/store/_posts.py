@@ -49,7 +49,7 @@ _FIRST_SEEN_ON = "substr({t}seen_on || ' ', 1, instr({t}seen_on || ' ', ' ') - 1
 _GUESSED_BOOST = "boosts.tags_row = 1"
 _TWITTER_PROFILE = "https://twitter.com/"
 _UNRESOLVED_BOOST = (
-    f"boosts.post_uri GLOB '{_TWITTER_PROFILE}*'"
+    f"substr(boosts.post_uri, 1, {len(_TWITTER_PROFILE)}) = '{_TWITTER_PROFILE}'"
     f" AND instr(substr(boosts.post_uri, {len(_TWITTER_PROFILE) + 1}), '/') = 0"
     f" AND {_GUESSED_BOOST}"
 )
@@ -249,8 +249,9 @@ class PostsMixin(StoreBase):
         with self.transaction() as db, _errors("forget", self.path):
             if author is not None:
                 db.execute(
-                    "INSERT OR REPLACE INTO forgotten (kind, value, reason, forgotten_at)"
-                    " VALUES ('author', ?, ?, ?)",
+                    "INSERT INTO forgotten (kind, value, reason, forgotten_at)"
+                    " VALUES ('author', ?, ?, ?) ON CONFLICT (kind, value) DO UPDATE"
+                    " SET reason = excluded.reason, forgotten_at = excluded.forgotten_at",
                     (author, reason, iso(now)),
                 )
                 row = db.execute("SELECT id FROM authors WHERE handle = ?", (author,)).fetchone()
@@ -264,8 +265,9 @@ class PostsMixin(StoreBase):
                     )
             if post is not None:
                 db.execute(
-                    "INSERT OR REPLACE INTO forgotten (kind, value, reason, forgotten_at)"
-                    " VALUES ('post', ?, ?, ?)",
+                    "INSERT INTO forgotten (kind, value, reason, forgotten_at)"
+                    " VALUES ('post', ?, ?, ?) ON CONFLICT (kind, value) DO UPDATE"
+                    " SET reason = excluded.reason, forgotten_at = excluded.forgotten_at",
                     (post, reason, iso(now)),
                 )
                 removed += db.execute(
@@ -350,7 +352,7 @@ class PostsMixin(StoreBase):
                 self._drop_guessed_boosts([post.uri])
             author_id = self._author_id(post.author)
             cur = self.db.execute(
-                _INSERT_POST,
+                _INSERT_POST + " RETURNING id",
                 (
                     post.uri,
                     post.url,
@@ -384,15 +386,15 @@ class PostsMixin(StoreBase):
                     int(post.is_tags_row),
                 ),
             )
-            post_id = int(cur.lastrowid or 0)
+            post_id = int(cur.fetchone()[0])
             if post.tags:
                 self.db.executemany(
-                    "INSERT OR IGNORE INTO post_tags (tag, post_id) VALUES (?, ?)",
+                    "INSERT INTO post_tags (tag, post_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     [(tag, post_id) for tag in dict.fromkeys(post.tags)],
                 )
             if post.links:
                 self.db.executemany(
-                    "INSERT OR IGNORE INTO post_links (post_id, url, position) VALUES (?, ?, ?)",
+                    "INSERT INTO post_links (post_id, url, position) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                     [(post_id, url, i) for i, url in enumerate(dict.fromkeys(post.links))],
                 )
             self._add_sighting(post_id, post, stamp)
@@ -506,7 +508,7 @@ class PostsMixin(StoreBase):
             ],
         )
         self.db.executemany(
-            "INSERT OR IGNORE INTO post_mentions (post_id, url) VALUES (?, ?)",
+            "INSERT INTO post_mentions (post_id, url) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(row[0], url) for row, post, _ in merges for url in post.mention_urls],
         )
         updated = 0
@@ -537,7 +539,7 @@ class PostsMixin(StoreBase):
     def _add_mentions(self, post_id: int, post: Post) -> None:
         if post.mention_urls:
             self.db.executemany(
-                "INSERT OR IGNORE INTO post_mentions (post_id, url) VALUES (?, ?)",
+                "INSERT INTO post_mentions (post_id, url) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(post_id, url) for url in post.mention_urls],
             )
 
@@ -577,7 +579,7 @@ class PostsMixin(StoreBase):
         changes = dict(merge.changes)
         if merge.add_tags:
             self.db.executemany(
-                "INSERT OR IGNORE INTO post_tags (tag, post_id) VALUES (?, ?)",
+                "INSERT INTO post_tags (tag, post_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(tag, post_id) for tag in merge.add_tags],
             )
         if merge.new_author:
@@ -604,7 +606,7 @@ class PostsMixin(StoreBase):
             self.db.execute("DELETE FROM post_links WHERE post_id = ?", (post_id,))
         if merge.add_links:
             self.db.executemany(
-                "INSERT OR IGNORE INTO post_links (post_id, url, position) VALUES (?, ?, ?)",
+                "INSERT INTO post_links (post_id, url, position) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [(post_id, url, i) for i, url in enumerate(merge.add_links)],
             )
         return int(merge.new_version)
@@ -654,9 +656,9 @@ class PostsMixin(StoreBase):
         booster = self._author_id(boost.booster)
         cur = self.db.execute(
             """
-            INSERT OR IGNORE INTO boosts (uri, post_uri, booster_id, created_at, source, raw,
-                                          fetched_at, fetched_from, version, tags_row)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO boosts (uri, post_uri, booster_id, created_at, source, raw,
+                                fetched_at, fetched_from, version, tags_row)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """,
             (
                 boost.uri,
@@ -938,7 +940,7 @@ class PostsMixin(StoreBase):
         # Rows were appended in order by one writer: the new ids follow the largest old one.
         ids = range(last + 1, last + 1 + len(posts))
         self.db.executemany(
-            "INSERT OR IGNORE INTO post_tags (tag, post_id) VALUES (?, ?)",
+            "INSERT INTO post_tags (tag, post_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [
                 (tag, i)
                 for p, i in zip(posts, ids, strict=True)
@@ -946,7 +948,7 @@ class PostsMixin(StoreBase):
             ],
         )
         self.db.executemany(
-            "INSERT OR IGNORE INTO post_links (post_id, url, position) VALUES (?, ?, ?)",
+            "INSERT INTO post_links (post_id, url, position) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [
                 (i, url, n)
                 for p, i in zip(posts, ids, strict=True)
@@ -968,7 +970,7 @@ class PostsMixin(StoreBase):
             ],
         )  # fmt: skip
         self.db.executemany(
-            "INSERT OR IGNORE INTO post_mentions (post_id, url) VALUES (?, ?)",
+            "INSERT INTO post_mentions (post_id, url) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(i, url) for p, i in zip(posts, ids, strict=True) for url in p[_P_MENTION_URLS]],
         )
         return len(posts)
@@ -995,13 +997,12 @@ class PostsMixin(StoreBase):
         self.db.execute(row[0])
 
     def _insert_boosts(self, boosts: Sequence[BoostValues], authors: dict[str, int]) -> int:
-        """Insert boosts not yet stored (the INSERT OR IGNORE of ``_insert_boost``, batched)."""
-        before = self.db.total_changes
-        self.db.executemany(
+        """Insert boosts not yet stored (the insert of ``_insert_boost``, batched)."""
+        inserted = self.db.executemany(
             """
-            INSERT OR IGNORE INTO boosts (uri, post_uri, booster_id, created_at, source, raw,
-                                          fetched_at, fetched_from, version, tags_row)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO boosts (uri, post_uri, booster_id, created_at, source, raw,
+                                fetched_at, fetched_from, version, tags_row)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """,
             [
                 (
@@ -1012,6 +1013,6 @@ class PostsMixin(StoreBase):
                 for b in boosts
             ],
         )  # fmt: skip
-        return self.db.total_changes - before
+        return int(inserted.rowcount)
 
     # -- near-duplicates (issue 8) --------------------------------------------------------

@@ -56,10 +56,11 @@ class ReactionsMixin(StoreBase):
                     language, excerpt, comments_feed, tags, flags, raw, fetched_at,
                     fetched_from, version, comment_count, url, first_seen_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                RETURNING id
                 """,
                 (*values, r.url, stamp, stamp),
             )
-            reaction_id, new, updated = int(cur.lastrowid or 0), 1, 0
+            reaction_id, new, updated = int(cur.fetchone()[0]), 1, 0
         else:
             reaction_id = int(row[0])
             changed = (r.title and r.title != row[1]) or (r.excerpt and r.excerpt != row[2])
@@ -102,7 +103,7 @@ class ReactionsMixin(StoreBase):
             new, updated = 0, int(bool(changed))
         if r.linked_from:
             self.db.executemany(
-                "INSERT OR IGNORE INTO reaction_links (reaction_id, post_uri) VALUES (?, ?)",
+                "INSERT INTO reaction_links (reaction_id, post_uri) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(reaction_id, uri) for uri in r.linked_from],
             )
         return new, updated

@@ -66,7 +66,7 @@ class SourcesMixin(StoreBase):
         """Remember how a source did (for ``stats`` and ``doctor``)."""
         stamp = iso(now)
         with self.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO sources(key) VALUES (?)", (result.key,))
+            db.execute("INSERT INTO sources(key) VALUES (?) ON CONFLICT DO NOTHING", (result.key,))
             if result.error:
                 db.execute(
                     "UPDATE sources SET last_error = ?, last_error_at = ?, waited = waited + ? "
@@ -82,10 +82,10 @@ class SourcesMixin(StoreBase):
     def start_run(self, now: datetime, options: str) -> int:
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO runs(started_at, version, options) VALUES (?, ?, ?)",
+                "INSERT INTO runs(started_at, version, options) VALUES (?, ?, ?) RETURNING id",
                 (iso(now), __version__, options),
             )
-            return int(cur.lastrowid or 0)
+            return int(cur.fetchone()[0])
 
     def finish_run(
         self,
@@ -141,8 +141,11 @@ class SourcesMixin(StoreBase):
                         version: str, reason: str, now: datetime) -> None:  # fmt: skip
         with self.transaction() as db, _errors("record instance", self.path):
             db.execute(
-                "INSERT OR REPLACE INTO instances (host, base_url, usable, software, version,"
-                " reason, checked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO instances (host, base_url, usable, software, version, reason,"
+                " checked_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host) DO UPDATE SET"
+                " base_url = excluded.base_url, usable = excluded.usable,"
+                " software = excluded.software, version = excluded.version,"
+                " reason = excluded.reason, checked_at = excluded.checked_at",
                 (host, base_url, int(usable), software, version, reason, iso(now)),
             )
 
