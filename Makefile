@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit install clean bench browser
+.PHONY: demo test lint typecheck unit install clean bench browser postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-unit: $(STAMP) browser
+unit: $(STAMP) browser postgres
 	$(BIN)/python -m pytest -q
 
 # The digest screenshot test renders in headless Chromium (Debian's package). Install it
@@ -36,6 +36,15 @@ browser:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 	      >/dev/null 2>&1 || echo "chromium could not be installed; the screenshot test will skip"; \
 	  else echo "chromium not installed; the screenshot test will skip"; fi; }
+
+# The PostgreSQL tests start a throwaway server from Debian's packages (tests/support/pg.py).
+# Install it when missing and we are root with apt; otherwise those tests skip and say why.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+	      >/dev/null 2>&1 || echo "postgresql could not be installed; its tests will skip"; \
+	  else echo "postgresql not installed; its tests will skip"; fi; }
 
 test: lint typecheck unit
 

@@ -27,17 +27,21 @@ from bsarchive.config import (
     parse_when,
     require_sources,
 )
+from bsarchive.dburl import parse_db, shown
 from bsarchive.errors import EXIT_OK, BsarchiveError, ConfigError
 from bsarchive.export.columns import default_kinds, parse_columns
 from bsarchive.export.csv import write_csv, write_excel_csv
 from bsarchive.export.jsonl import write_jsonl, write_runs
 from bsarchive.store import (
     KINDS,
-    ArchiveLock,
     ExportFilter,
-    Store,
+    Slice,
+    archive_lock,
+    copy_archive,
     data_dictionary,
     datasette_metadata,
+    open_for_reading,
+    open_store,
 )
 
 app = typer.Typer(
@@ -56,8 +60,12 @@ app.add_typer(export_app, name="export")
 T = TypeVar("T")
 
 DbOpt = Annotated[
-    Path | None,
-    typer.Option("--db", envvar="BSARCHIVE_DB", help="Archive file [default: ./bsarchive.db]."),
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="BSARCHIVE_DB",
+        help="Archive file [default: ./bsarchive.db], or a postgresql:// URL.",
+    ),
 ]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Event TOML file.")]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")]
@@ -298,8 +306,10 @@ def fetch(
         )  # fmt: skip
         require_sources(s)
         with ExitStack() as stack:
-            stack.enter_context(ArchiveLock(s.db)).acquire(wait=s.wait)
-            store = stack.enter_context(Store(s.db))
+            lock = archive_lock(s.db)
+            stack.enter_context(lock)
+            lock.acquire(wait=s.wait)
+            store = stack.enter_context(open_store(s.db))
             progress = stack.enter_context(console.fetch_progress(not quiet))
             result = archive.run_fetch(s, store, progress=progress)
         console.summary(result, quiet)
@@ -398,8 +408,10 @@ def watch(
             reactions_seconds=parse_duration(reactions_every, "--reactions-every"),
         )  # fmt: skip
         with ExitStack() as stack:
-            stack.enter_context(ArchiveLock(s.db)).acquire(wait=s.wait)
-            store = stack.enter_context(Store(s.db))
+            lock = archive_lock(s.db)
+            stack.enter_context(lock)
+            lock.acquire(wait=s.wait)
+            store = stack.enter_context(open_store(s.db))
             line = stack.enter_context(console.watch_status(not quiet))
             say = None if quiet else functools.partial(console.err.print, markup=False)
             watching.run_watch(s, store, options, status=say, progress=line)
@@ -420,7 +432,7 @@ FilesArg = Annotated[list[Path], typer.Argument(help="Files to import (plain or 
 
 
 def _import(
-    files: list[Path], db: Path | None, config: Path | None, quiet: bool, wait: bool, fmt: str
+    files: list[Path], db: str | None, config: Path | None, quiet: bool, wait: bool, fmt: str
 ) -> int:
     """Import each file as ``fmt`` (twarc, tags); report bad lines; 1 if any line was bad."""
     from bsarchive import archive  # imported where used: other commands start faster
@@ -429,7 +441,7 @@ def _import(
     for path in files:  # a mistyped name is a usage error, before anything is imported
         if not path.exists():
             raise ConfigError(str(path), "no such file")
-    with ArchiveLock(s.db) as lock, Store(s.db) as store:
+    with archive_lock(s.db) as lock, open_store(s.db) as store:
         lock.acquire(wait=wait)
         results = archive.run_import(store, files, "twarc" if fmt == "twarc" else "tags")
     code = EXIT_OK
@@ -498,7 +510,7 @@ def export_csv(
         s = _settings(config, db=db)
         flt = _filter(since, until, tag, kind, search_query, columns)
         chosen = parse_columns(columns)
-        with Store(s.db, readonly=True) as store:
+        with open_for_reading(s.db) as store:
             if excel:
                 with _open_text(output) as f:
                     write_excel_csv(store, f, flt, columns=chosen)
@@ -531,7 +543,7 @@ def export_jsonl(
     def body() -> None:
         s = _settings(config, db=db)
         flt = _filter(since, until, tag, kind, search_query, columns)
-        with Store(s.db, readonly=True) as store, _open_binary(output) as f:
+        with open_for_reading(s.db) as store, _open_binary(output) as f:
             write_jsonl(store, f, flt, raw=raw, columns=parse_columns(columns))
 
     _run(body, quiet=quiet, verbose=verbose)
@@ -556,7 +568,7 @@ def export_atom(
     def body() -> None:
         s = _settings(config, db=db, title=title)
         flt = _filter(since, until, tag, kind)
-        with Store(s.db, readonly=True) as store, _open_text(output) as f:
+        with open_for_reading(s.db) as store, _open_text(output) as f:
             tags = flt.tags or s.tags or store.archived_tags()
             build.write_atom(store, f, flt, title=build.default_title(s.title, tags))
 
@@ -584,7 +596,7 @@ def export_parquet(
         s = _settings(config, db=db)
         flt = _filter(since, until, tag, kind, search_query, columns)
         chosen = parse_columns(columns)
-        with Store(s.db, readonly=True) as store:
+        with open_for_reading(s.db) as store:
             parquet.write_parquet(store, Path(output), flt, columns=chosen)
 
     _run(body, quiet=quiet, verbose=verbose)
@@ -612,7 +624,7 @@ def export_xlsx(
         s = _settings(config, db=db)
         flt = _filter(since, until, tag, kind, search_query, columns)
         chosen = parse_columns(columns)
-        with Store(s.db, readonly=True) as store:
+        with open_for_reading(s.db) as store:
             write_xlsx(store, Path(output), flt, columns=chosen, safe_cells=not unsafe_cells)
 
     _run(body, quiet=quiet, verbose=verbose)
@@ -630,7 +642,7 @@ def export_runs(
 
     def body() -> None:
         s = _settings(config, db=db)
-        with Store(s.db, readonly=True) as store, _open_binary(output) as f:
+        with open_for_reading(s.db) as store, _open_binary(output) as f:
             write_runs(store.runs(), f)
 
     _run(body, quiet=quiet, verbose=verbose)
@@ -682,7 +694,7 @@ def digest(
         flt = _filter(since, until, tag, kind, search_query)
         form = build.digest_format(fmt, output)
         stamp = datetime.now(UTC) if generated_at else None
-        with Store(s.db, readonly=True) as store, _open_text(output) as f:
+        with open_for_reading(s.db) as store, _open_text(output) as f:
             tags = flt.tags or s.tags or store.archived_tags()
             build.write_digest(
                 store, f, flt, fmt=form, title=build.default_title(s.title, tags), tags=tags,
@@ -706,7 +718,7 @@ def stats(
         s = _settings(config, db=db)
         from bsarchive.export.build import merge_link_variants
 
-        with Store(s.db, readonly=True) as store:
+        with open_for_reading(s.db) as store:
             result = store.stats()
             result.runs = store.runs()
         result.top_links = merge_link_variants(result.top_links, top=10)  # as the digest
@@ -746,7 +758,7 @@ def search(
     def body() -> None:
         s = _settings(config, db=db)
         flt = _filter(since, until, tag, kind)
-        with Store(s.db, readonly=True) as store:
+        with open_for_reading(s.db) as store:
             hits = store.search(query, flt, limit=limit)
         if as_json:
             for hit in hits:
@@ -800,13 +812,48 @@ def forget(
         if not author and not post:
             raise ConfigError("forget", "give --author or --post")
         s = _settings(config, db=db)
-        with ArchiveLock(s.db) as lock, Store(s.db) as store:
+        with archive_lock(s.db) as lock, open_store(s.db) as store:
             lock.acquire(wait=wait)
             removed = store.forget(author=author, post=post, reason=reason, now=datetime.now(UTC))
         if not quiet:
             console.err.print(f"bsarchive: removed {removed} post(s); kept out from now on")
 
     _run(body)
+
+
+@app.command()
+def copy(
+    source: Annotated[str, typer.Argument(help="Archive to copy: a file or a postgresql:// URL.")],
+    destination: Annotated[
+        str, typer.Argument(help="Archive to copy into (a file or URL; made if new).")
+    ],
+    tag: TagOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    wait: WaitOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Copy an archive, or a --tag/--since/--until slice, into another (SQLite or
+    PostgreSQL, either way); again is harmless: items already there are kept once."""
+
+    def body() -> None:
+        flt = _filter(since, until, tag, None)
+        src_db, dst_db = parse_db(source), parse_db(destination)
+        if isinstance(src_db, Path) and not src_db.exists():
+            raise ConfigError(str(src_db), "no such archive")
+        if shown(src_db) == shown(dst_db):
+            raise ConfigError("copy", "the source and the destination are the same archive")
+        part = Slice(tags=flt.tags, since=flt.since, until=flt.until)
+        lock = archive_lock(dst_db)
+        with lock, open_store(src_db, readonly=True) as src, open_store(dst_db) as dst:
+            lock.acquire(wait=wait)
+            counts = copy_archive(src, dst, part)
+        if not quiet:
+            added = ", ".join(f"{n} {table}" for table, n in counts.added.items() if n)
+            console.err.print(f"bsarchive: copied into {shown(dst_db)}: {added or 'nothing new'}")
+
+    _run(body, quiet=quiet, verbose=verbose)
 
 
 @app.command()

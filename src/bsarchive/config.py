@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bsarchive.dburl import DatabaseUrl, parse_db
 from bsarchive.errors import ConfigError
 from bsarchive.models import SourceSpec, category_tag, normalise_tag
 
@@ -57,7 +58,7 @@ class Instance:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    db: Path = Path(DEFAULT_DB)
+    db: Path | DatabaseUrl = Path(DEFAULT_DB)
     title: str = ""
     tags: tuple[str, ...] = ()
     instances: tuple[Instance, ...] = ()
@@ -299,7 +300,7 @@ def load_settings(
 
     db_value = cli.get("db") or env.get(DB_ENV) or data.get("db") or DEFAULT_DB
     settings = Settings(
-        db=Path(str(db_value)).expanduser(),
+        db=parse_db(str(db_value)),
         title=str(cli.get("title") or data.get("title") or ""),
         tags=tuple(dict.fromkeys(tags)),
         instances=tuple(Instance(url, token) for url, token in instances.items()),

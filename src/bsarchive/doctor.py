@@ -13,9 +13,17 @@ from pathlib import Path
 
 from bsarchive.archive import http_settings
 from bsarchive.config import Settings
+from bsarchive.dburl import DatabaseUrl, shown
 from bsarchive.errors import BsarchiveError
 from bsarchive.http import Http
-from bsarchive.store import SCHEMA_VERSION, ArchiveLock, Store
+from bsarchive.store import (
+    PG_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    PgStore,
+    Store,
+    archive_lock,
+    open_store,
+)
 from bsarchive.watch import HEARTBEAT_KEY
 
 
@@ -27,17 +35,22 @@ class Check:
     fix: str = ""
 
 
-def check_archive(db: Path) -> list[Check]:
-    if not db.exists():
-        return [Check("archive", True, f"{db} does not exist yet", "run `bsarchive fetch`")]
+def check_archive(db: Path | DatabaseUrl) -> list[Check]:
+    if isinstance(db, Path) and not db.exists():
+        return [Check("archive", True, f"{shown(db)} does not exist yet", "run `bsarchive fetch`")]
     checks: list[Check] = []
     try:
-        with Store(db, readonly=True) as store:
+        with open_store(db, readonly=True) as store:
             result = store.integrity_check()
             fix = "" if result == "ok" else "restore a backup"
             checks.append(Check("integrity", result == "ok", result, fix))
             version = store.schema_version
-            checks.append(Check("schema", version == SCHEMA_VERSION, f"version {version}"))
+            if isinstance(store, PgStore):
+                checks.append(Check("server", True, f"PostgreSQL {store.server_version()}"))
+                current = PG_SCHEMA_VERSION
+            else:
+                current = SCHEMA_VERSION
+            checks.append(Check("schema", version == current, f"version {version}"))
             # Found as sqlite-utils and Datasette find them (`sqlite-utils search`, `_search`).
             missing = [table for table, fts in store.fts_tables().items() if fts is None]
             detail = (
@@ -45,14 +58,14 @@ def check_archive(db: Path) -> list[Check]:
             )
             fix = "restore a backup" if missing else ""
             checks.append(Check("search", not missing, detail, fix))
-            watch = check_watch(store, ArchiveLock(db).is_held_elsewhere(), datetime.now(UTC))
+            watch = check_watch(store, archive_lock(db).is_held_elsewhere(), datetime.now(UTC))
             checks += [watch] if watch else []
             failing = [s for s in store.stats().sources if s["last_error"]]
             for source in failing:
                 checks.append(Check(f"last run: {source['key']}", False, str(source["last_error"])))
     except BsarchiveError as e:
         checks.append(Check("archive", False, str(e), "check the path, or restore a backup"))
-    held = ArchiveLock(db).is_held_elsewhere()
+    held = archive_lock(db).is_held_elsewhere()
     checks.append(
         Check(
             "lock",

@@ -14,6 +14,11 @@ only (import-linter keeps the private modules private).
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
+from bsarchive.dburl import DatabaseUrl
 from bsarchive.store._base import SaveResult, StoreBase
 from bsarchive.store._columns import (
     ARCHIVE_COLUMNS,
@@ -27,6 +32,7 @@ from bsarchive.store._columns import (
     data_dictionary,
     json_array_sql,
 )
+from bsarchive.store._copy import CopyCounts, Slice, copy_archive
 from bsarchive.store._datasette import datasette_metadata
 from bsarchive.store._export import (
     ArchiveCounts,
@@ -39,6 +45,7 @@ from bsarchive.store._export import (
 from bsarchive.store._filter import ExportFilter
 from bsarchive.store._items import ItemsMixin
 from bsarchive.store._lock import ArchiveLock
+from bsarchive.store._pg import PG_SCHEMA_VERSION, PgArchiveLock, PgEngine
 from bsarchive.store._posts import IMPORT_BATCH, PackedItems, RefreshTarget, pack_items, unpack_post
 from bsarchive.store._reactions import StoredReaction
 from bsarchive.store._schema import MIGRATIONS, SCHEMA_VERSION
@@ -61,9 +68,14 @@ __all__ = [
     "ArchivedComment",
     "ArchivedPost",
     "ArchivedReaction",
+    "CopyCounts",
+    "Slice",
     "ExportColumn",
     "ExportFilter",
     "NearDuplicates",
+    "PG_SCHEMA_VERSION",
+    "PgArchiveLock",
+    "PgStore",
     "PackedItems",
     "RefreshTarget",
     "SaveResult",
@@ -71,9 +83,13 @@ __all__ = [
     "Stats",
     "Store",
     "StoredReaction",
+    "archive_lock",
+    "copy_archive",
     "data_dictionary",
     "datasette_metadata",
     "json_array_sql",
+    "open_for_reading",
+    "open_store",
     "pack_items",
     "unpack_post",
 ]
@@ -86,3 +102,52 @@ class Store(ItemsMixin, ExportMixin, StatsMixin, StoreBase):
     batches, the packed import) through ``_posts``, ``_reactions`` and ``_sources``;
     reads for exports and the digest (``_export``, with ``_search``); ``_stats``.
     """
+
+
+class PgStore(PgEngine, Store):
+    """An archive on PostgreSQL: :class:`Store`'s table families over :class:`PgEngine`'s
+    connection, transactions and schema (issue 19)."""
+
+
+def open_store(db: Path | DatabaseUrl, *, readonly: bool = False) -> Store:
+    """The archive ``db`` names: a SQLite file, or a PostgreSQL database by its URL."""
+    if isinstance(db, DatabaseUrl):
+        return PgStore(db, readonly=readonly)
+    return Store(db, readonly=readonly)
+
+
+def archive_lock(db: Path | DatabaseUrl) -> ArchiveLock | PgArchiveLock:
+    """The lock that keeps overlapping runs from writing ``db`` together."""
+    if isinstance(db, DatabaseUrl):
+        return PgArchiveLock(db)
+    return ArchiveLock(db)
+
+
+class _LocalCopy(Store):
+    """A read-only SQLite copy of an archive on PostgreSQL, removed when closed: exports,
+    digests, stats and search read it with the same queries as any archive, so their
+    output is byte for byte what a SQLite archive holding the same items gives."""
+
+    def __init__(self, url: DatabaseUrl) -> None:
+        self._dir = tempfile.mkdtemp(prefix="bsarchive-read-")
+        path = Path(self._dir) / "archive.db"
+        try:
+            with PgStore(url, readonly=True) as src, Store(path) as dst:
+                copy_archive(src, dst)
+            super().__init__(path, readonly=True)
+        except BaseException:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
+        self.path = url.shown
+
+    def close(self) -> None:
+        super().close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def open_for_reading(db: Path | DatabaseUrl) -> Store:
+    """The archive ``db`` names, to read: a SQLite file as it is; an archive on PostgreSQL
+    through a local copy (see :class:`_LocalCopy`)."""
+    if isinstance(db, DatabaseUrl):
+        return _LocalCopy(db)
+    return Store(db, readonly=True)

@@ -30,19 +30,23 @@ PAGE_SIZE = 16_384
 T = TypeVar("T")
 
 
-def _wrap(what: str, path: Path, fn: Callable[[], T]) -> T:
+class EngineError(Exception):
+    """A database error from an engine other than SQLite (its driver's, on one line)."""
+
+
+def _wrap(what: str, path: Path | str, fn: Callable[[], T]) -> T:
     try:
         return fn()
-    except sqlite3.Error as e:
+    except (sqlite3.Error, EngineError) as e:
         raise StoreError(str(path), f"{what} failed: {e}") from e
 
 
 @contextlib.contextmanager
-def _errors(what: str, path: Path) -> Iterator[None]:
-    """Translate sqlite3 errors (locked, corrupt, disk full) into StoreError."""
+def _errors(what: str, path: Path | str) -> Iterator[None]:
+    """Translate database errors (locked, corrupt, disk full, server gone) into StoreError."""
     try:
         yield
-    except sqlite3.Error as e:
+    except (sqlite3.Error, EngineError) as e:
         hint = "another process is writing; retry later" if "locked" in str(e) else None
         raise StoreError(str(path), f"{what} failed: {e}", hint=hint) from e
 
@@ -74,19 +78,21 @@ _REACTION_TIME = "coalesce(r.published_at, r.first_seen_at)"
 class StoreBase:
     """An open archive. Not thread-safe: one writer thread owns it."""
 
+    path: Path | str  # a file, or a server's URL as shown (no password)
+
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
-        self.path = Path(path)
+        self.path = file = Path(path)
         self.readonly = readonly
         self._grouped = False
-        if readonly and not self.path.exists():
+        if readonly and not file.exists():
             # A wrong --db is a usage error (exit 2), as DESIGN.md counts them.
             raise ConfigError(str(self.path), "no such archive", hint="run `bsarchive fetch` first")
         try:
             if readonly:
-                uri = f"file:{self.path.resolve()}?mode=ro"
+                uri = f"file:{file.resolve()}?mode=ro"
                 self.db = sqlite3.connect(uri, uri=True, isolation_level=None)
             else:
-                self.db = sqlite3.connect(self.path, isolation_level=None)
+                self.db = sqlite3.connect(file, isolation_level=None)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if not readonly:
                 # Takes effect only on a new, empty file (before WAL is switched on).
@@ -126,6 +132,24 @@ class StoreBase:
     def close(self) -> None:
         self.db.close()
 
+    def reader(self) -> Self:
+        """Another connection to the same archive, read-only (a watch's wall, say)."""
+        return type(self)(self.path, readonly=True)
+
+    def _begin(self, *, write: bool) -> None:
+        """Begin a transaction; a writer takes SQLite's write lock up front."""
+        self.db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    def _ids_given(self, table: str) -> None:
+        """Rows were inserted into ``table`` with ids of their own (a copy): on SQLite the
+        next new row takes the largest id + 1 anyway."""
+
+    def _new_ids(self, table: str, key: str, keys: Sequence[str], last: int) -> list[int]:
+        """The ids of the rows just inserted into ``table`` (keyed by ``key``) in ``keys``
+        order, the largest id before them being ``last``: on SQLite one writer appends,
+        so they follow it."""
+        return list(range(last + 1, last + 1 + len(keys)))
+
     def _page_size(self) -> int:
         return int(self.db.execute("PRAGMA page_size").fetchone()[0])
 
@@ -147,11 +171,11 @@ class StoreBase:
             yield self.db
             return
         with _errors("begin write", self.path):
-            self.db.execute("BEGIN IMMEDIATE")
+            self._begin(write=True)
         try:
             yield self.db
         except BaseException:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(sqlite3.Error, EngineError):
                 self.db.execute("ROLLBACK")
             self._author_ids.clear()
             raise
@@ -237,7 +261,7 @@ class StoreBase:
             yield
             return
         with _errors("begin read", self.path):
-            self.db.execute("BEGIN")
+            self._begin(write=False)
         try:
             yield
         finally:

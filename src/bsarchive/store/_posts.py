@@ -70,6 +70,9 @@ def _stored_post(row: Sequence[Any]) -> StoredPost:
     )  # fmt: skip
 
 
+_INSERT_LINK = (
+    "INSERT INTO post_links (post_id, url, position) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)
 # The columns of a new post, in the order both writers (one post, an import batch) bind.
 _INSERT_POST = """
     INSERT INTO posts (uri, url, created_at, author_id, content_html, text, spoiler_text,
@@ -171,13 +174,13 @@ _UPSERT_AUTHOR = """
     INSERT INTO authors (handle, name, url, uri, bio, bot, noindex, indexable, discoverable)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT(handle) DO UPDATE SET
-        name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END,
-        url = coalesce(excluded.url, url), uri = coalesce(excluded.uri, uri),
-        bio = CASE WHEN excluded.bio != '' THEN excluded.bio ELSE bio END,
+        name = CASE WHEN excluded.name != '' THEN excluded.name ELSE authors.name END,
+        url = coalesce(excluded.url, authors.url), uri = coalesce(excluded.uri, authors.uri),
+        bio = CASE WHEN excluded.bio != '' THEN excluded.bio ELSE authors.bio END,
         bot = excluded.bot,
-        noindex = coalesce(excluded.noindex, noindex),
-        indexable = coalesce(excluded.indexable, indexable),
-        discoverable = coalesce(excluded.discoverable, discoverable)
+        noindex = coalesce(excluded.noindex, authors.noindex),
+        indexable = coalesce(excluded.indexable, authors.indexable),
+        discoverable = coalesce(excluded.discoverable, authors.discoverable)
 """
 
 
@@ -394,7 +397,7 @@ class PostsMixin(StoreBase):
                 )
             if post.links:
                 self.db.executemany(
-                    "INSERT INTO post_links (post_id, url, position) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    _INSERT_LINK,
                     [(post_id, url, i) for i, url in enumerate(dict.fromkeys(post.links))],
                 )
             self._add_sighting(post_id, post, stamp)
@@ -606,7 +609,7 @@ class PostsMixin(StoreBase):
             self.db.execute("DELETE FROM post_links WHERE post_id = ?", (post_id,))
         if merge.add_links:
             self.db.executemany(
-                "INSERT INTO post_links (post_id, url, position) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                _INSERT_LINK,
                 [(post_id, url, i) for i, url in enumerate(merge.add_links)],
             )
         return int(merge.new_version)
@@ -937,8 +940,7 @@ class PostsMixin(StoreBase):
                     for p in posts
                 ],
             )  # fmt: skip
-        # Rows were appended in order by one writer: the new ids follow the largest old one.
-        ids = range(last + 1, last + 1 + len(posts))
+        ids = self._new_ids("posts", "uri", [p[_P_URI] for p in posts], last)
         self.db.executemany(
             "INSERT INTO post_tags (tag, post_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [
@@ -948,7 +950,7 @@ class PostsMixin(StoreBase):
             ],
         )
         self.db.executemany(
-            "INSERT INTO post_links (post_id, url, position) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            _INSERT_LINK,
             [
                 (i, url, n)
                 for p, i in zip(posts, ids, strict=True)

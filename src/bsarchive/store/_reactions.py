@@ -103,7 +103,8 @@ class ReactionsMixin(StoreBase):
             new, updated = 0, int(bool(changed))
         if r.linked_from:
             self.db.executemany(
-                "INSERT INTO reaction_links (reaction_id, post_uri) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                "INSERT INTO reaction_links (reaction_id, post_uri) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
                 [(reaction_id, uri) for uri in r.linked_from],
             )
         return new, updated

@@ -45,8 +45,8 @@ class SourcesMixin(StoreBase):
                 newest = excluded.newest, oldest = excluded.oldest,
                 backfill_done = excluded.backfill_done, etag = excluded.etag,
                 last_modified = excluded.last_modified, not_before = excluded.not_before,
-                gone = excluded.gone, items = items + excluded.items,
-                requests = requests + excluded.requests
+                gone = excluded.gone, items = sources.items + excluded.items,
+                requests = sources.requests + excluded.requests
             """,
             (
                 key,

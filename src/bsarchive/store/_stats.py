@@ -76,7 +76,7 @@ class StatsMixin(StoreBase):
                 FROM (SELECT s.source, s.post_id,
                              (SELECT count(DISTINCT s2.source) FROM sightings s2
                               WHERE s2.post_id = s.post_id) = 1 AS only_here
-                      FROM sightings s GROUP BY s.source, s.post_id)
+                      FROM sightings s GROUP BY s.source, s.post_id) AS seen
                 GROUP BY source ORDER BY 2 DESC, source
                 """
             ).fetchall()

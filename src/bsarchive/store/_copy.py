@@ -1,0 +1,425 @@
+"""``bsarchive copy``: an archive, or a slice of it, into another, on either engine (issue 19).
+
+Rows travel by their natural keys (an author's handle, a post's uri, a reaction's url, a
+comment's or boost's uri), so copying twice, or into an archive that already holds some of
+the same items, adds each only once: the copy is idempotent. A row keeps its id where the
+destination has it free (a copy into an empty archive exports byte for byte the same);
+otherwise it takes a new one and the rows pointing at it follow. Tables are read in
+batches of ``BATCH`` rows by id, each batch written in one transaction: memory stays flat
+and a copy killed at any moment is resumed by running it again.
+
+What travels: everything an export, digest or stats reads, takedowns (``forgotten``, so a
+person who asked to be left out stays out), and for a whole archive the sources' cursors,
+runs and instances too, so fetching can go on from the copy. The per-instance request log
+(a 15-minute rate-budget window) does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bsarchive.models import iso
+from bsarchive.store._base import StoreBase, _errors, _parts
+
+BATCH = 2_000
+
+
+@dataclass(frozen=True)
+class _Table:
+    name: str
+    columns: tuple[str, ...]  # without id
+    key: tuple[str, ...]  # the natural key, among columns
+    parents: Mapping[str, str] = field(default_factory=dict)  # column -> table it points at
+    has_id: bool = True
+
+
+_AUTHORS = _Table(
+    "authors",
+    ("handle", "name", "url", "uri", "bio", "bot", "noindex", "indexable", "discoverable"),
+    ("handle",),
+)
+_POSTS = _Table(
+    "posts",
+    (
+        "uri", "url", "created_at", "author_id", "content_html", "text", "spoiler_text",
+        "language", "visibility", "sensitive", "in_reply_to_uri", "in_reply_to_local_id",
+        "quote_uri", "tags", "links", "media", "boosts", "replies", "favourites", "edited_at",
+        "deleted_at", "source", "seen_on", "flags", "raw", "fetched_at", "fetched_from",
+        "version", "first_seen_at", "updated_at", "tags_row",
+    ),
+    ("uri",),
+    {"author_id": "authors"},
+)  # fmt: skip
+_POST_CHILDREN = (
+    _Table(
+        "sightings",
+        ("post_id", "source", "local_id", "url", "fetched_from", "first_seen_at", "last_seen_at"),
+        ("post_id", "source", "local_id"),
+        {"post_id": "posts"},
+        has_id=False,
+    ),
+    _Table("post_tags", ("tag", "post_id"), ("tag", "post_id"), {"post_id": "posts"}, False),
+    _Table(
+        "post_links",
+        ("post_id", "url", "position"),
+        ("post_id", "url"),
+        {"post_id": "posts"},
+        has_id=False,
+    ),
+    _Table("post_mentions", ("post_id", "url"), ("post_id", "url"), {"post_id": "posts"}, False),
+    _Table(
+        "post_versions",
+        ("post_id", "edited_at", "content_html", "text", "spoiler_text", "raw", "recorded_at"),
+        ("post_id", "recorded_at", "edited_at"),
+        {"post_id": "posts"},
+    ),
+)
+_BOOSTS = _Table(
+    "boosts",
+    (
+        "uri", "post_uri", "booster_id", "created_at", "source", "raw", "fetched_at",
+        "fetched_from", "version", "tags_row",
+    ),
+    ("uri",),
+    {"booster_id": "authors"},
+)  # fmt: skip
+_REACTIONS = _Table(
+    "reactions",
+    (
+        "url", "original_url", "title", "author", "published_at", "site_name", "language",
+        "excerpt", "comments_feed", "tags", "flags", "raw", "fetched_at", "fetched_from",
+        "version", "first_seen_at", "updated_at", "comment_count",
+    ),
+    ("url",),
+)  # fmt: skip
+_REACTION_CHILDREN = (
+    _Table(
+        "reaction_links",
+        ("reaction_id", "post_uri"),
+        ("reaction_id", "post_uri"),
+        {"reaction_id": "reactions"},
+        has_id=False,
+    ),
+    _Table(
+        "comments",
+        (
+            "uri",
+            "reaction_id",
+            "url",
+            "author",
+            "created_at",
+            "text",
+            "content_html",
+            "in_reply_to",
+            "flags",
+            "raw",
+            "fetched_at",
+            "fetched_from",
+            "version",
+        ),
+        ("uri",),
+        {"reaction_id": "reactions"},
+    ),  # fmt: skip
+)
+_WHOLE_ARCHIVE_ONLY = (
+    _Table(
+        "sources",
+        (
+            "key",
+            "newest",
+            "oldest",
+            "backfill_done",
+            "etag",
+            "last_modified",
+            "not_before",
+            "gone",
+            "last_success_at",
+            "last_error",
+            "last_error_at",
+            "items",
+            "requests",
+            "waited",
+        ),
+        ("key",),
+        has_id=False,
+    ),  # fmt: skip
+    _Table(
+        "runs",
+        (
+            "started_at",
+            "finished_at",
+            "version",
+            "new",
+            "updated",
+            "failures",
+            "options",
+            "skipped",
+            "opted_out",
+            "reactions",
+        ),
+        ("started_at", "version"),
+    ),  # fmt: skip
+    _Table(
+        "instances",
+        ("host", "base_url", "usable", "software", "version", "reason", "checked_at"),
+        ("host",),
+        has_id=False,
+    ),
+)
+_FORGOTTEN = _Table(
+    "forgotten", ("kind", "value", "reason", "forgotten_at"), ("kind", "value"), has_id=False
+)
+
+
+@dataclass
+class CopyCounts:
+    """Rows the destination did not have before, by table."""
+
+    added: dict[str, int] = field(default_factory=dict)
+
+    def add(self, table: str, n: int) -> None:
+        self.added[table] = self.added.get(table, 0) + n
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Which posts travel (and what hangs on them); empty: the whole archive."""
+
+    tags: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def whole(self) -> bool:
+        return not self.tags and self.since is None and self.until is None
+
+    def where(self) -> tuple[str, list[Any]]:
+        """SQL over ``p`` (posts) selecting the slice's posts, and its parameters."""
+        sql, params = "", []
+        if self.since is not None:
+            sql += " AND p.created_at >= ?"
+            params.append(iso(self.since))
+        if self.until is not None:
+            sql += " AND p.created_at < ?"
+            params.append(iso(self.until))
+        if self.tags:
+            marks = ", ".join("?" * len(self.tags))
+            sql += f" AND p.id IN (SELECT post_id FROM post_tags WHERE tag IN ({marks}))"
+            params += list(self.tags)
+        return sql, params
+
+
+def copy_archive(src: StoreBase, dst: StoreBase, part: Slice = Slice()) -> CopyCounts:
+    """Copy ``part`` of ``src`` into ``dst`` (see the module's docstring)."""
+    counts = CopyCounts()
+    where, params = part.where()
+    with _errors("copy", dst.path):
+        _copy_all(src, dst, part, where, params, counts)
+    return counts
+
+
+def _copy_all(
+    src: StoreBase,
+    dst: StoreBase,
+    part: Slice,
+    where: str,
+    params: list[Any],
+    counts: CopyCounts,
+) -> None:
+    copier = _Copier(src, dst, counts)
+    copier.rows(_FORGOTTEN, "SELECT kind, value, reason, forgotten_at FROM forgotten", [])
+    last = 0
+    while True:
+        posts = src.db.execute(
+            f"SELECT p.id, {', '.join('p.' + c for c in _POSTS.columns)} FROM posts p"
+            f" WHERE p.id > ?{where} ORDER BY p.id LIMIT ?",
+            (last, *params, BATCH),
+        ).fetchall()
+        if not posts:
+            break
+        last = int(posts[-1][0])
+        ids = [int(row[0]) for row in posts]
+        with dst.transaction():
+            author_ids = {row[1 + _POSTS.columns.index("author_id")] for row in posts}
+            copier.by_ids(_AUTHORS, sorted(author_ids))
+            copier.batch(_POSTS, posts)
+            for child in _POST_CHILDREN:
+                copier.children(child, "post_id", ids)
+            uris = [str(row[1]) for row in posts]
+            if not part.whole:
+                copier.boosts_of(uris)
+                copier.reactions_of(uris)
+    if part.whole:
+        copier.everything(_BOOSTS)
+        copier.everything(_REACTIONS)
+        for table in _WHOLE_ARCHIVE_ONLY:
+            columns = ", ".join(table.columns)
+            order = "id" if table.has_id else ", ".join(table.key)
+            select = f"SELECT {'id, ' if table.has_id else ''}{columns} FROM {table.name}"
+            copier.rows(table, f"{select} ORDER BY {order}", [])
+
+
+class _Copier:
+    """Row copying with id maps (source id -> destination id) per table."""
+
+    def __init__(self, src: StoreBase, dst: StoreBase, counts: CopyCounts) -> None:
+        self.src, self.dst, self.counts = src, dst, counts
+        self.ids: dict[str, dict[int, int]] = {}
+
+    def rows(self, table: _Table, sql: str, params: Sequence[Any]) -> None:
+        """Copy what ``sql`` selects (id first where the table has one), in batches."""
+        cursor = self.src.db.execute(sql, params)
+        while batch := cursor.fetchmany(BATCH):
+            with self.dst.transaction():
+                self.batch(table, batch)
+
+    def everything(self, table: _Table) -> None:
+        columns = ", ".join(table.columns)
+        last = 0
+        while True:
+            rows = self.src.db.execute(
+                f"SELECT id, {columns} FROM {table.name} WHERE id > ? ORDER BY id LIMIT ?",
+                (last, BATCH),
+            ).fetchall()
+            if not rows:
+                return
+            last = int(rows[-1][0])
+            with self.dst.transaction():
+                self._with_parents(table, rows)
+                if table is _REACTIONS:
+                    ids = [int(row[0]) for row in rows]
+                    for child in _REACTION_CHILDREN:
+                        self.children(child, "reaction_id", ids)
+
+    def by_ids(self, table: _Table, ids: Sequence[int]) -> None:
+        known = self.ids.setdefault(table.name, {})
+        wanted = [i for i in ids if i not in known]
+        for part, marks in _parts([str(i) for i in wanted]):
+            rows = self.src.db.execute(
+                f"SELECT id, {', '.join(table.columns)} FROM {table.name}"
+                f" WHERE id IN ({marks}) ORDER BY id",
+                [int(i) for i in part],
+            ).fetchall()
+            self._with_parents(table, rows)
+
+    def boosts_of(self, uris: Sequence[str]) -> None:
+        for part, marks in _parts(uris):
+            rows = self.src.db.execute(
+                f"SELECT id, {', '.join(_BOOSTS.columns)} FROM boosts"
+                f" WHERE post_uri IN ({marks}) ORDER BY id",
+                part,
+            ).fetchall()
+            self._with_parents(_BOOSTS, rows)
+
+    def reactions_of(self, uris: Sequence[str]) -> None:
+        for part, marks in _parts(uris):
+            rows = self.src.db.execute(
+                f"SELECT id, {', '.join(_REACTIONS.columns)} FROM reactions WHERE id IN"
+                f" (SELECT reaction_id FROM reaction_links WHERE post_uri IN ({marks}))"
+                " ORDER BY id",
+                part,
+            ).fetchall()
+            fresh = [r for r in rows if int(r[0]) not in self.ids.get("reactions", {})]
+            self.batch(_REACTIONS, fresh)
+            ids = [int(r[0]) for r in fresh]
+            for child in _REACTION_CHILDREN:
+                self.children(child, "reaction_id", ids)
+
+    def children(self, table: _Table, parent: str, ids: Sequence[int]) -> None:
+        for part, marks in _parts([str(i) for i in ids]):
+            rows = self.src.db.execute(
+                f"SELECT {'id, ' if table.has_id else ''}{', '.join(table.columns)}"
+                f" FROM {table.name} WHERE {parent} IN ({marks})"
+                f" ORDER BY {'id' if table.has_id else ', '.join(table.key)}",
+                [int(i) for i in part],
+            ).fetchall()
+            self.batch(table, rows)
+
+    def _with_parents(self, table: _Table, rows: Sequence[Sequence[Any]]) -> None:
+        if "booster_id" in table.parents:
+            index = 1 + table.columns.index("booster_id")
+            self.by_ids(_AUTHORS, sorted({int(r[index]) for r in rows}))
+        self.batch(table, rows)
+
+    def batch(self, table: _Table, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ``rows`` (id first where the table has one) not yet in the destination,
+        their parents' ids mapped; record the id each got."""
+        if not rows:
+            return
+        offset = 1 if table.has_id else 0
+        mapped = [self._mapped(table, row[offset:]) for row in rows]
+        columns = ", ".join(table.columns)
+        marks = ", ".join("?" * len(table.columns))
+        db = self.dst.db
+        if not table.has_id:
+            done = db.executemany(
+                f"INSERT INTO {table.name} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING",
+                mapped,
+            )
+            self.counts.add(table.name, max(int(done.rowcount), 0))
+            return
+        found = self._ids_by_key(table, mapped)
+        fresh = [
+            (int(row[0]), values)
+            for row, values in zip(rows, mapped, strict=True)
+            if _key(table, values) not in found
+        ]
+        if fresh:
+            # The source's id where it is free here; a new one where it is not.
+            db.executemany(
+                f"INSERT INTO {table.name} (id, {columns}) VALUES (?, {marks})"
+                " ON CONFLICT DO NOTHING",
+                [(i, *values) for i, values in fresh],
+            )
+            self.dst._ids_given(table.name)
+            found = self._ids_by_key(table, mapped)
+            rest = [values for _, values in fresh if _key(table, values) not in found]
+            if rest:
+                db.executemany(
+                    f"INSERT INTO {table.name} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING",
+                    rest,
+                )
+                found = self._ids_by_key(table, mapped)
+            self.counts.add(table.name, len(fresh))
+        known = self.ids.setdefault(table.name, {})
+        for row, values in zip(rows, mapped, strict=True):
+            known[int(row[0])] = found[_key(table, values)]
+
+    def _mapped(self, table: _Table, values: Sequence[Any]) -> tuple[Any, ...]:
+        out = list(values)
+        for column, parent in table.parents.items():
+            index = table.columns.index(column)
+            out[index] = self.ids[parent][int(out[index])]
+        return tuple(out)
+
+    def _ids_by_key(
+        self, table: _Table, rows: Sequence[Sequence[Any]]
+    ) -> dict[tuple[Any, ...], int]:
+        """The destination's id of each row's natural key, for the keys it has."""
+        positions = [table.columns.index(k) for k in table.key]
+        found: dict[tuple[Any, ...], int] = {}
+        if len(positions) == 1:
+            keys = list(dict.fromkeys(str(row[positions[0]]) for row in rows))
+            column = table.key[0]
+            for part, marks in _parts(keys):
+                for value, row_id in self.dst.db.execute(
+                    f"SELECT {column}, id FROM {table.name} WHERE {column} IN ({marks})", part
+                ):
+                    found[(value,)] = int(row_id)
+            return found
+        condition = " AND ".join(f"{k} IS NOT DISTINCT FROM ?" for k in table.key)
+        for row in rows:
+            key = tuple(row[p] for p in positions)
+            hit = self.dst.db.execute(
+                f"SELECT id FROM {table.name} WHERE {condition} LIMIT 1", key
+            ).fetchone()
+            if hit is not None:
+                found[key] = int(hit[0])
+        return found
+
+
+def _key(table: _Table, values: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(values[table.columns.index(k)] for k in table.key)

@@ -1,0 +1,193 @@
+"""The archive on PostgreSQL (issue 19): the real CLI against a throwaway server.
+
+Each test gets an empty database on the session's cluster (tests/support/pg.py) and skips,
+saying why, where no PostgreSQL server can be started. The outputs of a PostgreSQL
+archive are compared byte for byte with those of a SQLite archive holding the same items.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bsarchive.dburl import DatabaseUrl, parse_db
+from bsarchive.demo import run_demo, synthetic_instances, synthetic_status
+from bsarchive.store import PgArchiveLock
+from bsarchive.store._pg import pg_sql  # noqa: PLC2701 (the translation, tested alone)
+from tests.support.cli import Cli, fetch
+
+# What a researcher and a comms person take out of an archive.
+OUTPUTS = (
+    ("export", "csv", "--kind", "post", "--kind", "reaction", "--kind", "comment"),
+    ("export", "csv", "--kind", "boost", "--kind", "version"),
+    ("export", "jsonl", "--kind", "post", "--kind", "reaction", "--kind", "comment"),
+    ("export", "csv", "--tag", "bsnopen", "--search", "society"),
+    ("digest", "--format", "markdown"),
+    ("digest", "--format", "html"),
+    ("stats",),
+)
+
+
+def outputs(cli: Cli, db: str, tmp_path: Path) -> dict[str, bytes]:
+    """Every output in OUTPUTS of archive ``db``, by its command line."""
+    got: dict[str, bytes] = {}
+    for n, command in enumerate(OUTPUTS):
+        out = tmp_path / f"out-{n}"
+        args = [*command, "--db", db]
+        if command[0] != "stats":
+            args += ["-o", str(out)]
+        result = cli(*args)
+        assert result.exit_code == 0, (command, result.output)
+        got[" ".join(command)] = out.read_bytes() if out.exists() else result.stdout.encode()
+        out.unlink(missing_ok=True)
+    return got
+
+
+def test_fetch_into_postgresql_stores_what_sqlite_stores(
+    cli: Cli, servers: Any, fast_config: Path, pg_url: str, tmp_path: Path
+) -> None:
+    timelines = synthetic_instances(120, instances=3, shared=0.6)
+    urls = [servers(t).url for t in timelines]
+    on_sqlite = fetch(cli, fast_config, *urls)
+    on_pg = fetch(cli, fast_config, *urls, extra=("--db", pg_url))
+    assert on_sqlite.exit_code == on_pg.exit_code == 0, on_pg.output
+    assert "120 new" in on_pg.stderr
+    # Again: nothing new, nothing doubled.
+    again = fetch(cli, fast_config, *urls, extra=("--db", pg_url))
+    assert again.exit_code == 0, again.output
+    assert "0 new" in again.stderr
+    # Two fetches differ in when they ran and, three instances being read at once, in
+    # which copy of a shared post came first (its id, its local id, the order of seen_on):
+    # compare everything else, byte for byte.
+    columns = (
+        "kind,uri,url,created_at,author,author_name,text,tags,links,in_reply_to,boosts,"
+        "replies,favourites,source,edited_at,deleted_at,username,language,visibility,"
+        "sensitive,spoiler_text,mentions,boosted_by,in_reply_to_author,conversation,flags"
+    )
+    for fmt in ("csv", "jsonl"):
+        on = [cli("export", fmt, "--db", db, "--columns", columns) for db in (str(cli.db), pg_url)]
+        assert on[0].exit_code == on[1].exit_code == 0, on[1].output
+        assert on[0].stdout.count("\n") == 120 + (fmt == "csv")  # a header line
+        assert sorted(on[1].stdout.splitlines()) == sorted(on[0].stdout.splitlines()), fmt
+    search = [cli("search", "society", "--db", db).stdout for db in (str(cli.db), pg_url)]
+    assert search[1].splitlines()[0] == search[0].splitlines()[0] == "20 matches"
+
+
+def test_edits_and_deletions_reach_a_postgresql_archive(
+    cli: Cli, servers: Any, fast_config: Path, pg_url: str
+) -> None:
+    statuses = [synthetic_status(n, viewer="v.example", local_id=1000 + n) for n in range(30)]
+    server = servers(statuses)
+    assert fetch(cli, fast_config, server.url, extra=("--db", pg_url)).exit_code == 0
+    edited = dict(statuses[3], content="<p>edited #bsnopen</p>", edited_at="2026-12-01T10:00:00Z")
+    server.set_statuses([edited, *statuses[:3], *statuses[4:29]])  # one edited, one gone
+    result = fetch(cli, fast_config, server.url, extra=("--db", pg_url))
+    assert result.exit_code == 0, result.output
+    rows = cli("export", "csv", "--db", pg_url, "--kind", "version", "--columns", "uri,text").stdout
+    assert "edited" not in rows and statuses[3]["uri"] in rows  # the text before the edit
+    posts = cli("export", "jsonl", "--db", pg_url, "--columns", "uri,deleted_at,text").stdout
+    by_uri = {line.split('"uri":"')[1].split('"')[0]: line for line in posts.splitlines()}
+    assert '"deleted_at":null' not in by_uri[statuses[29]["uri"]]
+    assert "edited #bsnopen" in by_uri[statuses[3]["uri"]]
+
+
+def test_copy_round_trip_keeps_every_output_byte_for_byte(
+    cli: Cli, pg_url: str, tmp_path: Path
+) -> None:
+    assert run_demo(tmp_path / "demo") == 0  # reactions, comments, boosts, edits, deletions
+    demo = str(tmp_path / "demo" / "demo.db")
+    back = str(tmp_path / "back.db")
+    first = cli("copy", demo, pg_url)
+    assert first.exit_code == 0, first.output
+    assert "posts" in first.stderr
+    again = cli("copy", demo, pg_url)
+    assert again.exit_code == 0 and "nothing new" in again.stderr, again.output
+    assert cli("copy", pg_url, back).exit_code == 0
+    original = outputs(cli, demo, tmp_path)
+    for db in (pg_url, back):
+        copied = outputs(cli, db, tmp_path)
+        for command in original:
+            if command != "stats":
+                assert copied[command] == original[command], (db, command)
+    # fetching goes on from a copy: the sources' cursors came along
+    runs = [cli("export", "runs", "--db", db).stdout for db in (pg_url, demo)]
+    assert runs[0] == runs[1]
+
+
+def test_a_slice_copies_its_posts_and_what_hangs_on_them(
+    cli: Cli, servers: Any, fast_config: Path, pg_url: str, tmp_path: Path
+) -> None:
+    statuses = [synthetic_status(n, viewer="v.example", local_id=1000 + n) for n in range(40)]
+    assert fetch(cli, fast_config, servers(statuses).url).exit_code == 0
+    since = sorted(s["created_at"] for s in statuses)[30][:19]
+    result = cli("copy", str(cli.db), pg_url, "--since", since)
+    assert result.exit_code == 0, result.output
+    assert "10 posts" in result.stderr
+    sliced = cli("export", "csv", "--db", pg_url).stdout
+    whole = cli("export", "csv", "--db", str(cli.db), "--since", since).stdout
+    assert sliced == whole
+
+
+def test_a_refused_connection_is_one_line_without_the_password(cli: Cli, tmp_path: Path) -> None:
+    url = "postgresql://archive:s3cret-pw@127.0.0.1:9/events"
+    result = cli("stats", "--db", url)
+    assert result.exit_code == 1
+    assert "s3cret-pw" not in result.output
+    assert "postgresql://archive:***@127.0.0.1:9/events" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_run_while_another_holds_the_archive_exits_75(
+    cli: Cli, servers: Any, fast_config: Path, pg_url: str
+) -> None:
+    server = servers([synthetic_status(1, viewer="v.example", local_id=1)])
+    with PgArchiveLock(DatabaseUrl(pg_url)) as lock:
+        lock.acquire()
+        assert lock.is_held_elsewhere()  # as another connection sees it
+        held = fetch(cli, fast_config, server.url, extra=("--db", pg_url))
+        assert held.exit_code == 75, held.output
+        assert "another bsarchive run" in held.output
+    assert fetch(cli, fast_config, server.url, extra=("--db", pg_url)).exit_code == 0
+    with PgArchiveLock(DatabaseUrl(pg_url)) as lock:
+        lock.acquire()
+        doctor = cli("doctor", "--no-probe", "--db", pg_url)
+    assert doctor.exit_code == 0, doctor.output
+    for line in ("PostgreSQL 15", "version 1", "held by a running"):
+        assert line in " ".join(doctor.output.split()), line
+
+
+def test_an_archive_from_a_newer_bsarchive_is_refused(cli: Cli, pg_url: str) -> None:
+    import psycopg
+
+    assert cli("copy", "--help").exit_code == 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '99')")
+    result = cli("stats", "--db", pg_url)
+    assert result.exit_code == 1
+    assert "newer than this bsarchive" in result.output
+
+
+@pytest.mark.parametrize(
+    ("sqlite", "psycopg"),
+    [
+        ("WHERE a = ? AND b IN (?, ?)", "WHERE a = %s AND b IN (%s, %s)"),
+        ("SELECT '?' || \"a?\" FROM t WHERE x = ?", "SELECT '?' || \"a?\" FROM t WHERE x = %s"),
+        ("WHERE s = :source LIMIT :depth + 1", "WHERE s = %(source)s LIMIT %(depth)s + 1"),
+        ("WHERE k NOT LIKE 'x:%' AND t = '10:30'", "WHERE k NOT LIKE 'x:%%' AND t = '10:30'"),
+    ],
+)  # fmt: skip
+def test_sqlite_placeholders_become_psycopg_ones(sqlite: str, psycopg: str) -> None:
+    assert pg_sql(sqlite) == psycopg
+
+
+def test_a_database_url_is_shown_without_its_password() -> None:
+    db = parse_db("postgresql://archive:pw@db.lab:5433/events?sslmode=require")
+    assert isinstance(db, DatabaseUrl)
+    assert db.shown == "postgresql://archive:***@db.lab:5433/events?sslmode=require"
+    assert "pw" not in repr(db)
+    assert db.stem == "events"
+    assert parse_db("postgres://db.lab/x").shown == "postgres://db.lab/x"
+    assert isinstance(parse_db("~/event.db"), Path)
