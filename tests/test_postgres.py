@@ -7,6 +7,12 @@ archive are compared byte for byte with those of a SQLite archive holding the sa
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +197,68 @@ def test_a_database_url_is_shown_without_its_password() -> None:
     assert db.stem == "events"
     assert parse_db("postgres://db.lab/x").shown == "postgres://db.lab/x"
     assert isinstance(parse_db("~/event.db"), Path)
+
+
+def _collector(db: str, urls: list[str], config: Path) -> subprocess.Popen[str]:
+    """A ``bsarchive fetch`` process over ``urls`` into ``db`` (a collector of its own)."""
+    args = [sys.executable, "-m", "bsarchive", "fetch", "--tag", "bsnopen", "--db", db]
+    args += ["--config", str(config), "--no-reactions", "--refresh", "0"]
+    for url in urls:
+        args += ["--mastodon", url]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_four_collectors_divide_twelve_instances_and_store_what_one_would(
+    cli: Cli, servers: Any, fast_config: Path, pg_url: str, tmp_path: Path
+) -> None:
+    timelines = synthetic_instances(600, instances=12, shared=0.5)
+    urls = [servers(t, latency=0.01).url for t in timelines]
+    collectors = [_collector(pg_url, urls, fast_config) for _ in range(4)]
+    done = [c.communicate(timeout=120) for c in collectors]
+    codes = [c.returncode for c in collectors]
+    # Each either stored its share or found every source held by the others (exit 75).
+    assert set(codes) <= {0, 75} and 0 in codes, done
+    # ... each instance read by exactly one of them.
+    read = [int(err.split(" sources:")[0].split()[-1]) for _, err in done if "sources:" in err]
+    assert sum(read) == 12, done
+    alone = fetch(cli, fast_config, *urls, extra=("--no-reactions", "--refresh", "0"))
+    assert alone.exit_code == 0, alone.output
+    columns = "kind,uri,created_at,author,text,tags,links,in_reply_to,boosts,deleted_at"
+    exports = [
+        cli("export", "csv", "--db", db, "--columns", columns).stdout
+        for db in (pg_url, str(cli.db))
+    ]
+    assert exports[0].count("\n") == 601
+    assert sorted(exports[0].splitlines()) == sorted(exports[1].splitlines())
+    # Every sighting is there once: each instance was read by one collector.
+    sightings = [
+        cli("export", "csv", "--db", db, "--columns", "uri,seen_on").stdout for db in (pg_url,)
+    ]
+    assert all(len(line.split(",")[1].split()) in (1, 12) for line in sightings[0].splitlines()[1:])
+
+
+def test_a_collector_killed_mid_page_loses_and_doubles_nothing(
+    cli: Cli, servers: Any, fast_config: Path, pg_url: str
+) -> None:
+    timelines = synthetic_instances(400, instances=3, shared=0.5)
+    urls = [servers(t, latency=0.05).url for t in timelines]
+    victim = _collector(pg_url, urls, fast_config)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # until some pages are stored
+        got = cli("stats", "--json", "--db", pg_url)
+        if got.exit_code == 0 and json.loads(got.stdout)["counts"]["posts"] > 0:
+            break
+        time.sleep(0.05)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.communicate(timeout=30)
+    again = fetch(cli, fast_config, *urls, extra=("--db", pg_url, "--refresh", "0"))
+    assert again.exit_code == 0, again.output
+    alone = fetch(cli, fast_config, *urls, extra=("--refresh", "0"))
+    assert alone.exit_code == 0, alone.output
+    columns = "kind,uri,created_at,author,text,tags,deleted_at"
+    exports = [
+        cli("export", "csv", "--db", db, "--columns", columns).stdout
+        for db in (pg_url, str(cli.db))
+    ]
+    assert exports[0].count("\n") == 401
+    assert sorted(exports[0].splitlines()) == sorted(exports[1].splitlines())

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from bsarchive import __version__
 from bsarchive.config import Settings
 from bsarchive.discovery import candidate_servers, refusal
-from bsarchive.errors import SourceError, StoreError
+from bsarchive.errors import LockHeldError, SourceError, StoreError
 from bsarchive.http import Http, HttpSettings
 from bsarchive.models import Cursor, Item, Page, SourceResult, SourceSpec, iso
 from bsarchive.policy import screen_page
@@ -95,6 +95,8 @@ class RunResult:
     # Reaction pages and comment feeds that could not be read (logged; never fail the run).
     reaction_failures: int = 0
     discovered: list[str] = field(default_factory=list)
+    # Sources another run on the same archive holds (PostgreSQL): left to it, not failed.
+    held: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[SourceResult]:
@@ -160,6 +162,10 @@ def _pages_for(client: Http, spec: SourceSpec, cursor: Cursor, ctx: FetchContext
 
 
 _DONE = object()
+# A source's last word when another run holds it (store.source_claims).
+_HELD = object()
+# The reaction pass, held by one run at a time like a source.
+REACTIONS_CLAIM = "reactions"
 # A source to run: its key and what makes its pages.
 Job = tuple[str, Callable[[], Iterator[Page]]]
 
@@ -199,6 +205,12 @@ def _run_fetch(
         for spec in settings.sources():
             jobs.append((spec.key, _bind(http, spec, cursor_for(store, spec), ctx)))
         _Drain(store, http, ctx, result, progress, now, settings).run(jobs)
+        if jobs and len(result.held) == len(jobs):
+            raise LockHeldError(
+                str(store.path),
+                "another bsarchive run is fetching every source of this archive",
+                hint="use --wait to wait for it",
+            )
         if settings.discover and settings.tags and not ctx.stop.is_set():
             _discover(settings, store, http, ctx, result, progress, now)
         if settings.refresh_hours and not ctx.stop.is_set():
@@ -389,6 +401,9 @@ def follow_reactions(
     stores: :func:`plan_reactions` (reads the store), :func:`fetch_planned` (network
     only), :func:`store_reaction` for each outcome and :func:`finish_reactions`.
     """
+    if not store.source_claims().take(REACTIONS_CLAIM):
+        log.info("reaction pass: another run on this archive is doing it")
+        return
     plan = plan_reactions(settings, store, now)
     for outcome in fetch_planned(plan, settings, http, ctx, now):
         store_reaction(store, outcome, result, now)
@@ -677,6 +692,7 @@ class _Drain:
         self.counts: dict[str, SourceResult] = {}
         self.errors: dict[str, SourceError] = {}
         self.bugs: list[BaseException] = []
+        self.claims = store.source_claims()
 
     def run(self, jobs: list[Job]) -> dict[str, SourceError]:
         """Run ``jobs`` (source key, page iterator factory) to the end; return the error
@@ -685,6 +701,7 @@ class _Drain:
             return {}
         self.pending = {key for key, _ in jobs}
         self.counts = {key: SourceResult(key) for key, _ in jobs}
+        self.stamps = self.store.source_stamps([key for key, _ in jobs])
         threads = self._start(jobs)
         try:
             while self.pending:
@@ -718,6 +735,8 @@ class _Drain:
                     key, make = waiting.pop()
                 if self.ctx.stop.is_set():
                     self._last_word(key, _DONE)
+                elif not self.claims.take(key, self.stamps.get(key)):
+                    self._last_word(key, _HELD)
                 else:
                     self._work(key, make)
 
@@ -768,6 +787,10 @@ class _Drain:
             self._store(key, payload)
             return
         self.pending.discard(key)
+        if payload is _HELD:
+            log.info("%s: another run on this archive is reading it", key)
+            self.result.held.append(key)
+            return
         if isinstance(payload, SourceError):
             self.errors[key] = payload
         elif isinstance(payload, BaseException):

@@ -306,7 +306,7 @@ def fetch(
         )  # fmt: skip
         require_sources(s)
         with ExitStack() as stack:
-            lock = archive_lock(s.db)
+            lock = archive_lock(s.db, shared=True)
             stack.enter_context(lock)
             lock.acquire(wait=s.wait)
             store = stack.enter_context(open_store(s.db))
@@ -408,7 +408,7 @@ def watch(
             reactions_seconds=parse_duration(reactions_every, "--reactions-every"),
         )  # fmt: skip
         with ExitStack() as stack:
-            lock = archive_lock(s.db)
+            lock = archive_lock(s.db, shared=True)
             stack.enter_context(lock)
             lock.acquire(wait=s.wait)
             store = stack.enter_context(open_store(s.db))
@@ -441,7 +441,7 @@ def _import(
     for path in files:  # a mistyped name is a usage error, before anything is imported
         if not path.exists():
             raise ConfigError(str(path), "no such file")
-    with archive_lock(s.db) as lock, open_store(s.db) as store:
+    with archive_lock(s.db, shared=True) as lock, open_store(s.db) as store:
         lock.acquire(wait=wait)
         results = archive.run_import(store, files, "twarc" if fmt == "twarc" else "tags")
     code = EXIT_OK

@@ -158,6 +158,8 @@ def summary(result: RunResult, quiet: bool) -> None:
         line += f", {result.skipped} outside the window or opted out"
     if result.failures:
         line += f", {len(result.failures)} failed"
+    if result.held:
+        line += f", {len(result.held)} left to another run"
     if result.reaction_failures:
         line += f", {result.reaction_failures} linked pages or comment feeds unreadable (see above)"
     print(line, file=sys.stderr)

@@ -116,10 +116,12 @@ def open_store(db: Path | DatabaseUrl, *, readonly: bool = False) -> Store:
     return Store(db, readonly=readonly)
 
 
-def archive_lock(db: Path | DatabaseUrl) -> ArchiveLock | PgArchiveLock:
-    """The lock that keeps overlapping runs from writing ``db`` together."""
+def archive_lock(db: Path | DatabaseUrl, *, shared: bool = False) -> ArchiveLock | PgArchiveLock:
+    """The lock that keeps overlapping runs from writing ``db`` together. ``shared``: a
+    collector's, which on PostgreSQL lets other collectors in to divide the sources (a
+    SQLite archive has one writer at a time whatever is asked)."""
     if isinstance(db, DatabaseUrl):
-        return PgArchiveLock(db)
+        return PgArchiveLock(db, shared=shared)
     return ArchiveLock(db)
 
 

@@ -31,7 +31,31 @@ T = TypeVar("T")
 
 
 class EngineError(Exception):
-    """A database error from an engine other than SQLite (its driver's, on one line)."""
+    """A database error from an engine other than SQLite (its driver's, on one line), with
+    its SQLSTATE where the server gave one."""
+
+    def __init__(self, message: str, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+# What a source's row says of how far it was read (newest, oldest, requests so far).
+SourceStamp = tuple[str | None, str | None, int]
+STAMP_SQL = "SELECT key, newest, oldest, requests FROM sources WHERE key IN ({marks})"
+
+
+class SourceClaims:
+    """The sources a run works on, each held by one run at a time. A SQLite archive is
+    written by one run at a time anyway (its lock file), so every claim holds."""
+
+    def take(self, key: str, stamp: SourceStamp | None = None) -> bool:
+        """Hold ``key`` for the rest of the run; False when another run holds it, or has
+        read it since this run read its cursor (``stamp``, :meth:`StoreBase.source_stamps`):
+        its turn is done, and this run's cursor is older than the stored one."""
+        return True
+
+    def close(self) -> None:
+        """Let every claim go (the run's end)."""
 
 
 def _wrap(what: str, path: Path | str, fn: Callable[[], T]) -> T:
@@ -128,9 +152,42 @@ class StoreBase:
             )
         self._author_ids: dict[str, int] = {}
         self._forgotten: tuple[frozenset[str], frozenset[str]] | None = None
+        self._claims: SourceClaims | None = None
 
     def close(self) -> None:
+        if self._claims is not None:
+            self._claims.close()
         self.db.close()
+
+    def source_claims(self) -> SourceClaims:
+        """This run's claims on sources (one object for the store's life: claims are held
+        until it is closed)."""
+        if self._claims is None:
+            self._claims = self._new_claims()
+        return self._claims
+
+    def _new_claims(self) -> SourceClaims:
+        return SourceClaims()
+
+    def source_stamps(self, keys: Sequence[str]) -> dict[str, SourceStamp]:
+        """How far each of ``keys`` was read, as its cursor was (None: never)."""
+        stamps: dict[str, SourceStamp] = {}
+        with _errors("read sources", self.path):
+            for part, marks in _parts(list(keys)):
+                for key, newest, oldest, requests in self.db.execute(
+                    STAMP_SQL.format(marks=marks), part
+                ):
+                    stamps[key] = (newest, oldest, int(requests))
+        return stamps
+
+    def _retrying(self, fn: Callable[[], T]) -> T:
+        """Run a write transaction ``fn``; on SQLite once (one writer: nothing to retry)."""
+        return fn()
+
+    def _hold(self, keys: Sequence[str]) -> None:
+        """Hold ``keys`` (posts' uris and urls) until the transaction ends, so that two
+        writers never merge into one stored post at once; on SQLite the write lock
+        already does."""
 
     def reader(self) -> Self:
         """Another connection to the same archive, read-only (a watch's wall, say)."""
@@ -144,10 +201,10 @@ class StoreBase:
         """Rows were inserted into ``table`` with ids of their own (a copy): on SQLite the
         next new row takes the largest id + 1 anyway."""
 
-    def _new_ids(self, table: str, key: str, keys: Sequence[str], last: int) -> list[int]:
+    def _new_ids(self, table: str, key: str, keys: Sequence[str], last: int) -> list[int | None]:
         """The ids of the rows just inserted into ``table`` (keyed by ``key``) in ``keys``
-        order, the largest id before them being ``last``: on SQLite one writer appends,
-        so they follow it."""
+        order, the largest id before them being ``last``, None for a row another writer
+        inserted first: on SQLite one writer appends, so they follow ``last``."""
         return list(range(last + 1, last + 1 + len(keys)))
 
     def _page_size(self) -> int:

@@ -32,16 +32,24 @@ class ItemsMixin(PostsMixin, ReactionsMixin, SourcesMixin):
 
     def save_page(self, page: Page, now: datetime) -> SaveResult:
         """Store a page of items and its source's cursor in one transaction."""
-        with self.transaction(), _errors("save page", self.path):
-            new, updated = self._save_all(page.items, now)
-            self._save_cursor(page.source_key, page.cursor, new, page.requests)
-        return SaveResult(new, updated)
+
+        def once() -> SaveResult:
+            with self.transaction(), _errors("save page", self.path):
+                new, updated = self._save_all(page.items, now)
+                self._save_cursor(page.source_key, page.cursor, new, page.requests)
+            return SaveResult(new, updated)
+
+        return self._retrying(once)
 
     def save_items(self, items: Sequence[Item], now: datetime) -> SaveResult:
         """Store items without a cursor (imports, reactions)."""
-        with self.transaction(), _errors("save items", self.path):
-            new, updated = self._save_all(items, now)
-        return SaveResult(new, updated)
+
+        def once() -> SaveResult:
+            with self.transaction(), _errors("save items", self.path):
+                new, updated = self._save_all(items, now)
+            return SaveResult(new, updated)
+
+        return self._retrying(once)
 
     def _save_all(self, items: Sequence[Item], now: datetime) -> tuple[int, int]:
         """Store items in order: each run of posts (tweets apart) in batches

@@ -16,19 +16,35 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Self
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from bsarchive import __version__
 from bsarchive.dburl import DatabaseUrl
 from bsarchive.errors import ConfigError, LockHeldError, StoreError
-from bsarchive.store._base import EngineError, StoreBase, _errors
+from bsarchive.store._base import (
+    STAMP_SQL,
+    EngineError,
+    SourceClaims,
+    SourceStamp,
+    StoreBase,
+    _errors,
+)
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     import psycopg
 
 # Seconds to wait for the server before a run reports it unreachable.
 CONNECT_TIMEOUT_S = 10
+# A transaction the server aborted to break a deadlock (40P01) or a serialization conflict
+# (40001) with another collector is tried again, this many times in all.
+RETRY_STATES = frozenset({"40P01", "40001"})
+RETRIES = 5
 # The archive-wide advisory lock's key (any fixed bigint: "bsarchiv" in ASCII).
 ARCHIVE_LOCK_KEY = 0x62736172_63686976
 
@@ -216,7 +232,7 @@ class PgConnection:
         try:
             cursor.execute(pg_sql(sql), values)
         except psycopg.Error as e:
-            raise EngineError(_message(e)) from e
+            raise EngineError(_message(e), e.sqlstate) from e
         return cursor
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> psycopg.Cursor[Any]:
@@ -226,7 +242,7 @@ class PgConnection:
         try:
             cursor.executemany(pg_sql(sql), list(rows))
         except psycopg.Error as e:
-            raise EngineError(_message(e)) from e
+            raise EngineError(_message(e), e.sqlstate) from e
         return cursor
 
     @property
@@ -282,6 +298,9 @@ class PgEngine(StoreBase):
         self.path = url.shown  # how messages name the archive: never with a password
         self.readonly = readonly
         self._grouped = False
+        self._author_ids: dict[str, int] = {}
+        self._forgotten: tuple[frozenset[str], frozenset[str]] | None = None
+        self._claims: SourceClaims | None = None
         self.db = connect(url, readonly=readonly)  # type: ignore[assignment]
         version = self._schema_version()
         if version > PG_SCHEMA_VERSION:
@@ -296,8 +315,41 @@ class PgEngine(StoreBase):
                 self.close()
                 raise StoreError(self.path, f"archive schema {version} needs migrating")
             self._migrate(version)
-        self._author_ids: dict[str, int] = {}
-        self._forgotten: tuple[frozenset[str], frozenset[str]] | None = None
+
+    def _new_claims(self) -> SourceClaims:
+        return PgSourceClaims(self.url)
+
+    def _retrying(self, fn: Callable[[], T]) -> T:
+        """Run a write transaction ``fn`` again when the server aborted it to break a
+        deadlock or a serialization conflict with another collector (nothing of it was
+        committed), up to ``RETRIES`` times, after a short random pause."""
+        for attempt in range(RETRIES):
+            try:
+                return fn()
+            except StoreError as e:
+                cause = e.__cause__
+                retry = isinstance(cause, EngineError) and cause.sqlstate in RETRY_STATES
+                if not retry or attempt == RETRIES - 1:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _hold(self, keys: Sequence[str]) -> None:
+        """Transaction-scoped advisory locks on ``keys``, in a fixed order: a collector
+        storing a post waits for one merging another copy of it (each reads the stored
+        row after the other's commit, so no sighting is lost to a concurrent update)."""
+        if keys:
+            self.db.execute(
+                "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 1)))"
+                " FROM (SELECT DISTINCT unnest(?::text[]) AS k ORDER BY k) AS held",
+                (list(keys),),
+            )
+
+    @contextlib.contextmanager
+    def grouped(self) -> Iterator[None]:
+        """Each page in its own transaction: one the server aborts (a deadlock with another
+        collector) is retried alone."""
+        yield
 
     def _schema_version(self) -> int:
         with _errors("read schema", self.path):
@@ -379,27 +431,70 @@ class PgEngine(StoreBase):
             f" coalesce(max(id), 0) + 1, false) FROM {table}"
         )
 
-    def _new_ids(self, table: str, key: str, keys: Sequence[str], last: int) -> list[int]:
-        """The ids of rows just inserted, read back in ``keys`` order: identities from
-        several collectors at once interleave."""
+    def _new_ids(self, table: str, key: str, keys: Sequence[str], last: int) -> list[int | None]:
+        """The ids of rows just inserted, read back in ``keys`` order (identities from
+        several collectors at once interleave); None for a row another collector stored
+        first (``ON CONFLICT DO NOTHING`` left it): this transaction's own rows are those
+        whose ``xmin`` is its id."""
         found: dict[str, int] = {}
         for start in range(0, len(keys), 1000):
             part = list(keys[start : start + 1000])
             found.update(
                 self.db.execute(
-                    f"SELECT {key}, id FROM {table} WHERE {key} = ANY(?) AND id > ?", (part, last)
+                    f"SELECT {key}, id FROM {table} WHERE {key} = ANY(?) AND id > ?"
+                    " AND xmin = pg_current_xact_id()::xid",
+                    (part, last),
                 ).fetchall()
             )
-        return [found[k] for k in keys]
+        return [found.get(k) for k in keys]
 
 
-class PgArchiveLock:
-    """The archive-wide lock on PostgreSQL, as ``<db>.lock`` is for a file: a session
-    advisory lock on its own connection, released by the server when the connection ends
-    (a killed collector never leaves it behind)."""
+class PgSourceClaims(SourceClaims):
+    """Claims on sources as session advisory locks on a connection of their own, taken from
+    the run's source threads: two collectors on one archive divide its sources between
+    them, each source read by one of them. Held until the run ends (so a collector that
+    finished a source does not hand it to a later one whose cursor is older); the server
+    drops them with the connection if a collector dies."""
 
     def __init__(self, url: DatabaseUrl) -> None:
         self.url = url
+        self._conn: PgConnection | None = None
+        self._lock = threading.Lock()
+
+    def take(self, key: str, stamp: SourceStamp | None = None) -> bool:
+        with self._lock, _errors("claim a source", self.url.shown):
+            if self._conn is None:
+                self._conn = connect(self.url)
+            conn = self._conn
+            got = conn.execute(
+                "SELECT pg_try_advisory_lock(hashtextextended(?, 0))", (key,)
+            ).fetchone()
+            if not (got and got[0]):
+                return False
+            row = conn.execute(STAMP_SQL.format(marks="?"), (key,)).fetchone()
+            now = (row[1], row[2], int(row[3])) if row else None
+            if now != stamp:  # read by another run since ours read the cursor: done
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(?, 0))", (key,))
+                return False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+class PgArchiveLock:
+    """The archive-wide lock on PostgreSQL: a session advisory lock on its own connection,
+    released by the server when the connection ends (a killed collector never leaves it
+    behind). Collectors (fetch, watch, import) hold it ``shared``, dividing the sources
+    through :class:`PgSourceClaims`; what must have the archive alone (``forget``, a copy
+    into it) holds it exclusively, as ``<db>.lock`` is held for a file."""
+
+    def __init__(self, url: DatabaseUrl, *, shared: bool = False) -> None:
+        self.url = url
+        self.shared = shared
         self._conn: PgConnection | None = None
 
     def acquire(self, *, wait: bool = False, timeout: float | None = None) -> None:
@@ -409,7 +504,8 @@ class PgArchiveLock:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with _errors("lock", self.url.shown):
-                got = conn.execute("SELECT pg_try_advisory_lock(?)", (ARCHIVE_LOCK_KEY,)).fetchone()
+                kind = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
+                got = conn.execute(f"SELECT {kind}(?)", (ARCHIVE_LOCK_KEY,)).fetchone()
                 if got and got[0]:
                     break
             if not wait or (deadline is not None and time.monotonic() > deadline):

@@ -8,7 +8,7 @@ import json
 import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bsarchive import __version__
@@ -74,6 +74,8 @@ _INSERT_LINK = (
     "INSERT INTO post_links (post_id, url, position) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 )
 # The columns of a new post, in the order both writers (one post, an import batch) bind.
+# A post another writer stored since we looked (several collectors on PostgreSQL) is left
+# to the merge.
 _INSERT_POST = """
     INSERT INTO posts (uri, url, created_at, author_id, content_html, text, spoiler_text,
         language, visibility, sensitive, in_reply_to_uri, in_reply_to_local_id, quote_uri,
@@ -81,6 +83,7 @@ _INSERT_POST = """
         raw, fetched_at, fetched_from, version, first_seen_at, updated_at, tags_row)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
             ?)
+    ON CONFLICT (uri) DO NOTHING
 """
 
 
@@ -343,6 +346,7 @@ class PostsMixin(StoreBase):
 
     def _upsert_post(self, post: Post, now: datetime) -> tuple[int, int]:
         stamp = iso(now)
+        self._hold([key for key in (post.uri, post.url) if key])
         sighting = post.sighting
         row = self._find_post(post)
         if row is None:
@@ -389,7 +393,12 @@ class PostsMixin(StoreBase):
                     int(post.is_tags_row),
                 ),
             )
-            post_id = int(cur.fetchone()[0])
+            inserted = cur.fetchone()
+            if inserted is None:  # another collector stored it since we looked: merge
+                row = self._find_post(post)
+                assert row is not None
+                return 0, self._update_post(row, post, stamp)
+            post_id = int(inserted[0])
             if post.tags:
                 self.db.executemany(
                     "INSERT INTO post_tags (tag, post_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -416,6 +425,7 @@ class PostsMixin(StoreBase):
         and goes through ``_upsert_post`` after the rest, in order. Returns (new, updated).
         """
         stamp = iso(now)
+        self._hold([key for p in posts for key in (p.uri, p.url) if key])
         by_uri = self._rows_by_uri([p.uri for p in posts])
         names: dict[int, tuple[str, ...]] = {
             i: tuple(dict.fromkeys((p.uri, *((p.url,) if p.url else ()), *identity_candidates(p))))
@@ -940,7 +950,11 @@ class PostsMixin(StoreBase):
                     for p in posts
                 ],
             )  # fmt: skip
-        ids = self._new_ids("posts", "uri", [p[_P_URI] for p in posts], last)
+        got = self._new_ids("posts", "uri", [p[_P_URI] for p in posts], last)
+        # Posts another collector stored since we looked (PostgreSQL): merged instead.
+        taken = [p for p, i in zip(posts, got, strict=True) if i is None]
+        posts = [p for p, i in zip(posts, got, strict=True) if i is not None]
+        ids = [i for i in got if i is not None]
         self.db.executemany(
             "INSERT INTO post_tags (tag, post_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [
@@ -975,6 +989,8 @@ class PostsMixin(StoreBase):
             "INSERT INTO post_mentions (post_id, url) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(i, url) for p, i in zip(posts, ids, strict=True) for url in p[_P_MENTION_URLS]],
         )
+        for p in taken:
+            self._upsert_post(unpack_post(p), _when(stamp) or datetime.now(UTC))
         return len(posts)
 
     @contextlib.contextmanager
