@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
+from bsarchive.dburl import DatabaseUrl
 from bsarchive.demo import FixtureMastodon
+from bsarchive.store import PgStore, Store
 from tests.support import pg
 from tests.support.cli import FAST_CONFIG, Cli
 
@@ -45,6 +47,14 @@ def cli(tmp_path: Path) -> Cli:
     return Cli(tmp_path)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine_cli(request: pytest.FixtureRequest, tmp_path: Path) -> Cli:
+    """The CLI writing a SQLite file, then (a second run of the test) a PostgreSQL database."""
+    if request.param == "sqlite":
+        return Cli(tmp_path)
+    return Cli(tmp_path, request.getfixturevalue("pg_url"))
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[pg.Cluster | str]:
     """One throwaway PostgreSQL server for the session, or why there is none."""
@@ -67,3 +77,34 @@ def pg_url(pg_cluster: pg.Cluster | str, request: pytest.FixtureRequest) -> Iter
     pg_cluster.admin(f"CREATE DATABASE {name}")
     yield pg_cluster.url(name)
     pg_cluster.admin(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_store(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_cluster: pg.Cluster | str
+) -> Iterator[Callable[[str], Store]]:
+    """Open a new, empty archive by name, on each engine in turn (the store's behaviour is
+    the same on both); PostgreSQL's turn skips, saying why, where there is no server."""
+    opened: list[Store] = []
+    databases: list[str] = []
+
+    def make(name: str = "a") -> Store:
+        if request.param == "sqlite":
+            store = Store(tmp_path / f"{name}.db")
+        else:
+            if isinstance(pg_cluster, str):
+                pytest.skip(f"PostgreSQL unavailable: {pg_cluster}")
+            database = f"s{abs(hash((request.node.nodeid, name))) % 10**12}"
+            pg_cluster.admin(f"DROP DATABASE IF EXISTS {database}")
+            pg_cluster.admin(f"CREATE DATABASE {database}")
+            databases.append(database)
+            store = PgStore(DatabaseUrl(pg_cluster.url(database)))
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+    if not isinstance(pg_cluster, str):
+        for database in databases:
+            pg_cluster.admin(f"DROP DATABASE {database} WITH (FORCE)")

@@ -21,8 +21,9 @@ from tests.support.cli import Cli, fetch
 
 
 def test_same_status_on_three_instances_is_stored_once(
-    cli: Cli, servers: Any, fast_config: Path
+    engine_cli: Cli, servers: Any, fast_config: Path
 ) -> None:
+    cli = engine_cli
     timelines = synthetic_instances(100, instances=3, shared=0.7)
     a, b, c = (servers(t) for t in timelines)
     result = fetch(cli, fast_config, a.url, b.url, c.url)
@@ -40,7 +41,10 @@ def test_same_status_on_three_instances_is_stored_once(
     assert "100 new" in result.stderr
 
 
-def test_second_run_fetches_only_new_pages(cli: Cli, servers: Any, fast_config: Path) -> None:
+def test_second_run_fetches_only_new_pages(
+    engine_cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    cli = engine_cli
     statuses = [synthetic_status(n, viewer="v.example", local_id=1000 + n) for n in range(90)]
     server = servers(statuses[:85])
     assert fetch(cli, fast_config, server.url).exit_code == 0
@@ -64,8 +68,9 @@ def test_second_run_fetches_only_new_pages(cli: Cli, servers: Any, fast_config: 
 
 
 def test_a_tag_empty_on_the_first_run_is_read_again_later(
-    cli: Cli, servers: Any, fast_config: Path
+    engine_cli: Cli, servers: Any, fast_config: Path
 ) -> None:
+    cli = engine_cli
     # A cron job set up before the event: nothing carries the hashtag yet.
     server = servers([])
     assert fetch(cli, fast_config, server.url).exit_code == 0
@@ -144,7 +149,8 @@ def test_a_url_with_no_mastodon_api_is_reported_not_archived_as_silence(
     ]
 
 
-def test_since_stops_the_backfill(cli: Cli, servers: Any, fast_config: Path) -> None:
+def test_since_stops_the_backfill(engine_cli: Cli, servers: Any, fast_config: Path) -> None:
+    cli = engine_cli
     statuses = [synthetic_status(n, viewer="v.example", local_id=1000 + n) for n in range(200)]
     server = servers(statuses)
     # Posts are 3 s apart from 17:00:00; since 17:07:30 keeps posts 150..199.
@@ -253,7 +259,10 @@ def _answer(
     return hook
 
 
-def test_bad_answers_end_only_their_source(cli: Cli, servers: Any, fast_config: Path) -> None:
+def test_bad_answers_end_only_their_source(
+    engine_cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    cli = engine_cli
     good = servers([synthetic_status(n, viewer="v.example", local_id=100 + n) for n in range(3)])
     html = servers(
         [], hook=_answer(200, b"<!doctype html><title>Just a moment...</title>", "text/html")
@@ -354,7 +363,10 @@ def test_timeout_names_the_instance(cli: Cli, servers: Any, fast_config: Path) -
     assert cli.rows("SELECT count(*) FROM posts") == [(1,)]
 
 
-def test_refresh_records_edits_and_deletions(cli: Cli, servers: Any, fast_config: Path) -> None:
+def test_refresh_records_edits_and_deletions(
+    engine_cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    cli = engine_cli
     statuses = [
         synthetic_status(n, viewer="v.example", local_id=100 + n, start=0) for n in range(3)
     ]
@@ -375,7 +387,10 @@ def test_refresh_records_edits_and_deletions(cli: Cli, servers: Any, fast_config
     assert versions == [("Post 0 from the Big Society Network open night #bsnopen",)]
 
 
-def test_export_csv_and_jsonl(cli: Cli, servers: Any, fast_config: Path, tmp_path: Path) -> None:
+def test_export_csv_and_jsonl(
+    engine_cli: Cli, servers: Any, fast_config: Path, tmp_path: Path
+) -> None:
+    cli = engine_cli
     statuses = [
         synthetic_status(0, viewer="v.example", local_id=100, text='=HYPERLINK("http://x") hi'),
         synthetic_status(
@@ -409,7 +424,8 @@ def test_export_csv_and_jsonl(cli: Cli, servers: Any, fast_config: Path, tmp_pat
     assert objects[1]["seen_on"] == ["127.0.0.1:" + server.url.rsplit(":", 1)[1]]
 
 
-def test_export_filters(cli: Cli, servers: Any, fast_config: Path) -> None:
+def test_export_filters(engine_cli: Cli, servers: Any, fast_config: Path) -> None:
+    cli = engine_cli
     server = servers([synthetic_status(n, viewer="v.example", local_id=100 + n) for n in range(10)])
     assert fetch(cli, fast_config, server.url).exit_code == 0
     result = cli(
@@ -503,8 +519,9 @@ def _live(now: datetime, minutes_ago: float, n: int) -> dict[str, Any]:
 
 
 def test_a_post_delivered_late_just_below_the_newest_id_costs_no_request(
-    cli: Cli, servers: Any, fast_config: Path
+    engine_cli: Cli, servers: Any, fast_config: Path
 ) -> None:
+    cli = engine_cli
     # Mastodon ids a remote status by its published time: one arriving late sorts below
     # ids already read. The catch-up starts a few stored posts below the newest, so the
     # next run's one timeline request reads it.
@@ -525,8 +542,9 @@ def test_a_post_delivered_late_just_below_the_newest_id_costs_no_request(
 
 
 def test_a_run_with_nothing_new_is_one_request_per_tag(
-    cli: Cli, servers: Any, fast_config: Path
+    engine_cli: Cli, servers: Any, fast_config: Path
 ) -> None:
+    cli = engine_cli
     now = datetime.now(UTC)
     server = servers([_live(now, 300 - n, n) for n in range(300)])
     assert fetch(cli, fast_config, server.url, extra=("--refresh", "0")).exit_code == 0
@@ -537,8 +555,9 @@ def test_a_run_with_nothing_new_is_one_request_per_tag(
 
 
 def test_a_post_delivered_late_far_below_the_newest_is_archived_by_the_next_run(
-    cli: Cli, servers: Any, fast_config: Path
+    engine_cli: Cli, servers: Any, fast_config: Path
 ) -> None:
+    cli = engine_cli
     # 100 posts newer than it had been read when it arrived: beyond the catch-up's
     # look-back, the default re-check's walk of the recent posts finds it.
     now = datetime.now(UTC)
@@ -553,8 +572,9 @@ def test_a_post_delivered_late_far_below_the_newest_is_archived_by_the_next_run(
 
 
 def test_edits_and_deletions_are_caught_without_a_flag(
-    cli: Cli, servers: Any, fast_config: Path
+    engine_cli: Cli, servers: Any, fast_config: Path
 ) -> None:
+    cli = engine_cli
     # A past event (2010) archived today: the re-check goes by when posts were stored.
     # 150 posts: the edited and the deleted ones are far below the catch-up's look-back.
     statuses = [synthetic_status(n, viewer="v.example", local_id=1000 + n) for n in range(150)]
@@ -585,8 +605,9 @@ def test_edits_and_deletions_are_caught_without_a_flag(
 
 
 def test_two_boosts_of_one_post_in_one_page_are_two_boosts(
-    cli: Cli, servers: Any, fast_config: Path
+    engine_cli: Cli, servers: Any, fast_config: Path
 ) -> None:
+    cli = engine_cli
     # Some servers' tag timelines carry boosts; two people boosting one post is two boosts.
     fixtures = paths.FIXTURES / "activitypub"
     first = json.loads((fixtures / "status_boost.json").read_text(encoding="utf-8"))
@@ -602,8 +623,9 @@ def test_two_boosts_of_one_post_in_one_page_are_two_boosts(
 
 
 def test_a_reply_to_an_untagged_post_gets_its_parent_asked_of_the_instance(
-    cli: Cli, servers: Any, fast_config: Path
+    engine_cli: Cli, servers: Any, fast_config: Path
 ) -> None:
+    cli = engine_cli
     # The parent does not carry the tag, so only the reply is in the tag timeline; the
     # API names the parent by its id on this instance.
     parent = synthetic_status(1, viewer="v.example", local_id=500)

@@ -20,8 +20,7 @@ import pytest
 
 from bsarchive.dburl import DatabaseUrl, parse_db
 from bsarchive.demo import run_demo, synthetic_instances, synthetic_status
-from bsarchive.store import PgArchiveLock
-from bsarchive.store._pg import pg_sql  # noqa: PLC2701 (the translation, tested alone)
+from bsarchive.store import PgArchiveLock, pg_sql
 from tests.support.cli import Cli, fetch
 
 # What a researcher and a comms person take out of an archive.

@@ -29,6 +29,7 @@ from bsarchive.store import (
     SCHEMA_VERSION,
     ArchiveLock,
     ExportFilter,
+    PgStore,
     Store,
     pack_items,
     unpack_post,
@@ -107,8 +108,8 @@ def test_archive_of_schema_9_learns_which_rows_came_from_a_tags_sheet(tmp_path: 
         assert rows(store, "SELECT text, tags_row FROM posts") == [("the whole text", 0)]
 
 
-def test_same_uri_from_three_instances_is_one_post(tmp_path: Path) -> None:
-    with Store(tmp_path / "a.db") as store:
+def test_same_uri_from_three_instances_is_one_post(new_store: Callable[[str], Store]) -> None:
+    with new_store("a") as store:
         first = store.save_items([post()], NOW)
         again = store.save_items(
             [post(on="b.example", local="77", boosts=4), post(on="c.example", local="9")], NOW
@@ -124,8 +125,8 @@ def test_same_uri_from_three_instances_is_one_post(tmp_path: Path) -> None:
         ]
 
 
-def test_edit_keeps_the_prior_version_and_deletion_marks(tmp_path: Path) -> None:
-    with Store(tmp_path / "a.db") as store:
+def test_edit_keeps_the_prior_version_and_deletion_marks(new_store: Callable[[str], Store]) -> None:
+    with new_store("a") as store:
         store.save_items([post()], NOW)
         edited = post(
             content_html="<p>Hello again</p>", text="Hello again", edited_at=WHEN.replace(minute=45)
@@ -150,8 +151,8 @@ def test_edit_keeps_the_prior_version_and_deletion_marks(tmp_path: Path) -> None
         assert rows(store, "SELECT count(*), count(deleted_at) FROM posts") == [(1, 1)]
 
 
-def test_boost_is_recorded_not_copied(tmp_path: Path) -> None:
-    with Store(tmp_path / "a.db") as store:
+def test_boost_is_recorded_not_copied(new_store: Callable[[str], Store]) -> None:
+    with new_store("a") as store:
         original = post()
         boost = Boost(
             "https://b.example/users/bo/statuses/5/activity", original.uri,
@@ -164,8 +165,8 @@ def test_boost_is_recorded_not_copied(tmp_path: Path) -> None:
         ]
 
 
-def test_cursor_commits_with_its_page_or_not_at_all(tmp_path: Path) -> None:
-    with Store(tmp_path / "a.db") as store:
+def test_cursor_commits_with_its_page_or_not_at_all(new_store: Callable[[str], Store]) -> None:
+    with new_store("a") as store:
         page = Page("mastodon:https://a.example#bsnopen", (post(),), Cursor(newest="9", oldest="1"))
         store.save_page(page, NOW)
         assert store.get_cursor(page.source_key) == Cursor(newest="9", oldest="1")
@@ -297,7 +298,9 @@ def test_export_rows_are_oldest_first_and_filtered(tmp_path: Path) -> None:
         assert safe[5] == "'@al@a.example"
 
 
-def test_reply_parent_is_resolved_from_local_ids_in_either_order(tmp_path: Path) -> None:
+def test_reply_parent_is_resolved_from_local_ids_in_either_order(
+    new_store: Callable[[str], Store],
+) -> None:
     parent = post("https://a.example/users/al/statuses/1", local="11")
     reply = post(
         "https://b.example/users/bo/statuses/2", local="12", in_reply_to_local_id="11",
@@ -307,7 +310,7 @@ def test_reply_parent_is_resolved_from_local_ids_in_either_order(tmp_path: Path)
         "https://b.example/users/bo/statuses/3", on="z.example", local="13",
         in_reply_to_local_id="11", author=Author("@bo@b.example"),
     )  # fmt: skip
-    with Store(tmp_path / "a.db") as store:
+    with new_store("a") as store:
         store.save_items([reply, elsewhere], NOW)
         assert store.resolve_replies() == 0  # parent not archived yet
         store.save_items([parent], NOW)
@@ -335,7 +338,9 @@ def test_iso_is_fixed_width_utc(value: datetime, text: str) -> None:
     assert iso(value) == text
 
 
-def test_packed_items_keep_every_field_and_store_like_items(tmp_path: Path) -> None:
+def test_packed_items_keep_every_field_and_store_like_items(
+    new_store: Callable[[str], Store],
+) -> None:
     edited = post(
         uri="https://a.example/users/al/statuses/2",
         local="2",
@@ -353,7 +358,7 @@ def test_packed_items_keep_every_field_and_store_like_items(tmp_path: Path) -> N
     packed = pack_items([post(), edited, boost])
     assert [unpack_post(values) for values in packed.posts] == [post(), edited]
     assert (len(packed.boosts), packed.other) == (1, [])
-    with Store(tmp_path / "packed.db") as a, Store(tmp_path / "plain.db") as b:
+    with new_store("packed") as a, new_store("plain") as b:
         a.import_packed(packed, NOW)
         b.save_items([post(), edited, boost], NOW)
         sql = (
@@ -384,11 +389,15 @@ DUMP = (
     "SELECT p.uri, v.edited_at, v.text FROM post_versions v JOIN posts p ON p.id = v.post_id"
     " ORDER BY 1, 2",
     "SELECT uri, post_uri FROM boosts ORDER BY 1",
-    "SELECT rowid, text FROM posts_fts ORDER BY 1",
 )
+# The full-text index: FTS5's rows on SQLite, the generated tsvector on PostgreSQL.
+SEARCH_DUMP = "SELECT rowid, text FROM posts_fts ORDER BY 1"
+PG_SEARCH_DUMP = "SELECT id, search::text FROM posts ORDER BY 1"
 
 
-def test_a_page_stored_at_once_gives_the_rows_of_its_items_one_by_one(tmp_path: Path) -> None:
+def test_a_page_stored_at_once_gives_the_rows_of_its_items_one_by_one(
+    new_store: Callable[[str], Store],
+) -> None:
     # The batched write path (issue 16) against the store's one-by-one path (one lookup and
     # insert or update per post), over the cases it sorts:
     # new, stored, a repeat inside the page, a feed item and its API copy, an edit, a
@@ -420,7 +429,7 @@ def test_a_page_stored_at_once_gives_the_rows_of_its_items_one_by_one(tmp_path: 
         Deletion(gone.uri, gone.sighting),
         post("https://a.example/users/al/statuses/6", local="6", on="c.example", boosts=3),
     ]  # fmt: skip
-    with Store(tmp_path / "page.db") as a, Store(tmp_path / "items.db") as b:
+    with new_store("page") as a, new_store("items") as b:
         for store in (a, b):
             store.forget(author="@zed", reason="asked", now=NOW)
             store.save_items(stored_before, NOW)
@@ -430,17 +439,20 @@ def test_a_page_stored_at_once_gives_the_rows_of_its_items_one_by_one(tmp_path: 
         assert (saved.new, saved.updated) == tuple(map(sum, zip(*one_by_one, strict=True)))
         # New: 3 posts (the API copy is the feed item's) and a boost; an edit, a deletion.
         assert (saved.new, saved.updated) == (4, 2)
-        for sql in DUMP:
+        search = PG_SEARCH_DUMP if isinstance(a, PgStore) else SEARCH_DUMP
+        for sql in (*DUMP, search):
             assert rows(a, sql) == rows(b, sql), sql
         assert rows(a, "SELECT count(*) FROM posts WHERE uri LIKE '%/5'") == [(0,)]
 
 
-def test_an_older_copy_from_another_instance_never_undoes_an_edit(tmp_path: Path) -> None:
+def test_an_older_copy_from_another_instance_never_undoes_an_edit(
+    new_store: Callable[[str], Store],
+) -> None:
     later, earlier = NOW.replace(hour=8), NOW.replace(hour=7)
     fresh = post(content_html="<p>v3</p>", text="v3", edited_at=later)
     # A remote instance keeps the version it was last sent: v2.
     stale = post(on="b.example", local="77", content_html="<p>v2</p>", text="v2", edited_at=earlier)
-    with Store(tmp_path / "a.db") as store:
+    with new_store("a") as store:
         for _ in range(3):
             store.save_items([fresh], NOW)
             store.save_items([stale], NOW)
@@ -453,9 +465,11 @@ def test_an_older_copy_from_another_instance_never_undoes_an_edit(tmp_path: Path
         assert rows(store, "SELECT text FROM post_versions") == [("v3",)]
 
 
-def test_only_the_posts_own_server_brings_a_deleted_post_back(tmp_path: Path) -> None:
+def test_only_the_posts_own_server_brings_a_deleted_post_back(
+    new_store: Callable[[str], Store],
+) -> None:
     home, remote = post(), post(on="b.example", local="77")
-    with Store(tmp_path / "a.db") as store:
+    with new_store("a") as store:
         store.save_items([home, remote], NOW)
         gone = Deletion(home.uri, Sighting("a.example", "1", None, NOW, "https://a.example/api"))
         store.save_items([gone], NOW)

@@ -22,14 +22,24 @@ max_wait = 5
 
 
 class Cli:
-    def __init__(self, tmp_path: Path) -> None:
-        self.db = tmp_path / "event.db"
+    """The CLI, and the archive it writes: ``event.db`` in ``tmp_path``, or the PostgreSQL
+    database ``url`` names (``rows`` then runs the same SQL there)."""
+
+    def __init__(self, tmp_path: Path, url: str | None = None) -> None:
+        self.db: Path | str = url if url is not None else tmp_path / "event.db"
         self.runner = CliRunner()
 
     def __call__(self, *args: str, env: dict[str, str] | None = None) -> Any:
         return self.runner.invoke(app, list(args), env=env, catch_exceptions=False)
 
     def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        if isinstance(self.db, str):
+            import psycopg
+
+            from bsarchive.store import pg_sql
+
+            with psycopg.connect(self.db) as conn:
+                return conn.execute(pg_sql(sql), params or None).fetchall()  # type: ignore[call-overload]
         with sqlite3.connect(self.db) as db:
             return db.execute(sql, params).fetchall()
 

@@ -45,7 +45,7 @@ from bsarchive.store._export import (
 from bsarchive.store._filter import ExportFilter
 from bsarchive.store._items import ItemsMixin
 from bsarchive.store._lock import ArchiveLock
-from bsarchive.store._pg import PG_SCHEMA_VERSION, PgArchiveLock, PgEngine
+from bsarchive.store._pg import PG_SCHEMA_VERSION, PgArchiveLock, PgEngine, pg_sql
 from bsarchive.store._posts import IMPORT_BATCH, PackedItems, RefreshTarget, pack_items, unpack_post
 from bsarchive.store._reactions import StoredReaction
 from bsarchive.store._schema import MIGRATIONS, SCHEMA_VERSION
@@ -90,6 +90,7 @@ __all__ = [
     "json_array_sql",
     "open_for_reading",
     "open_store",
+    "pg_sql",
     "pack_items",
     "unpack_post",
 ]
