@@ -975,9 +975,7 @@ class PostsMixin(StoreBase):
             """
             INSERT INTO sightings (post_id, source, local_id, url, fetched_from,
                                    first_seen_at, last_seen_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(post_id, source, local_id)
-                DO UPDATE SET last_seen_at = excluded.last_seen_at
+            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """,
             [
                 (i, p[_P_SIGHTING][0], p[_P_SIGHTING][1] or "", p[_P_SIGHTING][2],
