@@ -26,6 +26,7 @@ from bsarchive.sources.streaming import poll_every
 from tests.support.chromium import CHROMIUM, Chromium
 from tests.support.feed_server import FeedServer, Route
 from tests.support.streaming import TOKEN, StreamingMastodon, status
+from tests.test_cli_runs import RECIPE_KEYS
 
 pytestmark = pytest.mark.slow
 
@@ -539,3 +540,31 @@ def test_stats_shows_each_watched_sources_health(watch: Callable[..., Watch]) ->
     assert stream["last_error"] is None
     assert feed["health"] == "failing" and "500" in feed["last_error"]
     assert feed["items"] == 0
+
+
+def test_a_watch_records_the_same_recipe_and_counts_as_a_fetch(
+    watch: Callable[..., Watch],
+) -> None:
+    opted = status(2, 102)
+    # one account asks not to be archived: its streamed post is left out, and counted
+    opted["account"] = dict(opted["account"], note="<p>No archives. #NoBot</p>")
+    with StreamingMastodon([status(1, 101)]) as server:
+        w = watch("--mastodon", server.url, "--no-reactions", "--feed-every", "45s")
+        assert server.wait_connections(1), w.stderr
+        server.post(opted)
+        server.post(status(3, 103))
+        assert w.until(lambda: w.posts() == 2), w.stderr
+        assert w.stop() == 143
+    [(raw, new, skipped, opted_out, failures, reactions, finished)] = w.rows(
+        "SELECT options, new, skipped, opted_out, failures, reactions, finished_at FROM runs"
+    )
+    options = json.loads(raw)
+    # fetch's recipe (the same routine writes both), and what only a watch is asked
+    assert set(options) == RECIPE_KEYS | {
+        "poll_seconds", "feed_seconds", "reactions_seconds", "digest", "digest_every",
+    }  # fmt: skip
+    assert options["command"] == "watch"
+    assert (options["tags"], options["instances"]) == (["bsnopen"], [server.url])
+    assert (options["reactions"], options["feed_seconds"]) == (False, 45.0)
+    assert (new, opted_out, failures, reactions) == (2, 1, 0, 0)
+    assert skipped >= 1 and finished is not None

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from bsarchive.archive import (
     ReactionPlan,
     RunResult,
+    begin_run,
     cursor_for,
     fetch_context,
     fetch_planned,
@@ -97,6 +98,9 @@ class WatchResult:
     updated: int = 0
     deleted: int = 0
     skipped: int = 0
+    opted_out: int = 0  # of the skipped: by accounts that opted out (policy.screen_page)
+    reactions: int = 0  # new blog reactions
+    failed: set[str] = field(default_factory=set)  # the sources that failed a read
     modes: dict[str, str] = field(default_factory=dict)
     last_stored: datetime | None = None  # when the writer last committed something
     per_minute: float = 0.0  # posts stored in the last minute
@@ -158,7 +162,7 @@ def run_watch(
     if options.serve is not None:
         writer.wall = Wall(*options.serve, options.digest_every, fresh=writer.wall_fresh)
     writer.digest_now(first=True)  # a digest that cannot be written is said at once (exit 2)
-    run_id = store.start_run(now(), json.dumps(_options(settings, options), sort_keys=True))
+    run_id = begin_run(settings, store, now(), "watch", _options(options))
     threads: list[threading.Thread] = []
     if writer.wall is not None:
         writer.wall.start()
@@ -197,7 +201,10 @@ def run_watch(
         with contextlib.suppress(StoreError, KeyboardInterrupt):
             writer.beat(stopping=True)
             r = writer.result
-            store.finish_run(run_id, now(), r.new, r.updated, 0)
+            store.finish_run(
+                run_id, now(), r.new, r.updated, len(r.failed),
+                skipped=r.skipped, opted_out=r.opted_out, reactions=r.reactions,
+            )  # fmt: skip
     return writer.result
 
 
@@ -329,6 +336,7 @@ class _Writer:
         self.store.resolve_replies()
         if self.reactions.reactions:
             log.info("watch: %d new reactions", self.reactions.reactions)
+        self.result.reactions += self.reactions.reactions
         self.reactions = RunResult()
         self.reacting = None
         self.next_reactions = time.monotonic() + (self.options.reactions_seconds or 0.0)
@@ -372,12 +380,15 @@ class _Writer:
                     passes.append(item.plan)
                 elif isinstance(item, SourceResult):
                     self.store.record_source_result(item, now)
+                    if item.error:
+                        done.failed.add(item.key)
                 else:
                     page = screen_page(item, include_opted_out=self.settings.include_opted_out)
                     saved = self.store.save_page(page, now)
                     done.new += saved.new
                     done.updated += saved.updated
                     done.skipped += page.skipped
+                    done.opted_out += len(item.items) - len(page.items)
         self.inflight = []
         if (
             done.new
@@ -392,6 +403,8 @@ class _Writer:
         r = self.result
         r.new, r.updated = r.new + done.new, r.updated + done.updated
         r.deleted, r.skipped = r.deleted + done.deleted, r.skipped + done.skipped
+        r.opted_out += done.opted_out
+        r.failed |= done.failed
         r.last_stored = now
         clock = time.monotonic()
         self.minute.append((clock, done.new))
@@ -609,13 +622,13 @@ def _name(key: str) -> str:
     return f"{urlsplit(url).netloc or url} #{tag}" if tag else (urlsplit(url).netloc or url)
 
 
-def _options(s: Settings, o: WatchOptions) -> dict[str, object]:
-    """What the watch was asked to do, for provenance (never tokens)."""
+def _options(o: WatchOptions) -> dict[str, object]:
+    """What only a watch is asked, added to the fetch recipe (archive.run_options) for
+    provenance: how often it polls, re-reads feeds and follows links, and its digest."""
     return {
-        "command": "watch",
-        "tags": list(s.tags),
-        "instances": [i.url for i in s.instances],
         "poll_seconds": o.poll_seconds,
+        "feed_seconds": o.feed_seconds,
+        "reactions_seconds": o.reactions_seconds,
         "digest": str(o.digest) if o.digest else None,
         "digest_every": o.digest_every,
     }
