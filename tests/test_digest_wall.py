@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bsarchive.export.digest import DigestData, WallData, render_html, render_wall
+from bsarchive.export.digest import DigestData, WallCounts, WallData, render_html, render_wall
 from bsarchive.export.digest.chart import minute_series, minute_window, render_chart_svg
 from bsarchive.export.digest.wall import wall_page
 from tests.support.digest_data import HOSTILE_HTML, build_data
@@ -29,7 +29,7 @@ def wall_of(data: DigestData, *, now: datetime = NOW, shown: int = 30) -> WallDa
         posts=newest,
         per_minute=sorted(per_minute.items()),
         reactions=data.reactions[:8],
-        counts=data.counts,
+        counts=WallCounts(data.counts.posts, data.counts.people, data.counts.reactions),
     )
 
 

@@ -71,6 +71,7 @@ def test_latest_reactions_first_undated_last_with_their_first_comments(tmp_path:
         assert [r.title for r in latest] == ["New", "Old", "Undated A"]
         data = build.wall_data(store, title="t", tags=["bsnopen"], now=NOW, reactions=2)
     assert [r.title for r in data.reactions] == ["New", "Old"]
+    assert data.counts.reactions == 4  # the total, not the shown
     new = data.reactions[0]
     assert new.comment_count == 5
     assert [c.text for c in new.comments] == ["Comment 0", "Comment 1", "Comment 2"]

@@ -28,13 +28,13 @@ from bsarchive.export.digest import (
     DigestData,
     DigestPost,
     DigestReaction,
+    WallCounts,
     WallData,
     render_html,
     render_markdown,
 )
 from bsarchive.export.digest.chart import minute_window
 from bsarchive.store import (
-    ArchiveCounts,
     ArchivedComment,
     ArchivedPost,
     ArchivedReaction,
@@ -113,17 +113,6 @@ def _reaction(row: ArchivedReaction, comments: Sequence[ArchivedComment] = ()) -
     )
 
 
-def _counts(c: ArchiveCounts) -> DigestCounts:
-    return DigestCounts(
-        posts=c.posts,
-        people=c.people,
-        instances=c.instances,
-        reactions=c.reactions,
-        comments=c.comments,
-        boosts=c.boosts,
-    )
-
-
 def merge_link_variants(links: Sequence[tuple[str, int]], *, top: int) -> list[tuple[str, int]]:
     """Count utm/http(s)/trailing-slash variants of one article as one link (its most
     shared spelling is shown), most shared first."""
@@ -173,7 +162,14 @@ def digest_data(
         until=flt.until,
         posts=posts,
         reactions=reactions,
-        counts=_counts(c),
+        counts=DigestCounts(
+            posts=c.posts,
+            people=c.people,
+            instances=c.instances,
+            reactions=c.reactions,
+            comments=c.comments,
+            boosts=c.boosts,
+        ),
         top_voices=voices,
         top_links=links,
         generated_at=generated_at,
@@ -201,7 +197,7 @@ def wall_data(
         per_minute = store.posts_per_minute(start, stop)
         latest = store.latest_reactions(reactions)
         comments = store.first_comments(COMMENTS_SHOWN, [r.url for r in latest])
-        c = store.archive_counts(ExportFilter())
+        counts = WallCounts(*store.wall_counts())
     # Clustered oldest first, as the digest does: the first copy shows, later ones hide.
     dups = collapse_near_duplicates([(r.uri, r.author, r.text) for r in reversed(rows)])
     shown = [
@@ -215,7 +211,7 @@ def wall_data(
         posts=shown[:posts],
         per_minute=per_minute,
         reactions=[_reaction(r, comments.get(r.url, ())) for r in latest],
-        counts=_counts(c),
+        counts=counts,
     )
 
 

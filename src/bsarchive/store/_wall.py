@@ -1,7 +1,7 @@
 """What the live wall reads (``watch --serve``): the newest posts, posts per minute over a
 window, the latest reactions. Each query reads what the wall shows and no more (a LIMIT,
 or an index range on ``posts.created_at``), so a render costs the same on a 100-post and
-a 1,000,000-post archive; the totals are :meth:`ExportMixin.archive_counts`."""
+a 1,000,000-post archive."""
 
 from __future__ import annotations
 
@@ -44,6 +44,17 @@ class WallMixin(StoreBase):
         with _errors("read posts per minute", self.path):
             rows = self.db.execute(sql, (iso(since), iso(until))).fetchall()
         return [(datetime.fromisoformat(m).replace(tzinfo=UTC), n) for m, n in rows]
+
+    def wall_counts(self) -> tuple[int, int, int]:
+        """Posts, people (their authors) and reactions in the archive: the numbers of
+        :meth:`archive_counts` the wall shows, without the ones that read every post."""
+        sql = (
+            "SELECT (SELECT count(*) FROM posts), (SELECT count(DISTINCT author_id) FROM posts),"
+            " (SELECT count(*) FROM reactions)"
+        )
+        with _errors("read counts", self.path):
+            posts, people, reactions = self.db.execute(sql).fetchone()
+        return int(posts), int(people), int(reactions)
 
     def latest_reactions(self, limit: int) -> list[ArchivedReaction]:
         """The ``limit`` latest reactions by publication, the latest first (ties by url,

@@ -60,6 +60,7 @@ from bsarchive.export.digest.model import (
     DigestReaction,
     ThreadNode,
     Voice,
+    WallCounts,
     WallData,
 )
 from bsarchive.export.digest.sanitize import safe_url, sanitize_html, strip_illegal_chars
@@ -263,6 +264,7 @@ __all__ = [
     "DigestPost",
     "DigestReaction",
     "ThreadNode",
+    "WallCounts",
     "WallData",
     "bucket_counts",
     "bucket_size",

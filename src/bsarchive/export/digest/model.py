@@ -101,6 +101,14 @@ class DigestData:
     generated_at: datetime | None = None
 
 
+class WallCounts(NamedTuple):
+    """The live wall's headline numbers, for the whole archive."""
+
+    posts: int
+    people: int
+    reactions: int
+
+
 @dataclass(frozen=True, slots=True)
 class WallData:
     """What the live wall shows, each part as bounded as the screen: the store's wall
@@ -111,7 +119,7 @@ class WallData:
     posts: Sequence[DigestPost]  # the newest, not deleted, newest first
     per_minute: Sequence[tuple[datetime, int]]  # (minute, posts) of the chart's window
     reactions: Sequence[DigestReaction]  # the latest, in the order shown
-    counts: DigestCounts
+    counts: WallCounts
 
 
 class ThreadNode(NamedTuple):

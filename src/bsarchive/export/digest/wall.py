@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bsarchive.export.digest.chart import _datetime, minute_series
-from bsarchive.export.digest.model import DigestCounts, ThreadNode, WallData
+from bsarchive.export.digest.model import ThreadNode, WallCounts, WallData
 from bsarchive.export.digest.view import (
     _iso,
     _PostView,
@@ -35,7 +35,7 @@ class _WallPage:
     tags: tuple[str, ...]
     generated: str
     generated_iso: str
-    counts: DigestCounts
+    counts: WallCounts
     posts: list[_PostView]
     buckets: list[tuple[datetime, int]]
     last_minutes: int  # posts in the chart's window
