@@ -7,13 +7,14 @@ hashtag stream; ``python -m bsarchive watch`` as shipped stores them, while it r
 FEEDS blog feeds (one loopback FeedServer, conditional GET: a 304 after the first read)
 every FEED_EVERY seconds. Printed: the time from an event sent to its row stamped in the
 archive (``posts.first_seen_at``, taken in the transaction that stores it; median and
-p99), CPU seconds per 1,000 posts, and the watch's RSS sampled every 5 s (flat after the
-first minute: no growth).
+p99), CPU seconds per 1,000 posts, and the watch's RSS sampled every 5 s, with its value at
+one minute and at the end and the growth between (the issue: flat after the first minute).
 
 Usage: ``python bench/bench_watch.py [--rate 50] [--seconds 60] [--feeds 100]
-[--feed-every 30] [--wall-every 10]`` (the issue's figure is ``--seconds 600``;
-``--wall-every`` adds ``--serve``: the writer renders the live wall that often). Traffic
-goes only to 127.0.0.1; servers and the watch are stopped.
+[--feed-every 30] [--wall-every 10] [--tracemalloc]`` (the issue's figure is ``--seconds
+600``; ``--wall-every`` adds ``--serve``: the live wall rendered that often;
+``--tracemalloc`` prints where Python's heap grew after the first minute). Traffic goes
+only to 127.0.0.1; servers and the watch are stopped.
 """
 
 from __future__ import annotations
