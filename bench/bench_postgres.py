@@ -33,7 +33,6 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from bench_fetch import timed  # noqa: E402
-
 from tests.support.pg import Cluster, cluster  # noqa: E402
 
 FLOOR = r"""
@@ -131,7 +130,9 @@ def engines(pg: Cluster, statuses: int, latency: float, tmp: Path) -> None:
     print(f"  bsarchive -> SQLite      {sqlite_t:7.2f} s   peak RSS {sqlite_rss:6.1f} MB")
     print(f"  bsarchive -> PostgreSQL  {pg_t:7.2f} s   peak RSS {pg_rss:6.1f} MB")
     print(f"  floor -> PostgreSQL      {floor_t:7.2f} s   peak RSS {floor_rss:6.1f} MB")
-    print(f"  PostgreSQL / SQLite: {pg_t / sqlite_t:.2f}x; bsarchive / floor: {pg_t / floor_t:.2f}x")
+    print(
+        f"  PostgreSQL / SQLite: {pg_t / sqlite_t:.2f}x; bsarchive / floor: {pg_t / floor_t:.2f}x"
+    )
 
 
 def collectors(pg: Cluster, statuses: int, latency: float) -> None:

@@ -7,13 +7,14 @@ hashtag stream; ``python -m bsarchive watch`` as shipped stores them, while it r
 FEEDS blog feeds (one loopback FeedServer, conditional GET: a 304 after the first read)
 every FEED_EVERY seconds. Printed: the time from an event sent to its row stamped in the
 archive (``posts.first_seen_at``, taken in the transaction that stores it; median and
-p99), CPU seconds per 1,000 posts, and the watch's RSS sampled every 5 s (flat after the
-first minute: no growth).
+p99), CPU seconds per 1,000 posts, and the watch's RSS sampled every 5 s, with its value at
+one minute and at the end and the growth between (the issue: flat after the first minute).
 
 Usage: ``python bench/bench_watch.py [--rate 50] [--seconds 60] [--feeds 100]
-[--feed-every 30] [--wall-every 10]`` (the issue's figure is ``--seconds 600``;
-``--wall-every`` adds ``--serve``: the writer renders the live wall that often). Traffic
-goes only to 127.0.0.1; servers and the watch are stopped.
+[--feed-every 30] [--wall-every 10] [--tracemalloc]`` (the issue's figure is ``--seconds
+600``; ``--wall-every`` adds ``--serve``: the live wall rendered that often;
+``--tracemalloc`` prints where Python's heap grew after the first minute). Traffic goes
+only to 127.0.0.1; servers and the watch are stopped.
 """
 
 from __future__ import annotations
@@ -38,6 +39,34 @@ from tests.support.feed_server import FeedServer, Route  # noqa: E402
 from tests.support.streaming import TOKEN, StreamingMastodon, status  # noqa: E402
 
 STREAMS = 3
+
+# ``--tracemalloc``: the watch runs under this, which snapshots Python's allocations at
+# each SIGUSR1 (sent at one minute and at the end) and prints, at the second, the 12
+# allocation sites that grew most between the two. SQLite's own memory (its page cache)
+# is not Python's: RSS growth that this does not show is there.
+TRACEMALLOC = """
+import os, signal, sys, tracemalloc
+tracemalloc.start(6)
+marks = []
+def mark(*_):
+    snap = tracemalloc.take_snapshot()
+    if marks:
+        lines = ["tracemalloc: growth since the first minute, by site:"]
+        for stat in snap.compare_to(marks[0], "traceback")[:12]:
+            lines.append(f"  {stat.size_diff / 1024:+.0f} KiB {stat.count_diff:+d}")
+            lines += ["    " + line for line in stat.traceback.format(limit=4)]
+        total = sum(s.size_diff for s in snap.compare_to(marks[0], "filename"))
+        lines.append(f"tracemalloc: total {total / 1024:+.0f} KiB")
+        out = os.environ["BENCH_TRACEMALLOC"]
+        with open(out + ".tmp", "w") as f:
+            f.write("\\n".join(lines) + "\\n")
+        os.replace(out + ".tmp", out)
+    marks.append(snap)
+signal.signal(signal.SIGUSR1, mark)
+sys.argv[0] = "bsarchive"
+from bsarchive.cli import main
+main()
+"""
 
 
 def feed(n: int) -> bytes:
@@ -76,6 +105,9 @@ def main() -> None:
     parser.add_argument(
         "--wall-every", type=float, default=0.0, help="seconds; serve the live wall (0: no)"
     )
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="print Python's allocation growth"
+    )
     args = parser.parse_args()
     routes = {f"/feed/{i}": Route(feed(i), etag=f'"v{i}"') for i in range(args.feeds)}
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,7 +118,9 @@ def main() -> None:
         try:
             hosts = ",".join(f"{s.url.split('//', 1)[1]}={TOKEN}" for s in servers)
             env = dict(os.environ, BSARCHIVE_MASTODON_TOKEN=hosts)
-            cmd = [sys.executable, "-m", "bsarchive", "watch", "-q", "--tag", "bsnopen",
+            env["BENCH_TRACEMALLOC"] = str(Path(tmp) / "tracemalloc.txt")
+            run = ["-c", TRACEMALLOC] if args.tracemalloc else ["-m", "bsarchive"]
+            cmd = [sys.executable, *run, "watch", "-q", "--tag", "bsnopen",
                    "--db", str(db)]  # fmt: skip
             for s in servers:
                 cmd += ["--mastodon", s.url]
@@ -105,6 +139,7 @@ def main() -> None:
             start = time.time()
             n = 0
             next_rss = 0.0
+            marked = False
             while (now := time.time()) - start < args.seconds:
                 due = int((now - start) * args.rate)
                 while n < due:
@@ -115,6 +150,9 @@ def main() -> None:
                 if now - start >= next_rss:
                     rss.append((now - start, rss_kib(proc.pid)))
                     next_rss += 5.0
+                if args.tracemalloc and not marked and now - start >= 60:
+                    proc.send_signal(signal.SIGUSR1)
+                    marked = True
                 time.sleep(0.005)
             deadline = time.time() + 60
             latencies: list[float] = []
@@ -130,6 +168,15 @@ def main() -> None:
                     break
                 time.sleep(0.1)
             cpu = cpu_seconds(proc.pid) - cpu0
+            rss.append((time.time() - start, rss_kib(proc.pid)))
+            if args.tracemalloc and marked:
+                proc.send_signal(signal.SIGUSR1)
+                found = Path(env["BENCH_TRACEMALLOC"])
+                deadline = time.time() + 300  # a snapshot compared takes a while
+                while not found.exists() and time.time() < deadline:
+                    time.sleep(0.5)
+                if found.exists():
+                    print(found.read_text(), end="")
         finally:
             if proc is not None:
                 proc.send_signal(signal.SIGTERM)
@@ -148,6 +195,20 @@ def main() -> None:
           f"p99 {p99 * 1000:.0f} ms (clock resolution 1 ms)")  # fmt: skip
     print(f"  CPU: {cpu / n * 1000:.2f} s per 1,000 posts")
     print("  RSS (s, MiB): " + ", ".join(f"{t:.0f}: {k / 1024:.0f}" for t, k in rss))
+    print("  " + rss_growth(rss))
+
+
+def rss_growth(rss: list[tuple[float, int]]) -> str:
+    """RSS at the first sample from one minute on and at the last, and the growth
+    between them (the issue: flat after the first minute)."""
+    later = [(t, k) for t, k in rss if t >= 60]
+    if len(later) < 2:
+        return "RSS growth after the first minute: run at least 65 s to measure it"
+    (t0, k0), (t1, k1) = later[0], later[-1]
+    return (
+        f"RSS at {t0:.0f} s {k0 / 1024:.1f} MiB, at {t1:.0f} s {k1 / 1024:.1f} MiB: "
+        f"growth after the first minute {(k1 - k0) / 1024:+.1f} MiB"
+    )
 
 
 if __name__ == "__main__":

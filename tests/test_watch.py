@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bsarchive.config import Settings, load_settings
 from bsarchive.store import Store
-from bsarchive.watch import WatchOptions, WatchResult, run_watch
+from bsarchive.watch import WRITER_CACHE_KIB, WatchOptions, WatchResult, run_watch
 from tests.support.streaming import TOKEN, StreamingMastodon, status
 
 
@@ -53,21 +53,23 @@ def _count(db: Path, within: float, want: int) -> int:
 
 def test_a_burst_of_events_is_stored_in_a_few_transactions(tmp_path: Path) -> None:
     stop = threading.Event()
-    commits: list[str] = []
+    statements: list[str] = []
     results: list[WatchResult] = []
     with StreamingMastodon([status(0, 1000)]) as server:
         settings = _settings(server, tmp_path / "event.db")
-        t = _watching(settings, stop, results, lambda sql: commits.append(sql[:6]))
+        t = _watching(settings, stop, results, statements.append)
         try:
             assert server.wait_connections(1)
             assert _count(settings.db, 20, 1) == 1
-            before = commits.count("COMMIT")
+            before = statements.count("COMMIT")
+            # The writer lives as long as the event: its page cache is kept small.
+            assert f"PRAGMA cache_size = -{WRITER_CACHE_KIB}" in statements
             burst = "".join(
                 f"event: update\ndata: {json.dumps(status(n, 1000 + n))}\n\n" for n in range(1, 501)
             )
             server.raw(burst.encode())  # 500 posts in one go
             assert _count(settings.db, 30, 501) == 501
-            burst_commits = commits.count("COMMIT") - before
+            burst_commits = statements.count("COMMIT") - before
         finally:
             stop.set()
             t.join(timeout=30)

@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -196,10 +196,7 @@ def _run_fetch(
     ctx = replace(fetch_context(settings, now), offload=offload)
     result = RunResult()
     started = now()
-    run_id = store.start_run(started, json.dumps(_run_options(settings), sort_keys=True))
-    if settings.include_opted_out:
-        # Researchers must be able to tell that an archive holds opted-out accounts.
-        store.set_meta("include_opted_out_used", iso(now()) or "")
+    run_id = begin_run(settings, store, started)
     try:
         jobs: list[Job] = []
         for spec in settings.sources():
@@ -838,13 +835,31 @@ def _url_of(key: str) -> str:
     return body.split("#", 1)[0]
 
 
-def _run_options(s: Settings) -> dict[str, object]:
+def begin_run(
+    settings: Settings,
+    store: Store,
+    started: datetime,
+    command: str = "fetch",
+    extra: Mapping[str, object] | None = None,
+) -> int:
+    """Record the start of a ``fetch`` or ``watch`` run with its recipe
+    (:func:`run_options`, with ``extra``: what only that command is asked), and whether it
+    keeps opted-out accounts; return the run's id for ``Store.finish_run``."""
+    options = {**run_options(settings, command), **(extra or {})}
+    run_id = store.start_run(started, json.dumps(options, sort_keys=True))
+    if settings.include_opted_out:
+        # Researchers must be able to tell that an archive holds opted-out accounts.
+        store.set_meta("include_opted_out_used", iso(started) or "")
+    return run_id
+
+
+def run_options(s: Settings, command: str = "fetch") -> dict[str, object]:
     """What the run was asked to do, for provenance (never tokens): every option that
     changes what an archive holds (tags, servers, feeds, window, discovery and its bound,
     page and reaction bounds, the re-check, the opt-out override, private networks), and
     the bsarchive version that ran it."""
     return {
-        "command": "fetch",
+        "command": command,
         "version": __version__,
         "tags": list(s.tags),
         "instances": [i.url for i in s.instances],

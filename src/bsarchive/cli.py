@@ -332,7 +332,9 @@ def watch(
     every: Annotated[
         str,
         typer.Option(
-            "--every", metavar="DURATION", help="How often --digest and the wall are rewritten."
+            "--every",
+            metavar="DURATION",
+            help="How often --digest is rewritten and the wall reloads itself.",
         ),
     ] = "2m",
     serve: Annotated[

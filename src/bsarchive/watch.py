@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from bsarchive.archive import (
     ReactionPlan,
     RunResult,
+    begin_run,
     cursor_for,
     fetch_context,
     fetch_planned,
@@ -73,6 +74,11 @@ log = logging.getLogger(__name__)
 QUEUE_ITEMS = 512
 # Items stored in one transaction at most.
 BATCH_ITEMS = 256
+# The writer's SQLite page cache, KiB. A watch appends: the pages it writes are the tails
+# of the tables and the index pages new keys land on, so it needs far less than a fetch or
+# an import (store CACHE_KIB, 32 MiB), and a full 32 MiB cache is memory that grows for
+# the first minutes of every watch (bench_watch: RSS +27 MiB from the first minute on).
+WRITER_CACHE_KIB = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,9 @@ class WatchResult:
     updated: int = 0
     deleted: int = 0
     skipped: int = 0
+    opted_out: int = 0  # of the skipped: by accounts that opted out (policy.screen_page)
+    reactions: int = 0  # new blog reactions
+    failed: set[str] = field(default_factory=set)  # the sources that failed a read
     modes: dict[str, str] = field(default_factory=dict)
     last_stored: datetime | None = None  # when the writer last committed something
     per_minute: float = 0.0  # posts stored in the last minute
@@ -111,6 +120,11 @@ STATUS_EVERY = 1.0
 # stops cleanly: `doctor` tells a stuck or killed watch by it.
 HEARTBEAT_KEY = "watch_heartbeat"
 HEARTBEAT_EVERY = 60.0
+# The live wall is rendered when a reload finds it older than the archive, at most once
+# every WALL_GAP seconds (many screens reloading at once make one render); the reload
+# waits for it at most WALL_WAIT seconds (then gets the page as it is).
+WALL_GAP = 0.5
+WALL_WAIT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,12 +162,13 @@ def run_watch(
     limits = replace(limits, concurrency=max(limits.concurrency, len(specs) + 1))
     http = client or Http(limits, tokens=settings.tokens)
     ctx = replace(fetch_context(settings, now), stop=stop or threading.Event())
+    store.limit_cache(WRITER_CACHE_KIB)
     writer = _Writer(store, settings, options, ctx, now, status, progress)
     writer.http = http
     if options.serve is not None:
-        writer.wall = Wall(*options.serve, options.digest_every)
+        writer.wall = Wall(*options.serve, options.digest_every, fresh=writer.wall_fresh)
     writer.digest_now(first=True)  # a digest that cannot be written is said at once (exit 2)
-    run_id = store.start_run(now(), json.dumps(_options(settings, options), sort_keys=True))
+    run_id = begin_run(settings, store, now(), "watch", _options(options))
     threads: list[threading.Thread] = []
     if writer.wall is not None:
         writer.wall.start()
@@ -192,7 +207,10 @@ def run_watch(
         with contextlib.suppress(StoreError, KeyboardInterrupt):
             writer.beat(stopping=True)
             r = writer.result
-            store.finish_run(run_id, now(), r.new, r.updated, 0)
+            store.finish_run(
+                run_id, now(), r.new, r.updated, len(r.failed),
+                skipped=r.skipped, opted_out=r.opted_out, reactions=r.reactions,
+            )  # fmt: skip
     return writer.result
 
 
@@ -231,6 +249,14 @@ class _Writer:
         self.inflight: list[Queued] = []
         self.rendering = threading.Lock()  # one render at a time: the loop's or drain()'s
         self.wall: Wall | None = None
+        # The wall's freshness: ``stored`` counts the commits that changed what it shows,
+        # ``shown`` is the count its page was rendered at; ``asked`` a reload found it
+        # behind. One condition for them all: a reload waits on it for the render.
+        self.fresh = threading.Condition()
+        self.stored = 0
+        self.shown = -1
+        self.asked = False
+        self.wall_at = 0.0  # monotonic time of the last wall render
 
     # -- watcher threads ------------------------------------------------------------------
 
@@ -316,6 +342,7 @@ class _Writer:
         self.store.resolve_replies()
         if self.reactions.reactions:
             log.info("watch: %d new reactions", self.reactions.reactions)
+        self.result.reactions += self.reactions.reactions
         self.reactions = RunResult()
         self.reacting = None
         self.next_reactions = time.monotonic() + (self.options.reactions_seconds or 0.0)
@@ -359,18 +386,31 @@ class _Writer:
                     passes.append(item.plan)
                 elif isinstance(item, SourceResult):
                     self.store.record_source_result(item, now)
+                    if item.error:
+                        done.failed.add(item.key)
                 else:
                     page = screen_page(item, include_opted_out=self.settings.include_opted_out)
                     saved = self.store.save_page(page, now)
                     done.new += saved.new
                     done.updated += saved.updated
                     done.skipped += page.skipped
+                    done.opted_out += len(item.items) - len(page.items)
         self.inflight = []
+        if (
+            done.new
+            or done.updated
+            or done.deleted
+            or any(isinstance(i, ReactionResult) for i in batch)
+        ):
+            with self.fresh:  # committed: a page rendered from now on shows it
+                self.stored += 1
         for plan in passes:
             self._pass_done(plan)
         r = self.result
         r.new, r.updated = r.new + done.new, r.updated + done.updated
         r.deleted, r.skipped = r.deleted + done.deleted, r.skipped + done.skipped
+        r.opted_out += done.opted_out
+        r.failed |= done.failed
         r.last_stored = now
         clock = time.monotonic()
         self.minute.append((clock, done.new))
@@ -387,41 +427,86 @@ class _Writer:
         return self.store.save_items([Deletion(uri, sighting)], now).updated
 
     def render_loop(self) -> None:
-        """Render the digest and the wall every ``digest_every`` seconds until the stop, in
-        their own thread from a read-only connection (WAL), so that the writer never waits
-        for a render: reading a large archive takes seconds."""
-        reader = Store(self.store.path, readonly=True)
+        """Render the digest and the wall every ``digest_every`` seconds until the stop,
+        and the wall alone when a reload finds it behind the archive (:meth:`wall_fresh`),
+        in their own thread from a read-only connection (WAL), so that the writer never
+        waits for a render: reading a whole archive for the digest takes seconds."""
+        reader = self.store.reader()
+        every = self.options.digest_every
+        next_digest = time.monotonic() + every
         try:
-            while not self.ctx.stop.wait(self.options.digest_every):
+            while not self.ctx.stop.is_set():
+                with self.fresh:
+                    left = next_digest - time.monotonic()
+                    self.fresh.wait_for(lambda: self.asked, timeout=max(0.0, min(0.5, left)))
+                    asked, self.asked = self.asked, False
                 try:
-                    self.digest_now(store=reader)
+                    if time.monotonic() >= next_digest:
+                        next_digest = time.monotonic() + every
+                        self.digest_now(store=reader)
+                    elif asked:
+                        # Many screens reloading at once: one render per WALL_GAP.
+                        self.ctx.stop.wait(self.wall_at + WALL_GAP - time.monotonic())
+                        self.digest_now(store=reader, wall_only=True)
                 except StoreError as e:
                     log.warning("%s: cannot render the digest: %s", e.subject, e.message)
         finally:
             reader.close()
 
-    def digest_now(self, *, first: bool = False, store: Store | None = None) -> None:
-        """Read the archive once (from ``store``, the writer's by default); render the live
-        wall for ``--serve`` and rewrite the ``--digest`` file: a temp file beside it,
-        renamed over it (readers never see half a file). The first write's failure is a
-        ConfigError; later ones are logged."""
+    def wall_fresh(self) -> None:
+        """Called by the wall before it serves its page: when something was committed
+        since the page was rendered, have it rendered again and wait for it (at most
+        WALL_WAIT seconds), so a reload shows every post stored before it."""
+        with self.fresh:
+            wanted = self.stored
+            if self.shown >= wanted:
+                return
+            self.asked = True
+            self.fresh.notify_all()
+            self.fresh.wait_for(lambda: self.shown >= wanted, timeout=WALL_WAIT)
+
+    def digest_now(
+        self, *, first: bool = False, store: Store | None = None, wall_only: bool = False
+    ) -> None:
+        """Render the live wall for ``--serve`` (its bounded reads) and, unless
+        ``wall_only``, rewrite the ``--digest`` file (the whole archive read, in one
+        snapshot): a temp file beside it, renamed over it (readers never see half a
+        file). Read from ``store``, the writer's by default. The first write's failure
+        is a ConfigError; later ones are logged."""
         if self.options.digest is None and self.wall is None:
             return
         with self.rendering:
-            self._render(store or self.store, first)
+            store = store or self.store
+            if self.wall is not None:
+                self._render_wall(store)
+            if not wall_only:
+                self._render_digest(store, first)
 
-    def _render(self, store: Store, first: bool) -> None:
-        path = self.options.digest
+    def _title(self, store: Store) -> tuple[str, list[str]]:
         tags = self.settings.tags or store.archived_tags()
+        return build.default_title(self.settings.title, tags), list(tags)
+
+    def _render_wall(self, store: Store) -> None:
+        assert self.wall is not None
+        with self.fresh:
+            stored = self.stored  # the render's snapshot starts after: it holds them
         now = self.now()
-        data = build.digest_data(
-            store, ExportFilter(), title=build.default_title(self.settings.title, tags),
-            tags=tags, generated_at=now,
-        )  # fmt: skip
-        if self.wall is not None:
-            self.wall.update(render_wall(data, now=now, refresh=self.wall.refresh), self._stats())
+        title, tags = self._title(store)
+        data = build.wall_data(store, title=title, tags=tags, now=now)
+        self.wall.update(render_wall(data, now=now, refresh=self.wall.refresh), self._stats())
+        with self.fresh:
+            self.shown = max(self.shown, stored)
+            self.wall_at = time.monotonic()
+            self.fresh.notify_all()
+
+    def _render_digest(self, store: Store, first: bool) -> None:
+        path = self.options.digest
         if path is None:
             return
+        title, tags = self._title(store)
+        data = build.digest_data(
+            store, ExportFilter(), title=title, tags=tags, generated_at=self.now()
+        )
         fmt = self.options.digest_format
         text = render_html(data) if fmt == "html" else render_markdown(data)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -453,12 +538,17 @@ class Wall:
     """``--serve``: the live wall and its counts over HTTP, from memory (one page, bounded).
 
     ``/`` is the latest wall page (:func:`render_wall`: newest posts, posts per minute,
-    latest reactions), which reloads itself on the render schedule with a meta refresh (its
-    CSP forbids scripts); ``/stats.json`` the watch's counts and modes. Anything else is
+    latest reactions), brought up to date by ``fresh`` before it is served (so a reload
+    shows every post stored before it), which reloads itself every ``every`` seconds with
+    a meta refresh (its CSP forbids scripts); ``/stats.json`` the watch's counts and
+    modes. Anything else is
     404; only GET and HEAD."""
 
-    def __init__(self, host: str, port: int, every: float) -> None:
+    def __init__(
+        self, host: str, port: int, every: float, *, fresh: Callable[[], None] = lambda: None
+    ) -> None:
         self.lock = threading.Lock()
+        self.fresh = fresh  # called before the page is served: brings it up to date
         self.page = b"<!doctype html><title>bsarchive</title><p>Starting\xe2\x80\xa6</p>"
         self.stats = b"{}"
         self.refresh = max(1, round(every))  # seconds between two reloads of the page
@@ -507,6 +597,8 @@ class Wall:
 
             def answer(self, head: bool = False) -> None:
                 path = self.path.split("?", 1)[0]
+                if path == "/":
+                    wall.fresh()
                 with wall.lock:
                     page, stats = wall.page, wall.stats
                 if path == "/":
@@ -536,13 +628,13 @@ def _name(key: str) -> str:
     return f"{urlsplit(url).netloc or url} #{tag}" if tag else (urlsplit(url).netloc or url)
 
 
-def _options(s: Settings, o: WatchOptions) -> dict[str, object]:
-    """What the watch was asked to do, for provenance (never tokens)."""
+def _options(o: WatchOptions) -> dict[str, object]:
+    """What only a watch is asked, added to the fetch recipe (archive.run_options) for
+    provenance: how often it polls, re-reads feeds and follows links, and its digest."""
     return {
-        "command": "watch",
-        "tags": list(s.tags),
-        "instances": [i.url for i in s.instances],
         "poll_seconds": o.poll_seconds,
+        "feed_seconds": o.feed_seconds,
+        "reactions_seconds": o.reactions_seconds,
         "digest": str(o.digest) if o.digest else None,
         "digest_every": o.digest_every,
     }

@@ -20,15 +20,28 @@ from bsarchive.export.atom import AtomEntry, entry_from_post, entry_from_reactio
 from bsarchive.export.digest import (
     COMMENTS_SHOWN,
     TOP_N,
+    WALL_HOURS,
+    WALL_POSTS,
+    WALL_REACTIONS,
     DigestComment,
     DigestCounts,
     DigestData,
     DigestPost,
     DigestReaction,
+    WallCounts,
+    WallData,
     render_html,
     render_markdown,
 )
-from bsarchive.store import ArchivedComment, ArchivedPost, ArchivedReaction, ExportFilter, Store
+from bsarchive.export.digest.chart import minute_window
+from bsarchive.store import (
+    ArchivedComment,
+    ArchivedPost,
+    ArchivedReaction,
+    ExportFilter,
+    Store,
+    collapse_near_duplicates,
+)
 from bsarchive.urls import article_key
 
 DigestFormat = Literal["markdown", "html"]
@@ -160,6 +173,45 @@ def digest_data(
         top_voices=voices,
         top_links=links,
         generated_at=generated_at,
+    )
+
+
+def wall_data(
+    store: Store,
+    *,
+    title: str,
+    tags: Sequence[str],
+    now: datetime,
+    hours: int = WALL_HOURS,
+    posts: int = WALL_POSTS,
+    reactions: int = WALL_REACTIONS,
+) -> WallData:
+    """What the live wall shows, from one snapshot, reading only that: the ``posts``
+    newest posts (near-duplicates among them shown once, "also posted by" the others, as
+    in the digest), posts per minute over the ``hours`` up to ``now``, the ``reactions``
+    latest reactions with their first comments, the totals."""
+    start, stop = minute_window(now, hours * 60)
+    with store.snapshot():
+        # Twice as many as shown: room for the copies near-duplicates hide.
+        rows = store.newest_posts(2 * posts)
+        per_minute = store.posts_per_minute(start, stop)
+        latest = store.latest_reactions(reactions)
+        comments = store.first_comments(COMMENTS_SHOWN, [r.url for r in latest])
+        counts = WallCounts(*store.wall_counts())
+    # Clustered oldest first, as the digest does: the first copy shows, later ones hide.
+    dups = collapse_near_duplicates([(r.uri, r.author, r.text) for r in reversed(rows)])
+    shown = [
+        replace(_post(row), also_posted_by=dups.also_posted_by.get(row.uri, ()))
+        for row in rows
+        if row.uri not in dups.hidden
+    ]
+    return WallData(
+        title=title,
+        tags=tuple(tags),
+        posts=shown[:posts],
+        per_minute=per_minute,
+        reactions=[_reaction(r, comments.get(r.url, ())) for r in latest],
+        counts=counts,
     )
 
 

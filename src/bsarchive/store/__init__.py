@@ -41,6 +41,7 @@ from bsarchive.store._export import (
     ArchivedReaction,
     ExportMixin,
     NearDuplicates,
+    collapse_near_duplicates,
 )
 from bsarchive.store._filter import ExportFilter
 from bsarchive.store._items import ItemsMixin
@@ -51,6 +52,7 @@ from bsarchive.store._reactions import StoredReaction
 from bsarchive.store._schema import MIGRATIONS, SCHEMA_VERSION
 from bsarchive.store._search import SearchHit
 from bsarchive.store._stats import Stats, StatsMixin
+from bsarchive.store._wall import WallMixin
 
 __all__ = [
     "ARCHIVE_COLUMNS",
@@ -85,6 +87,7 @@ __all__ = [
     "StoredReaction",
     "archive_lock",
     "copy_archive",
+    "collapse_near_duplicates",
     "data_dictionary",
     "datasette_metadata",
     "json_array_sql",
@@ -96,12 +99,13 @@ __all__ = [
 ]
 
 
-class Store(ItemsMixin, ExportMixin, StatsMixin, StoreBase):
+class Store(ItemsMixin, ExportMixin, StatsMixin, WallMixin, StoreBase):
     """An open archive. Not thread-safe: one writer thread owns it.
 
     Each table family's methods live in its mixin: items written (``_items``: pages,
     batches, the packed import) through ``_posts``, ``_reactions`` and ``_sources``;
-    reads for exports and the digest (``_export``, with ``_search``); ``_stats``.
+    reads for exports and the digest (``_export``, with ``_search``); ``_stats``; the
+    live wall's bounded reads (``_wall``).
     """
 
 

@@ -207,6 +207,16 @@ class StoreBase:
         inserted first: on SQLite one writer appends, so they follow ``last``."""
         return list(range(last + 1, last + 1 + len(keys)))
 
+    def limit_cache(self, kib: int) -> None:
+        """Keep this connection's page cache to ``kib`` KiB (a writer's is CACHE_KIB): a
+        writer that lives for days appending (``watch``) otherwise grows by the whole
+        cache as the archive does."""
+        _wrap(
+            "set cache size",
+            self.path,
+            lambda: self.db.execute(f"PRAGMA cache_size = {-max(1, int(kib))}"),
+        )
+
     def _page_size(self) -> int:
         return int(self.db.execute("PRAGMA page_size").fetchone()[0])
 

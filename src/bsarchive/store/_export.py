@@ -112,6 +112,42 @@ _PARENT = """coalesce(p.in_reply_to_uri, (
     ORDER BY p2.uri LIMIT 1))"""
 
 
+# An ArchivedPost's columns (see _archived_post), for ``p`` and its author ``a``.
+_ARCHIVED_POST_SELECT = f"""
+    SELECT p.uri, p.url, p.created_at, a.handle, a.name, p.content_html, p.text,
+           p.tags, p.links, {_PARENT}, {_BOOSTS}, coalesce(p.replies, 0),
+           coalesce(p.favourites, 0), p.seen_on, p.deleted_at IS NOT NULL,
+           p.edited_at IS NOT NULL, p.spoiler_text, p.language
+    FROM posts p JOIN authors a ON a.id = p.author_id"""
+
+
+def _archived_post(r: tuple[Any, ...]) -> ArchivedPost:
+    """The ArchivedPost of a row of ``_ARCHIVED_POST_SELECT``."""
+    return ArchivedPost(
+        r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4], r[5], r[6],
+        tuple(r[7].split()), tuple(r[8].split()), r[9], r[10], r[11], r[12],
+        tuple(r[13].split()), bool(r[14]), bool(r[15]), r[16], r[17],
+    )  # fmt: skip
+
+
+# An ArchivedReaction's columns (see _archived_reaction), for ``r``; ``t`` its time.
+_ARCHIVED_REACTION_SELECT = f"""
+    SELECT r.url, r.title, r.author, r.site_name, r.published_at, r.excerpt,
+           max((SELECT count(*) FROM comments c WHERE c.reaction_id = r.id),
+               coalesce(r.comment_count, 0)),
+           (SELECT count(*) FROM reaction_links l WHERE l.reaction_id = r.id),
+           r.tags, {_REACTION_TIME} AS t
+    FROM reactions r"""
+
+
+def _archived_reaction(r: tuple[Any, ...]) -> ArchivedReaction:
+    """The ArchivedReaction of a row of ``_ARCHIVED_REACTION_SELECT``."""
+    return ArchivedReaction(
+        r[0], r[1], r[2], r[3], _when(r[4]), r[5], r[6], r[7],
+        tuple(r[8].split()), datetime.fromisoformat(r[9]),
+    )  # fmt: skip
+
+
 _FROM = {
     "post": "FROM posts p JOIN authors a ON a.id = p.author_id",
     "reaction": "FROM reactions r",
@@ -342,11 +378,7 @@ class ExportMixin(SearchMixin):
         the parent's uri, resolved from a Mastodon local id when that is all we have."""
         params: list[Any] = []
         sql = f"""
-            SELECT p.uri, p.url, p.created_at, a.handle, a.name, p.content_html, p.text,
-                   p.tags, p.links, {_PARENT}, {_BOOSTS}, coalesce(p.replies, 0),
-                   coalesce(p.favourites, 0), p.seen_on, p.deleted_at IS NOT NULL,
-                   p.edited_at IS NOT NULL, p.spoiler_text, p.language
-            FROM posts p JOIN authors a ON a.id = p.author_id
+            {_ARCHIVED_POST_SELECT}
             WHERE 1=1 {_post_filter(flt, params)}
             ORDER BY p.created_at, p.uri
         """
@@ -354,11 +386,7 @@ class ExportMixin(SearchMixin):
             cursor = self.db.execute(sql, params)
             while rows := cursor.fetchmany(1000):
                 for r in rows:
-                    yield ArchivedPost(
-                        r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4], r[5], r[6],
-                        tuple(r[7].split()), tuple(r[8].split()), r[9], r[10], r[11], r[12],
-                        tuple(r[13].split()), bool(r[14]), bool(r[15]), r[16], r[17],
-                    )  # fmt: skip
+                    yield _archived_post(r)
 
     def iter_archived_reactions(self, flt: ExportFilter) -> Iterator[ArchivedReaction]:
         """Reactions the filter keeps (by published time, else first seen), oldest first.
@@ -370,12 +398,7 @@ class ExportMixin(SearchMixin):
             return
         params: list[Any] = []
         sql = f"""
-            SELECT r.url, r.title, r.author, r.site_name, r.published_at, r.excerpt,
-                   max((SELECT count(*) FROM comments c WHERE c.reaction_id = r.id),
-                       coalesce(r.comment_count, 0)),
-                   (SELECT count(*) FROM reaction_links l WHERE l.reaction_id = r.id),
-                   r.tags, {_REACTION_TIME} AS t
-            FROM reactions r WHERE 1=1 {_window(_REACTION_TIME, flt, params)}
+            {_ARCHIVED_REACTION_SELECT} WHERE 1=1 {_window(_REACTION_TIME, flt, params)}
                 {_reaction_tags(flt, params)} {_match("r.id", "reactions_fts", flt, params)}
             ORDER BY t, r.url
         """
@@ -383,25 +406,29 @@ class ExportMixin(SearchMixin):
             cursor = self.db.execute(sql, params)
             while rows := cursor.fetchmany(1000):
                 for r in rows:
-                    yield ArchivedReaction(
-                        r[0], r[1], r[2], r[3], _when(r[4]), r[5], r[6], r[7],
-                        tuple(r[8].split()), datetime.fromisoformat(r[9]),
-                    )  # fmt: skip
+                    yield _archived_reaction(r)
 
-    def first_comments(self, per_reaction: int) -> dict[str, list[ArchivedComment]]:
-        """The ``per_reaction`` earliest comments of each reaction, by reaction url: what
-        the digest shows under a reaction (the count says how many there are in all)."""
+    def first_comments(
+        self, per_reaction: int, urls: Sequence[str] | None = None
+    ) -> dict[str, list[ArchivedComment]]:
+        """The ``per_reaction`` earliest comments of each reaction (of those at ``urls``
+        only, when given), by reaction url: what the digest shows under a reaction (the
+        count says how many there are in all)."""
+        only, params = "", list[Any]([per_reaction])
+        if urls is not None:
+            only = f" WHERE r.url IN ({','.join('?' * len(urls))})"
+            params = [*urls, per_reaction]
         with _errors("read comments", self.path), self.snapshot():
             rows = self.db.execute(
-                """
+                f"""
                 SELECT url, author, created_at, text FROM (
                     SELECT r.url, c.author, c.created_at, c.text,
                            row_number() OVER (PARTITION BY c.reaction_id
                                               ORDER BY c.created_at, c.id) AS n
-                    FROM comments c JOIN reactions r ON r.id = c.reaction_id
+                    FROM comments c JOIN reactions r ON r.id = c.reaction_id{only}
                 ) WHERE n <= ? ORDER BY url, n
                 """,
-                (per_reaction,),
+                params,
             ).fetchall()
         found: dict[str, list[ArchivedComment]] = {}
         for url, author, created_at, text in rows:
@@ -504,13 +531,21 @@ class ExportMixin(SearchMixin):
         )
         with _errors("read posts", self.path):
             rows: list[tuple[str, str, str]] = self.db.execute(sql, params).fetchall()
-        handles = {uri: handle for uri, handle, _ in rows}
-        also: dict[str, tuple[str, ...]] = {}
-        hidden: set[str] = set()
-        for cluster in cluster_near_duplicates(rows, threshold=threshold):
-            first, rest = cluster[0], cluster[1:]
-            others = [handles[u] for u in rest if handles[u] != handles[first]]
-            if others:
-                also[first] = tuple(dict.fromkeys(others))
-            hidden.update(rest)
-        return NearDuplicates(also, frozenset(hidden))
+        return collapse_near_duplicates(rows, threshold=threshold)
+
+
+def collapse_near_duplicates(
+    rows: Sequence[tuple[str, str, str]], *, threshold: float = NEAR_DUPLICATE_THRESHOLD
+) -> NearDuplicates:
+    """The near-duplicate clusters among ``rows`` (uri, handle, text), oldest first: each
+    cluster's first post is shown "also posted by" the other authors, the rest hidden."""
+    handles = {uri: handle for uri, handle, _ in rows}
+    also: dict[str, tuple[str, ...]] = {}
+    hidden: set[str] = set()
+    for cluster in cluster_near_duplicates(rows, threshold=threshold):
+        first, rest = cluster[0], cluster[1:]
+        others = [handles[u] for u in rest if handles[u] != handles[first]]
+        if others:
+            also[first] = tuple(dict.fromkeys(others))
+        hidden.update(rest)
+    return NearDuplicates(also, frozenset(hidden))

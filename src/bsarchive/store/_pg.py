@@ -496,6 +496,9 @@ class PgEngine(StoreBase):
             )
         return {table: found.get(table) for table in ("posts", "reactions", "comments")}
 
+    def limit_cache(self, kib: int) -> None:
+        """The server sizes its own buffers: nothing to limit in the client."""
+
     def server_version(self) -> str:
         with _errors("read server version", self.path):
             return str(self.db.execute("SHOW server_version").fetchone()[0])

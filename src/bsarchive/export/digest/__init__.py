@@ -60,6 +60,8 @@ from bsarchive.export.digest.model import (
     DigestReaction,
     ThreadNode,
     Voice,
+    WallCounts,
+    WallData,
 )
 from bsarchive.export.digest.sanitize import safe_url, sanitize_html, strip_illegal_chars
 from bsarchive.export.digest.threads import _order, thread
@@ -77,7 +79,7 @@ from bsarchive.export.digest.view import (
     _window,
     reaction_view,
 )
-from bsarchive.export.digest.wall import WALL_HOURS, WALL_POSTS, wall_page
+from bsarchive.export.digest.wall import WALL_HOURS, WALL_POSTS, WALL_REACTIONS, wall_page
 
 TOP_N = 10
 # Hard stop for summarised posts, so even a huge archive stays under 5 MB (bench_digest.py).
@@ -210,18 +212,17 @@ def render_html(data: DigestData, *, images: bool = False, page_size: int = 2000
 
 
 def render_wall(
-    data: DigestData,
+    data: WallData,
     *,
     now: datetime,
     refresh: int,
     hours: int = WALL_HOURS,
-    posts: int = WALL_POSTS,
     images: bool = False,
 ) -> str:
-    """Render the live wall (``watch --serve``): the newest ``posts`` first, posts per
+    """Render the live wall (``watch --serve``): ``data``'s newest posts first, posts per
     minute over the last ``hours`` up to ``now``, the latest reactions; the page reloads
     itself every ``refresh`` seconds (a meta refresh: the digest's CSP, no script)."""
-    page = wall_page(data, now=now, hours=hours, posts=posts, images=images)
+    page = wall_page(data, now=now, hours=hours, images=images)
     html = _ENV.get_template("wall.html.j2").render(
         page=page,
         csp=_csp(images),
@@ -254,6 +255,7 @@ __all__ = [
     "MAX_SUMMARISED",
     "WALL_HOURS",
     "WALL_POSTS",
+    "WALL_REACTIONS",
     "TITLE_CHARS",
     "TOP_N",
     "DigestComment",
@@ -262,6 +264,8 @@ __all__ = [
     "DigestPost",
     "DigestReaction",
     "ThreadNode",
+    "WallCounts",
+    "WallData",
     "bucket_counts",
     "bucket_size",
     "escape_markdown",

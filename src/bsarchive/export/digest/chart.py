@@ -149,18 +149,21 @@ def bucket_counts(posts: Iterable[DigestPost], size: Bucket) -> list[tuple[datet
     return result
 
 
-def minute_counts(
-    moments: Iterable[datetime], end: datetime, minutes: int
-) -> list[tuple[datetime, int]]:
-    """Count ``moments`` per minute over the ``minutes`` minutes ending with ``end``'s
-    minute (the live wall's chart), empty minutes included; moments outside are left out."""
+def minute_window(end: datetime, minutes: int) -> tuple[datetime, datetime]:
+    """[start, stop) of the ``minutes`` minutes ending with ``end``'s minute."""
     last = bucket_start(end, "minute")
-    first = last - timedelta(minutes=max(1, minutes) - 1)
-    counts = Counter(
-        start for start in (bucket_start(m, "minute") for m in moments) if first <= start <= last
-    )
+    return last - timedelta(minutes=max(1, minutes) - 1), last + timedelta(minutes=1)
+
+
+def minute_series(
+    counts: Iterable[tuple[datetime, int]], end: datetime, minutes: int
+) -> list[tuple[datetime, int]]:
+    """Per-minute ``counts`` (minute start, count) laid over the ``minutes`` minutes
+    ending with ``end``'s minute, empty minutes included; minutes outside are left out."""
+    first, stop = minute_window(end, minutes)
+    given = {start: n for start, n in counts if first <= start < stop}
     return [
-        (first + timedelta(minutes=i), counts.get(first + timedelta(minutes=i), 0))
+        (first + timedelta(minutes=i), given.get(first + timedelta(minutes=i), 0))
         for i in range(max(1, minutes))
     ]
 

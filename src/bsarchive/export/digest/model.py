@@ -101,6 +101,27 @@ class DigestData:
     generated_at: datetime | None = None
 
 
+class WallCounts(NamedTuple):
+    """The live wall's headline numbers, for the whole archive."""
+
+    posts: int
+    people: int
+    reactions: int
+
+
+@dataclass(frozen=True, slots=True)
+class WallData:
+    """What the live wall shows, each part as bounded as the screen: the store's wall
+    queries fill it without reading the whole archive."""
+
+    title: str
+    tags: tuple[str, ...]
+    posts: Sequence[DigestPost]  # the newest, not deleted, newest first
+    per_minute: Sequence[tuple[datetime, int]]  # (minute, posts) of the chart's window
+    reactions: Sequence[DigestReaction]  # the latest, in the order shown
+    counts: WallCounts
+
+
 class ThreadNode(NamedTuple):
     """A post and its replies (oldest first), as :func:`thread` arranges them."""
 

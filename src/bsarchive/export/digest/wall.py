@@ -1,6 +1,7 @@
 """The live wall's view (``bsarchive watch --serve``): the newest posts first, the posts
-per minute over the last hours and the latest reactions, from the same :class:`DigestData`
-the digest reads, through the same sanitiser, post and reaction views and chart.
+per minute over the last hours and the latest reactions, from :class:`WallData` (the
+store's bounded wall queries), through the digest's sanitiser, post and reaction views
+and chart.
 
 Pure and deterministic: ``now`` is a parameter, never the clock.
 """
@@ -10,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bsarchive.export.digest.chart import _datetime, minute_counts
-from bsarchive.export.digest.model import DigestCounts, DigestData, ThreadNode
+from bsarchive.export.digest.chart import _datetime, minute_series
+from bsarchive.export.digest.model import ThreadNode, WallCounts, WallData
 from bsarchive.export.digest.view import (
     _iso,
     _PostView,
@@ -34,7 +35,7 @@ class _WallPage:
     tags: tuple[str, ...]
     generated: str
     generated_iso: str
-    counts: DigestCounts
+    counts: WallCounts
     posts: list[_PostView]
     buckets: list[tuple[datetime, int]]
     last_minutes: int  # posts in the chart's window
@@ -43,36 +44,22 @@ class _WallPage:
 
 
 def wall_page(
-    data: DigestData,
-    *,
-    now: datetime,
-    hours: int = WALL_HOURS,
-    posts: int = WALL_POSTS,
-    reactions: int = WALL_REACTIONS,
-    images: bool = False,
+    data: WallData, *, now: datetime, hours: int = WALL_HOURS, images: bool = False
 ) -> _WallPage:
-    """Choose and shape what the wall shows: deleted posts are left off the screen;
-    posts newest first (ties by uri, so the page is deterministic); reactions by
-    publication, the latest first, undated ones last."""
-    live = [p for p in data.posts if not p.deleted]
-    newest = sorted(live, key=lambda p: (p.created_at, p.uri), reverse=True)[: max(0, posts)]
+    """Shape what the wall shows, as the wall queries chose it (:class:`WallData`: the
+    newest posts first, the latest reactions first): the chart is ``data.per_minute``
+    laid over the ``hours`` up to ``now``."""
     viewer = _Viewer("minute", images=images, with_html=True)
-    buckets = minute_counts((p.created_at for p in live), now, hours * 60)
-    dated = sorted(
-        (r for r in data.reactions if r.published_at is not None),
-        key=lambda r: (r.published_at, r.url),
-        reverse=True,
-    )
-    undated = sorted((r for r in data.reactions if r.published_at is None), key=lambda r: r.url)
+    buckets = minute_series(data.per_minute, now, hours * 60)
     return _WallPage(
         title=data.title,
         tags=tuple(data.tags),
         generated=_datetime(now.astimezone(UTC)),
         generated_iso=_iso(now),
         counts=data.counts,
-        posts=[viewer.view(ThreadNode(p, ()), None, full=True) for p in newest],
+        posts=[viewer.view(ThreadNode(p, ()), None, full=True) for p in data.posts],
         buckets=buckets,
         last_minutes=sum(n for _, n in buckets),
         hours=hours,
-        reactions=[reaction_view(r) for r in [*dated, *undated][: max(0, reactions)]],
+        reactions=[reaction_view(r) for r in data.reactions],
     )
