@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 import httpx
 import pytest
+from fixtures.synthetic import synthetic_instances, synthetic_status
 
 from bsarchive import archive
-from bsarchive.demo import synthetic_instances, synthetic_status
 from bsarchive.errors import RateLimitedError
 from bsarchive.http import Bucket, Http, HttpSettings, RateLimits, request_buckets
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-from bsarchive.demo import synthetic_status
+from fixtures.synthetic import synthetic_status
 
 Scenario = Callable[["FaultServer", socket.socket, str], None]
 
