@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from bsarchive import __version__
@@ -644,6 +644,21 @@ def cursor_for(store: Store, spec: SourceSpec) -> Cursor:
     return cursor
 
 
+_T = TypeVar("_T")
+
+
+def put_unless_stopped(bounded: queue.Queue[_T], item: _T, stop: threading.Event) -> bool:
+    """Put ``item`` on the ``bounded`` queue, waiting for room while the run goes on; False
+    when ``stop`` is set first (the writer is no longer reading: the source stops too)."""
+    while not stop.is_set():
+        try:
+            bounded.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 class _Drain:
     """Runs sources in worker threads and stores their pages in the calling thread: each
     page with its cursor in one transaction, together with whatever other pages are ready
@@ -732,20 +747,11 @@ class _Drain:
     def _work(self, key: str, make: Callable[[], Iterator[Page]]) -> None:
         try:
             for page in make():
-                if not self._put((key, page)):
+                if not put_unless_stopped(self.queue, (key, page), self.ctx.stop):
                     break  # stopping: this page is not stored, its cursor not moved
             self._last_word(key, _DONE)
         except BaseException as e:  # a SourceError, or a bug surfaced in the main thread
             self._last_word(key, e)
-
-    def _put(self, item: tuple[str, object]) -> bool:
-        while not self.ctx.stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
 
     def _last_word(self, key: str, payload: object) -> None:
         # Always delivered, stopping or not: the writer waits for every source's.

@@ -47,6 +47,18 @@ class _QuietServer(ThreadingHTTPServer):
         pass
 
 
+class _QuietHandler(BaseHTTPRequestHandler):
+    """What both loopback servers' handlers share: HTTP/1.1 keep-alive, no Nagle, no log."""
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle on, the body waits for the
+    # client's delayed ACK (40 ms on Linux) and a 0 ms benchmark measures that.
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # silence
+        pass
+
+
 class _LoopbackServer:
     """A threaded HTTP server on 127.0.0.1 (a free port) with its thread: started, always
     stopped and joined. Subclasses make ``self._server`` with their handler."""
@@ -144,15 +156,7 @@ class FixtureMastodon(_LoopbackServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fixture = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes: with Nagle on, the body waits for the
-            # client's delayed ACK (40 ms on Linux) and a 0 ms benchmark measures that.
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:  # silence
-                pass
-
+        class Handler(_QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server API
                 parts = urlsplit(self.path)
                 query = parse_qs(parts.query)
@@ -282,15 +286,7 @@ class DemoWeb(_LoopbackServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         web = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes: with Nagle on, the body waits for the
-            # client's delayed ACK (40 ms on Linux) and a 0 ms benchmark measures that.
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:  # silence
-                pass
-
+        class Handler(_QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server API
                 host = (self.headers.get("Host") or "").split(":")[0]
                 found = web.page(host, urlsplit(self.path).path)

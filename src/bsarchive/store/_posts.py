@@ -167,6 +167,14 @@ def _boost_kept_out(
     return booster in authors or post_uri in posts
 
 
+# A sighting of a post (its first and last time seen there), row by row or in batches.
+_UPSERT_SIGHTING = """
+    INSERT INTO sightings (post_id, source, local_id, url, fetched_from,
+                           first_seen_at, last_seen_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT(post_id, source, local_id) DO UPDATE SET last_seen_at = excluded.last_seen_at
+"""
+
 # One upsert for authors, row by row or in batches. The opt-in/opt-out flags keep the last
 # value a server reported; a source that does not report them (a feed) leaves them alone.
 _UPSERT_AUTHOR = """
@@ -497,13 +505,7 @@ class PostsMixin(StoreBase):
         """Apply merge decisions to distinct stored posts: sightings and mentions in one
         statement each, the plain column updates grouped by the columns they set."""
         self.db.executemany(
-            """
-            INSERT INTO sightings (post_id, source, local_id, url, fetched_from,
-                                   first_seen_at, last_seen_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(post_id, source, local_id)
-                DO UPDATE SET last_seen_at = excluded.last_seen_at
-            """,
+            _UPSERT_SIGHTING,
             [
                 (row[0], s.source, s.local_id or "", s.url, s.fetched_from, stamp, stamp)
                 for row, post, _ in merges
@@ -549,13 +551,7 @@ class PostsMixin(StoreBase):
     def _add_sighting(self, post_id: int, post: Post, stamp: str | None) -> None:
         s = post.sighting
         self.db.execute(
-            """
-            INSERT INTO sightings (post_id, source, local_id, url, fetched_from,
-                                   first_seen_at, last_seen_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(post_id, source, local_id)
-                DO UPDATE SET last_seen_at = excluded.last_seen_at
-            """,
+            _UPSERT_SIGHTING,
             (post_id, s.source, s.local_id or "", s.url, s.fetched_from, stamp, stamp),
         )
 
@@ -983,13 +979,7 @@ class PostsMixin(StoreBase):
             ],
         )
         self.db.executemany(
-            """
-            INSERT INTO sightings (post_id, source, local_id, url, fetched_from,
-                                   first_seen_at, last_seen_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(post_id, source, local_id)
-                DO UPDATE SET last_seen_at = excluded.last_seen_at
-            """,
+            _UPSERT_SIGHTING,
             [
                 (i, p[_P_SIGHTING][0], p[_P_SIGHTING][1] or "", p[_P_SIGHTING][2],
                  p[_P_SIGHTING][4], stamp, stamp)
