@@ -246,6 +246,12 @@ def _feed_parser(settings: Settings, store: Store) -> Iterator[Offload]:
     (forking a process with threads can copy a held lock). Parsers are pure functions,
     so nothing but bytes in and models out crosses; if the worker dies, parsing goes on
     in this process.
+
+    A process pool, not the import's pipe (``_parsed_in_worker``): the fetch threads' calls
+    queue up in the pool while the worker parses. Issue 16 tried the import's forked
+    worker here, answering one call at a time through a duplex pipe: bench_feeds' first
+    run (200 feeds x 50 entries) took 1.89-2.11 s against the pool's 1.29-1.71 s (three
+    runs each, alternated).
     """
     feeds = 0
     for spec in settings.sources():
