@@ -98,8 +98,10 @@ print(db["posts"].count)
 
 
 def serve(statuses: int, latency: float, ready: Any, stop: Any, hits: Any) -> None:
-    sys.path.insert(0, str(HERE.parent / "src"))
-    from bsarchive.demo import FixtureMastodon, synthetic_instances
+    sys.path[:0] = [str(HERE.parent / "src"), str(HERE.parent)]  # the package, fixtures/
+    from fixtures.synthetic import synthetic_instances
+
+    from bsarchive.demo import FixtureMastodon
 
     def counting(*_: Any) -> bool:
         with hits.get_lock():

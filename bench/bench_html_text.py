@@ -4,7 +4,7 @@ Runs every ``html_to_text`` candidate still in the tree on the same inputs, on t
 that turn HTML into text:
 
 - backfill: the ``content`` (and account ``note``) of synthetic Mastodon statuses
-  (``bsarchive.demo.synthetic_status``), the ``content``/``summary`` strings of the
+  (``fixtures.synthetic.synthetic_status``), the ``content``/``summary`` strings of the
   ActivityPub and Mastodon fixtures (fixtures/activitypub) and the status HTML of
   fixtures/urls/statuses.json;
 - feed/article: the entry titles, summaries and contents of the feed fixtures
@@ -23,13 +23,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import feedparser
 
-from bsarchive.demo import synthetic_status
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: fixtures/
+from fixtures.synthetic import synthetic_status  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

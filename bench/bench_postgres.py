@@ -66,9 +66,10 @@ with psycopg.connect(url) as db:
 
 def serve(statuses: int, instances: int, shared: float, latency: float, ready: Any,
           stop: Any) -> None:  # fmt: skip
-    sys.path.insert(0, str(HERE.parent / "src"))
-    sys.path.insert(0, str(HERE.parent))
-    from bsarchive.demo import FixtureMastodon, synthetic_instances
+    sys.path[:0] = [str(HERE.parent / "src"), str(HERE.parent)]  # the package, fixtures/
+    from fixtures.synthetic import synthetic_instances
+
+    from bsarchive.demo import FixtureMastodon
 
     servers = [
         FixtureMastodon(t, latency=latency).start()

@@ -78,8 +78,10 @@ def serve(
     stop: Any,
     stats: Any,
 ) -> None:
-    sys.path.insert(0, str(HERE.parent / "src"))
-    from bsarchive.demo import FixtureMastodon, synthetic_instances
+    sys.path[:0] = [str(HERE.parent / "src"), str(HERE.parent)]  # the package, fixtures/
+    from fixtures.synthetic import synthetic_instances
+
+    from bsarchive.demo import FixtureMastodon
 
     lock = threading.Lock()
     counts: Counter[tuple[str, int]] = Counter()

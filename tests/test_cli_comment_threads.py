@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.synthetic import synthetic_status
 from pytest_httpserver import HTTPServer
 
-from bsarchive.demo import synthetic_status
 from tests.support import paths
 from tests.support.cli import Cli, fetch
 

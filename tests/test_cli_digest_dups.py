@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bsarchive.demo import synthetic_status
+from fixtures.synthetic import synthetic_status
+
 from tests.support.cli import Cli, fetch
 
 TEXT = "Big Society needs a definition quickly, or the opposition will define it for us"

@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bsarchive.demo import FixtureMastodon, synthetic_status
+from fixtures.synthetic import synthetic_status
+
+from bsarchive.demo import FixtureMastodon
 from tests.support.cli import Cli, fetch
 
 

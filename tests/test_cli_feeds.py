@@ -9,8 +9,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from fixtures.synthetic import synthetic_status
 
-from bsarchive.demo import FixtureMastodon, synthetic_status
+from bsarchive.demo import FixtureMastodon
 from tests.support import paths
 from tests.support.cli import Cli, fetch
 from tests.support.feed_server import FeedServer, Route

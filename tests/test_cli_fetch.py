@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.synthetic import synthetic_instances, synthetic_status
 
-from bsarchive.demo import synthetic_instances, synthetic_status
 from bsarchive.sources.mastodon import TOKEN_HINT
 from tests.support import paths
 from tests.support.cli import Cli, fetch

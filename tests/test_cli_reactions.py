@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.synthetic import synthetic_status
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from bsarchive.demo import synthetic_status
 from tests.support.cli import Cli, fetch
 
 ARTICLE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">

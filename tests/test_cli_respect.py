@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bsarchive.demo import synthetic_status
+from fixtures.synthetic import synthetic_status
+
 from tests.support.cli import Cli, fetch
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.synthetic import synthetic_status
 
 from bsarchive import __version__
-from bsarchive.demo import synthetic_status
 from bsarchive.store import MIGRATIONS, Store
 from tests.support.cli import Cli, fetch
 

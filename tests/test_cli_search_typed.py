@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.synthetic import synthetic_status
 
-from bsarchive.demo import synthetic_status
 from tests.support.cli import Cli, fetch
 from tests.support.feed_server import FeedServer, Route
 

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bsarchive.demo import synthetic_instances
+from fixtures.synthetic import synthetic_instances
+
 from tests.support.cli import FAST_CONFIG
 
 

@@ -415,17 +415,6 @@ def test_who_may_say_a_post_is_deleted(seen_by: str, seen_on: list[str], deleted
 RT = "https://twitter.com/dan_civic/status/17350000051"
 
 
-def boost(*, is_tags_row: bool) -> Boost:
-    return Boost(
-        uri=RT,
-        post_uri="https://twitter.com/clairewrites" if is_tags_row else TWEET,
-        booster=Author("@dan_civic"),
-        created_at=AT,
-        sighting=Sighting("twitter", "17350000051", RT, SEEN, "tweets.jsonl"),
-        is_tags_row=is_tags_row,
-    )
-
-
 @pytest.mark.parametrize(
     ("flags", "source", "boost_stored", "decision"),
     [
@@ -443,7 +432,7 @@ def test_what_a_new_post_does(
     flags: tuple[str, ...], source: str, boost_stored: bool, decision: NewPostDecision
 ) -> None:
     new = post(RT, RT, source=source, seen_on="twitter", flags=flags)
-    assert decide_new_post(new, boost_stored=boost_stored) == decision
+    assert decide_new_post(new.flags, new.source, boost_stored=boost_stored) == decision
 
 
 @pytest.mark.parametrize(
@@ -463,7 +452,7 @@ def test_what_a_boost_does(
 ) -> None:
     assert (
         decide_boost(
-            boost(is_tags_row=is_tags_row),
+            is_tags_row,
             structured_post_stored=structured_post_stored,
             guess_stored=guess_stored,
         )

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.synthetic import synthetic_status
 
-from bsarchive.demo import synthetic_status
 from bsarchive.models import Comment, Reaction
 from bsarchive.sources.mastodon_parse import parse_status
 from bsarchive.store import COLUMN, COLUMNS, KINDS, Store, data_dictionary

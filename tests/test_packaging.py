@@ -35,6 +35,14 @@ def test_demo_data_package_is_the_top_level_fixtures_demo() -> None:
     assert [p.name for p in (paths.FIXTURES / "demo").rglob("*.py")] == ["__init__.py"]
 
 
+def test_the_generators_stay_out_of_the_package() -> None:
+    # Synthetic timelines for the tests and benches come from fixtures/synthetic.py; the
+    # wheel carries only what `bsarchive demo` serves.
+    assert (paths.FIXTURES / "synthetic.py").is_file()
+    src = ROOT / "src" / "bsarchive"
+    assert [p.name for p in src.rglob("*.py") if "def synthetic_" in p.read_text("utf-8")] == []
+
+
 def test_demo_reads_its_instances_and_blogs_as_package_resources() -> None:
     data = resources.files(DEMO_DATA)
     for instance in DEMO_INSTANCES:

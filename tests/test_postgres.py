@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.synthetic import synthetic_instances, synthetic_status
 
 from bsarchive.dburl import DatabaseUrl, parse_db
-from bsarchive.demo import run_demo, synthetic_instances, synthetic_status
+from bsarchive.demo import run_demo
 from bsarchive.store import PgArchiveLock, pg_sql
 from tests.support.cli import Cli, fetch
 

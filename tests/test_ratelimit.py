@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 import pytest
+from fixtures.synthetic import synthetic_instances, synthetic_status
 
 from bsarchive import archive
-from bsarchive.demo import synthetic_instances, synthetic_status
+from bsarchive.demo import FixtureMastodon
 from bsarchive.errors import RateLimitedError
 from bsarchive.http import Bucket, Http, HttpSettings, RateLimits, request_buckets
 
@@ -358,51 +357,30 @@ def test_two_threads_never_overdraw_the_remaining_budget() -> None:
     assert max(server.counts.values()) == 4
 
 
-class _LimitedHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    limiter: FixedWindow
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
-        status, headers = self.limiter.hit()
-        body = json.dumps([]).encode() if status == 200 else TOO_MANY
-        self.send_response(status)
-        for name, value in {**headers, "Content-Length": str(len(body))}.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-
 def test_loopback_server_enforcing_a_window_draws_no_429() -> None:
     start = time.time()
     # Windows are counted from NOW; real time maps onto them by the epoch offset.
     limiter = FixedWindow(10, 1.0, lambda: time.time() - NOW.timestamp())
-    handler = type("Handler", (_LimitedHandler,), {"limiter": limiter})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/api/v1/timelines/tag/t"
-    try:
-        with Http(FAST) as client:
-            got: list[int] = []
 
-            def worker() -> None:
-                for i in range(15):
-                    got.append(client.get(f"{url}?max_id={i}").status)
+    def limited(handler: Any, path: str, query: Any) -> bool:
+        status, headers = limiter.hit()
+        handler.send(status, b"[]" if status == 200 else TOO_MANY, headers)
+        return True
 
-            threads = [threading.Thread(target=worker) for _ in range(2)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(timeout=30)
-            waited = client.waited(url)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with FixtureMastodon([], hook=limited) as server, Http(FAST) as client:
+        url = f"{server.url}/api/v1/timelines/tag/t"
+        got: list[int] = []
+
+        def worker() -> None:
+            for i in range(15):
+                got.append(client.get(f"{url}?max_id={i}").status)
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        waited = client.waited(url)
     assert got == [200] * 30
     assert limiter.statuses == [200] * 30
     # Spent to the full but for the one request the other thread may have in flight: the

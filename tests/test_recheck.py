@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.synthetic import synthetic_status
 
-from bsarchive.demo import FixtureMastodon, synthetic_status
+from bsarchive.demo import FixtureMastodon
 from bsarchive.http import Http, HttpSettings
 from bsarchive.models import Cursor, Deletion, Post, SourceSpec
 from bsarchive.sources import FetchContext

@@ -12,8 +12,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from fixtures.synthetic import synthetic_status
 
-from bsarchive.demo import synthetic_status
 from bsarchive.store import MIGRATIONS, Store
 from tests.support.cli import Cli
 from tests.support.posts import NOW, WHEN, post

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bsarchive.dedupe import RETWEET_TEXT
 from bsarchive.errors import ConfigError, LockHeldError, StoreError
 from bsarchive.models import (
     Author,
@@ -18,6 +19,7 @@ from bsarchive.models import (
     Comment,
     Cursor,
     Deletion,
+    Item,
     Page,
     Reaction,
     Sighting,
@@ -443,6 +445,52 @@ def test_a_page_stored_at_once_gives_the_rows_of_its_items_one_by_one(
         for sql in (*DUMP, search):
             assert rows(a, sql) == rows(b, sql), sql
         assert rows(a, "SELECT count(*) FROM posts WHERE uri LIKE '%/5'") == [(0,)]
+
+
+# A tweet's TAGS guess (a boost read from 'RT @cw: ...', naming only the original's author),
+# the same tweet's structured copies (a twarc post of its own, a twarc boost naming the
+# original) and a retweet kept as a post from its text alone.
+RT_URI = "https://twitter.com/dan/status/9"
+RT_SEEN = Sighting("twitter", "9", RT_URI, NOW, "tweets")
+GUESS = Boost(RT_URI, "https://twitter.com/cw", Author("@dan"), WHEN, RT_SEEN, is_tags_row=True)
+RT_BOOST = Boost(RT_URI, "https://twitter.com/cw/status/1", Author("@dan"), WHEN, RT_SEEN)
+TWEET = post(RT_URI, url=RT_URI, source="twitter", on="twitter", local="9", author=Author("@dan"))
+RT_ROW = replace(TWEET, flags=(RETWEET_TEXT,))
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "posts", "boosts"),
+    [
+        # A tweet of its own replaces the guess, whichever came first.
+        (GUESS, TWEET, [(RT_URI,)], []),
+        (TWEET, GUESS, [(RT_URI,)], []),
+        # A structured boost answers the guess with the original; a guess never undoes it.
+        (GUESS, RT_BOOST, [], [(RT_URI, RT_BOOST.post_uri)]),
+        (RT_BOOST, GUESS, [], [(RT_URI, RT_BOOST.post_uri)]),
+        # A retweet kept as text gives way to a boost, whichever came first.
+        (RT_ROW, RT_BOOST, [], [(RT_URI, RT_BOOST.post_uri)]),
+        (RT_BOOST, RT_ROW, [], [(RT_URI, RT_BOOST.post_uri)]),
+        # A twarc copy, even one kept as text, is not a TAGS row: the guess gives way.
+        (RT_ROW, GUESS, [(RT_URI,)], []),
+    ],
+)
+def test_an_import_batch_decides_tags_copies_as_items_one_by_one(
+    new_store: Callable[[str], Store],
+    first: Item,
+    then: Item,
+    posts: list[tuple[str]],
+    boosts: list[tuple[str, str]],
+) -> None:
+    # import_packed asks dedupe.decide_new_post / decide_boost for every packed row, with
+    # the facts looked up for the whole batch: the rows of _upsert_post / _insert_boost.
+    with new_store("packed") as a, new_store("items") as b:
+        for item in (first, then):
+            a.import_packed(pack_items([item]), NOW)
+            b.save_items([item], NOW)
+        assert rows(a, "SELECT uri FROM posts") == posts
+        assert rows(a, "SELECT uri, post_uri FROM boosts") == boosts
+        for sql in DUMP:
+            assert rows(a, sql) == rows(b, sql), sql
 
 
 def test_an_older_copy_from_another_instance_never_undoes_an_edit(

@@ -443,7 +443,7 @@ def _import(
     for path in files:  # a mistyped name is a usage error, before anything is imported
         if not path.exists():
             raise ConfigError(str(path), "no such file")
-    with archive_lock(s.db, shared=True) as lock, open_store(s.db) as store:
+    with archive_lock(s.db) as lock, open_store(s.db) as store:
         lock.acquire(wait=wait)
         results = archive.run_import(store, files, "twarc" if fmt == "twarc" else "tags")
     code = EXIT_OK

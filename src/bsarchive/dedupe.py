@@ -429,13 +429,20 @@ class NewPostDecision:
     drops_guessed_boost: bool
 
 
-def decide_new_post(post: Post, *, boost_stored: bool) -> NewPostDecision:
-    """For a post not stored yet, ``boost_stored`` telling whether a boost of its uri (not
-    a TAGS guess) is: a retweet known by its text that such a boost says already is not
-    stored again; a tweet replaces a TAGS guess of its uri."""
-    if is_retweet_text(post) and boost_stored:
-        return NewPostDecision(store=False, drops_guessed_boost=False)
-    return NewPostDecision(store=True, drops_guessed_boost=post.source == "twitter")
+# The three answers decide_new_post gives, made once: an import asks for every row.
+_SAID_BY_A_BOOST = NewPostDecision(store=False, drops_guessed_boost=False)
+_A_TWEET = NewPostDecision(store=True, drops_guessed_boost=True)
+_A_POST = NewPostDecision(store=True, drops_guessed_boost=False)
+
+
+def decide_new_post(flags: Sequence[str], source: str, *, boost_stored: bool) -> NewPostDecision:
+    """For a post not stored yet, with these ``flags`` from that ``source`` (a Post's, or
+    an import's packed row's), ``boost_stored`` telling whether a boost of its uri (not a
+    TAGS guess) is: a retweet known by its text (:data:`RETWEET_TEXT`) that such a boost
+    says already is not stored again; a tweet replaces a TAGS guess of its uri."""
+    if boost_stored and RETWEET_TEXT in flags:
+        return _SAID_BY_A_BOOST
+    return _A_TWEET if source == "twitter" else _A_POST
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,20 +457,22 @@ class BoostDecision:
     drops_retweet_row: bool = False
 
 
+_GIVES_WAY = BoostDecision(insert=False)
+_ANSWERS_GUESS = BoostDecision(insert=False, answers_guess=True)
+_A_BOOST = BoostDecision(insert=True, drops_retweet_row=True)
+
+
 def decide_boost(
-    boost: Boost, *, structured_post_stored: bool, guess_stored: bool
+    is_tags_row: bool, *, structured_post_stored: bool, guess_stored: bool
 ) -> BoostDecision:
-    """What to do with ``boost``, given whether a post of its uri not read from a TAGS row
-    is stored (``structured_post_stored``) and whether a TAGS guess of its uri is
+    """What to do with a boost (a TAGS row's guess when ``is_tags_row``: a Boost's, or an
+    import's packed row's), given whether a post of its uri not read from a TAGS row is
+    stored (``structured_post_stored``) and whether a TAGS guess of its uri is
     (``guess_stored``). A TAGS guess gives way to any structured copy, post or boost; a
     structured boost answers a stored guess with the original it names."""
-    if boost.is_tags_row:
-        if structured_post_stored:
-            return BoostDecision(insert=False)
-        return BoostDecision(insert=True, drops_retweet_row=True)
-    if guess_stored:
-        return BoostDecision(insert=False, answers_guess=True)
-    return BoostDecision(insert=True, drops_retweet_row=True)
+    if is_tags_row:
+        return _GIVES_WAY if structured_post_stored else _A_BOOST
+    return _ANSWERS_GUESS if guess_stored else _A_BOOST
 
 
 # --- near-duplicates (issue 8) -----------------------------------------------------------------

@@ -47,6 +47,18 @@ class _QuietServer(ThreadingHTTPServer):
         pass
 
 
+class _QuietHandler(BaseHTTPRequestHandler):
+    """What both loopback servers' handlers share: HTTP/1.1 keep-alive, no Nagle, no log."""
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle on, the body waits for the
+    # client's delayed ACK (40 ms on Linux) and a 0 ms benchmark measures that.
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # silence
+        pass
+
+
 class _LoopbackServer:
     """A threaded HTTP server on 127.0.0.1 (a free port) with its thread: started, always
     stopped and joined. Subclasses make ``self._server`` with their handler."""
@@ -144,15 +156,7 @@ class FixtureMastodon(_LoopbackServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fixture = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes: with Nagle on, the body waits for the
-            # client's delayed ACK (40 ms on Linux) and a 0 ms benchmark measures that.
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:  # silence
-                pass
-
+        class Handler(_QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server API
                 parts = urlsplit(self.path)
                 query = parse_qs(parts.query)
@@ -213,100 +217,6 @@ class FixtureMastodon(_LoopbackServer):
                 self.wfile.write(body)
 
         return Handler
-
-
-def synthetic_status(
-    n: int,
-    *,
-    viewer: str,
-    local_id: int,
-    tag: str = "bsnopen",
-    authors: int = 50,
-    start: float = 1277830800.0,  # 2010-06-29T17:00:00Z
-    text: str | None = None,
-) -> dict[str, Any]:
-    """A realistic Mastodon Status for post ``n`` as seen from instance ``viewer``.
-
-    Post ``n`` has one ``uri`` everywhere and a different local ``id`` on each viewer, as on
-    real servers. Used by tests and benchmarks to build large timelines.
-    """
-    from datetime import UTC, datetime
-
-    user = f"user{n % authors}"
-    home = f"home{n % 7}.example"
-    origin_id = 105_000_000_000_000_000 + n
-    created = datetime.fromtimestamp(start + n * 3, UTC)
-    local = home == viewer
-    body = text or f"Post {n} from the Big Society Network open night"
-    return {
-        "id": str(local_id),
-        "created_at": created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-        "in_reply_to_id": None,
-        "in_reply_to_account_id": None,
-        "sensitive": False,
-        "spoiler_text": "",
-        "visibility": "public",
-        "language": "en",
-        "uri": f"https://{home}/users/{user}/statuses/{origin_id}",
-        "url": f"https://{home}/@{user}/{origin_id}",
-        "replies_count": 0,
-        "reblogs_count": n % 4,
-        "favourites_count": n % 9,
-        "edited_at": None,
-        "content": (
-            f"<p>{body} "
-            f'<a href="https://{viewer}/tags/{tag}" class="mention hashtag" rel="tag">'
-            f"#<span>{tag}</span></a></p>"
-        ),
-        "reblog": None,
-        "account": {
-            "id": str(1000 + n % authors),
-            "username": user,
-            "acct": user if local else f"{user}@{home}",
-            "display_name": f"User {n % authors}",
-            "locked": False,
-            "bot": False,
-            "discoverable": True,
-            "group": False,
-            "created_at": "2009-01-01T00:00:00.000Z",
-            "note": "<p>Here for the open night.</p>",
-            "url": f"https://{home}/@{user}",
-            "uri": f"https://{home}/users/{user}",
-            "avatar": "",
-            "avatar_static": "",
-            "header": "",
-            "header_static": "",
-            "followers_count": 10,
-            "following_count": 10,
-            "statuses_count": 100,
-            "last_status_at": "2010-06-29",
-            "emojis": [],
-            "fields": [],
-        },
-        "media_attachments": [],
-        "mentions": [],
-        "tags": [{"name": tag, "url": f"https://{viewer}/tags/{tag}"}],
-        "emojis": [],
-        "card": None,
-        "poll": None,
-    }
-
-
-def synthetic_instances(
-    total: int, instances: int = 3, shared: float = 0.7, tag: str = "bsnopen"
-) -> list[list[dict[str, Any]]]:
-    """``total`` posts over ``instances`` timelines: a ``shared`` fraction is on every
-    instance, the rest is split between them. Local ids differ per instance."""
-    n_shared = int(total * shared)
-    timelines: list[list[dict[str, Any]]] = [[] for _ in range(instances)]
-    for n in range(total):
-        viewers = range(instances) if n < n_shared else [n % instances]
-        for v in viewers:
-            local_id = 110_000_000_000 + v * 7 + n * 100  # increasing with n on every viewer
-            timelines[v].append(
-                synthetic_status(n, viewer=f"viewer{v}.example", local_id=local_id, tag=tag)
-            )
-    return timelines
 
 
 def demo_statuses(instance: str) -> list[dict[str, Any]]:
@@ -376,15 +286,7 @@ class DemoWeb(_LoopbackServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         web = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes: with Nagle on, the body waits for the
-            # client's delayed ACK (40 ms on Linux) and a 0 ms benchmark measures that.
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:  # silence
-                pass
-
+        class Handler(_QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server API
                 host = (self.headers.get("Host") or "").split(":")[0]
                 found = web.page(host, urlsplit(self.path).path)

@@ -707,11 +707,7 @@ class Http:
             with client.stream("GET", url, headers=headers, timeout=timeout) as r:
                 yield EventStream(url, r, max_event_bytes)
         except (httpx.TransportError, _Stalled) as e:
-            blocked = _blocked_cause(e)
-            if blocked is not None:
-                raise BlockedAddressError(
-                    url, str(blocked), hint="use --allow-private-networks to allow"
-                ) from e
+            _raise_if_blocked(url, e)
             if isinstance(e, httpx.ReadTimeout):
                 raise FetchError(url, f"stream silent for {idle_timeout:g}s (no heartbeat)") from e
             raise FetchError(url, _describe(e, s)) from e
@@ -874,11 +870,7 @@ class Http:
                 with state.semaphore, self._global:
                     response = self._send(client, url, send_headers, cap, deadline)
             except (httpx.TransportError, _Stalled) as e:
-                blocked = _blocked_cause(e)
-                if blocked is not None:
-                    raise BlockedAddressError(
-                        url, str(blocked), hint="use --allow-private-networks to allow"
-                    ) from e
+                _raise_if_blocked(url, e)
                 if attempts <= s.retries and _is_retryable(e):
                     backoff = self._backoff(url, state, attempts, _describe(e, s), deadline)
                     if backoff is not None:
@@ -1137,16 +1129,19 @@ def _read_capped(
     return bytes(out)
 
 
-def _blocked_cause(e: BaseException) -> _BlockedAddress | None:
-    """httpx re-raises transport errors as its own; find the guard's refusal inside."""
-    seen = 0
+def _raise_if_blocked(url: str, e: BaseException) -> None:
+    """Raise :class:`BlockedAddressError` for ``url`` when the guard refused ``e``'s
+    connection (a private address), so the user is told why and how to allow it. httpx
+    re-raises transport errors as its own: the guard's refusal is looked for inside."""
     cause: BaseException | None = e
-    while cause is not None and seen < 10:
+    for _ in range(10):
+        if cause is None:
+            return
         if isinstance(cause, _BlockedAddress):
-            return cause
+            raise BlockedAddressError(
+                url, str(cause), hint="use --allow-private-networks to allow"
+            ) from e
         cause = cause.__cause__ or cause.__context__
-        seen += 1
-    return None
 
 
 def _is_retryable(e: Exception) -> bool:

@@ -42,6 +42,7 @@ from bsarchive.archive import (
     finish_reactions,
     http_settings,
     plan_reactions,
+    put_unless_stopped,
     store_reaction,
 )
 from bsarchive.config import Settings
@@ -261,13 +262,8 @@ class _Writer:
     # -- watcher threads ------------------------------------------------------------------
 
     def put(self, item: Queued) -> bool:
-        while not self.ctx.stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
+        """What a watcher hands its outcomes to (archive.put_unless_stopped)."""
+        return put_unless_stopped(self.queue, item, self.ctx.stop)
 
     def report(self, key: str, words: str) -> None:
         # Copy on write: the writer and the status line read the modes while watchers

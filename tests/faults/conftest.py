@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fixtures.synthetic import synthetic_status
 
-from bsarchive.demo import FixtureMastodon, synthetic_status
+from bsarchive.demo import FixtureMastodon
 
 
 @pytest.fixture

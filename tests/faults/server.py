@@ -1,8 +1,11 @@
-"""A loopback server that misbehaves on purpose, one scenario per instance.
+"""The shared loopback Mastodon with a scenario in front of it that misbehaves on purpose.
 
-Raw sockets rather than http.server, so a scenario can stall after the headers, reset the
-connection mid-body or stream a chunked body forever. Binds 127.0.0.1 only; ``stop()``
-closes the listener and every open connection, so no scenario outlives its test.
+:class:`FaultServer` is :class:`~bsarchive.demo.FixtureMastodon` (serving :data:`STATUSES`)
+whose hook hands every request to the scenario first, with the request's raw socket: so a
+scenario can stall after the headers, reset the connection mid-body or stream a chunked
+body forever, which no well-behaved server does. A scenario that returns False lets the
+server answer as it always does (the timeline, nodeinfo). Binds 127.0.0.1 only; ``stop()``
+also ends every connection a scenario holds open, so no scenario outlives its test.
 """
 
 from __future__ import annotations
@@ -16,10 +19,15 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler
 
-from bsarchive.demo import synthetic_status
+from fixtures.synthetic import synthetic_status
 
-Scenario = Callable[["FaultServer", socket.socket, str], None]
+from bsarchive.demo import FixtureMastodon
+
+# What a scenario does with a request (its raw socket, its path and query): answer it
+# (None or True) or leave it to the server (False).
+Scenario = Callable[["FaultServer", socket.socket, str], bool | None]
 
 
 def _head(status: str, headers: dict[str, str]) -> bytes:
@@ -37,101 +45,73 @@ def respond(conn: socket.socket, status: str, body: bytes, **headers: str) -> No
     conn.sendall(_head(status, hdrs) + body)
 
 
+def statuses(n: int) -> list[dict[str, object]]:
+    return [synthetic_status(i, viewer="fault.example", local_id=900 + i) for i in range(n)]
+
+
 def page(n: int = 3) -> bytes:
-    return json.dumps(
-        [synthetic_status(i, viewer="fault.example", local_id=900 + i) for i in range(n)]
-    ).encode()
+    return json.dumps(statuses(n)).encode()
 
 
-class FaultServer:
+# What the server's own tag timeline holds: the page a scenario that lets it answer gives.
+STATUSES = statuses(3)
+
+
+class FaultServer(FixtureMastodon):
     def __init__(self, scenario: Scenario) -> None:
+        super().__init__(STATUSES, hook=self._scenario_first)
         self.scenario = scenario
-        self.hits = 0
-        self.paths: list[str] = []
-        self._sock = socket.socket()
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
         self._stop = threading.Event()
         self._conns: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-
-    def start(self) -> FaultServer:
-        self._thread.start()
-        return self
+    def hits(self) -> int:
+        return len(self.requests)
 
     def stop(self) -> None:
         self._stop.set()
-        # Closing alone does not wake a thread blocked in accept() on Linux; shutting the
-        # listener down does, so the join below is immediate rather than its 5 s timeout.
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
-        for conn in list(self._conns):
+        for conn in list(self._conns):  # a stalled scenario's client and thread let go
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
-        self._thread.join(timeout=5)
+        super().stop()
 
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self._conns.append(conn)
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        try:
-            conn.settimeout(10)
-            request = b""
-            while b"\r\n\r\n" not in request and len(request) < 65536:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                request += chunk
-            path = request.split(b" ", 2)[1].decode("latin-1")
-            self.hits += 1
-            self.paths.append(path)
-            self.scenario(self, conn, path)
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                conn.close()
+    def _scenario_first(
+        self, handler: BaseHTTPRequestHandler, path: str, query: dict[str, list[str]]
+    ) -> bool:
+        conn = handler.connection
+        self._conns.append(conn)
+        if self.scenario(self, conn, handler.path) is False:
+            return False
+        handler.close_connection = True  # what the scenario wrote is all there is
+        return True
 
 
 # -- scenarios -------------------------------------------------------------------------
 
 
-def rate_limited_seconds(server: FaultServer, conn: socket.socket, path: str) -> None:
-    if server.hits == 1:
-        respond(conn, "429 Too Many Requests", b'{"error":"Too many requests"}', Retry_After="1")
-    else:
-        respond(conn, "200 OK", page() if "max_id" not in path else b"[]")
+def rate_limited_seconds(server: FaultServer, conn: socket.socket, path: str) -> bool:
+    if server.hits > 1:
+        return False  # the server's own answer
+    respond(conn, "429 Too Many Requests", b'{"error":"Too many requests"}', Retry_After="1")
+    return True
 
 
-def rate_limited_http_date(server: FaultServer, conn: socket.socket, path: str) -> None:
-    if server.hits == 1:
-        when = format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True)
-        respond(conn, "429 Too Many Requests", b"{}", Retry_After=when)
-    else:
-        respond(conn, "200 OK", page() if "max_id" not in path else b"[]")
+def rate_limited_http_date(server: FaultServer, conn: socket.socket, path: str) -> bool:
+    if server.hits > 1:
+        return False
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True)
+    respond(conn, "429 Too Many Requests", b"{}", Retry_After=when)
+    return True
 
 
-def flapping_503(server: FaultServer, conn: socket.socket, path: str) -> None:
-    if server.hits % 2 == 1:
-        respond(conn, "503 Service Unavailable", b"<html>busy</html>", Content_Type="text/html")
-    else:
-        respond(conn, "200 OK", page() if "max_id" not in path else b"[]")
+def flapping_503(server: FaultServer, conn: socket.socket, path: str) -> bool:
+    if server.hits % 2 == 0:
+        return False
+    respond(conn, "503 Service Unavailable", b"<html>busy</html>", Content_Type="text/html")
+    return True
 
 
 def always_503(server: FaultServer, conn: socket.socket, path: str) -> None:

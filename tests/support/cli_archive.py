@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bsarchive.demo import synthetic_status
+from fixtures.synthetic import synthetic_status
+
 from bsarchive.models import Comment, Reaction
 from bsarchive.store import Store
 from tests.support.cli import Cli, fetch

@@ -15,7 +15,9 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from bsarchive.demo import FixtureMastodon, synthetic_status
+from fixtures.synthetic import synthetic_status
+
+from bsarchive.demo import FixtureMastodon
 
 TOKEN = "watch-test-token"
 # Seconds between heartbeats (Mastodon: 15; short here so idle timeouts are testable).

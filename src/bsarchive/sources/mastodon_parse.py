@@ -184,17 +184,37 @@ def _required(data: Mapping[str, object], key: str, where: str) -> str:
     return value
 
 
-def _status_post(
+def _status_head(
     data: Mapping[str, object], host: str, fetched_at: datetime, fetched_from: str
-) -> Post:
+) -> tuple[str, datetime, bool, str | None, Sighting]:
+    """What a Status and a reblog's wrapper both carry: its ``uri``, ``created_at`` (and
+    whether that had no zone), web ``url`` and its sighting on ``host``.
+
+    Raises:
+        ParseError: ``id``, ``uri`` or ``created_at`` missing or not a string, or
+            ``created_at`` not an ISO 8601 timestamp.
+    """
     local_id = _required(data, "id", fetched_from)
     uri = _required(data, "uri", fetched_from)
     created = _required(data, "created_at", fetched_from)
-    flags: list[str] = []
     try:
         created_at, tzless = parse_iso_datetime(created)
     except ValueError:
         raise ParseError(fetched_from, f"status {local_id}: bad created_at {created!r}") from None
+    # A web address or nothing: a `javascript:` url or card (a hostile server's) is not
+    # kept to be exported into someone's spreadsheet or reader.
+    url = web_url(str_field(data, "url"))
+    sighting = Sighting(
+        source=host, local_id=local_id, url=url, fetched_at=fetched_at, fetched_from=fetched_from
+    )
+    return uri, created_at, tzless, url, sighting
+
+
+def _status_post(
+    data: Mapping[str, object], host: str, fetched_at: datetime, fetched_from: str
+) -> Post:
+    uri, created_at, tzless, url, sighting = _status_head(data, host, fetched_at, fetched_from)
+    flags: list[str] = []
     if tzless:
         flags.append("tz-less date")
     edited_at = None
@@ -205,9 +225,6 @@ def _status_post(
         except ValueError:
             flags.append("bad edited_at")
 
-    # A web address or nothing: a `javascript:` url or card (a hostile server's) is not
-    # kept to be exported into someone's spreadsheet or reader.
-    url = web_url(str_field(data, "url"))
     content = str_field(data, "content") or ""
     links = content_links(content)
     card = data.get("card")
@@ -259,13 +276,7 @@ def _status_post(
         author=_account(data.get("account"), host, uri),
         content_html=content,
         text=html_to_text(content) if content else "",
-        sighting=Sighting(
-            source=host,
-            local_id=local_id,
-            url=url,
-            fetched_at=fetched_at,
-            fetched_from=fetched_from,
-        ),
+        sighting=sighting,
         source="mastodon",
         spoiler_text=str_field(data, "spoiler_text") or "",
         language=str_field(data, "language"),
@@ -321,26 +332,13 @@ def parse_status(
     if not isinstance(reblog, dict):
         return _status_post(data, host, fetched_at, fetched_from), None
     post = _status_post(reblog, host, fetched_at, fetched_from)
-    local_id = _required(data, "id", fetched_from)
-    uri = _required(data, "uri", fetched_from)
-    created = _required(data, "created_at", fetched_from)
-    try:
-        created_at = parse_iso_datetime(created)[0]
-    except ValueError:
-        raise ParseError(fetched_from, f"status {local_id}: bad created_at {created!r}") from None
-    url = web_url(str_field(data, "url"))
+    uri, created_at, _, _, sighting = _status_head(data, host, fetched_at, fetched_from)
     boost = Boost(
         uri=uri,
         post_uri=post.uri,
         booster=_account(data.get("account"), host, uri),
         created_at=created_at,
-        sighting=Sighting(
-            source=host,
-            local_id=local_id,
-            url=url,
-            fetched_at=fetched_at,
-            fetched_from=fetched_from,
-        ),
+        sighting=sighting,
         raw=dump_json(data),
     )
     return post, boost

@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bsarchive.dedupe import RETWEET_TEXT
 from bsarchive.models import Boost, Comment, Deletion, Item, Page, Post, Reaction, iso
 from bsarchive.store._base import SaveResult, _errors
 from bsarchive.store._posts import (
     _B_BOOSTER,
-    _B_URI,
     _P_AUTHOR,
-    _P_FLAGS,
     _P_URI,
     _P_URL,
     PackedItems,
@@ -106,14 +103,8 @@ class ItemsMixin(PostsMixin, ReactionsMixin, SourcesMixin):
         new = updated = 0
         posts, boosts = self._remembered_packed(packed)
         with self.transaction(), _errors("import items", self.path):
-            retweets = self._stored_boosts(
-                [p[_P_URI] for p in posts if RETWEET_TEXT in p[_P_FLAGS]]
-            )
-            if retweets:  # a retweet's own row (TAGS keeps it as text): the boost says it
-                posts = [p for p in posts if p[_P_URI] not in retweets]
-            self._drop_guessed_boosts([p[_P_URI] for p in posts])
-            boosts = self._unguessed(boosts)
-            self._drop_retweet_rows([b[_B_URI] for b in boosts])
+            posts = self._decided_posts(posts)
+            boosts = self._decided_boosts(boosts)
             known = self._known_identities(
                 [p[_P_URI] for p in posts] + [p[_P_URL] for p in posts if p[_P_URL]]
             )

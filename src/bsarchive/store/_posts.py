@@ -47,6 +47,8 @@ _FIRST_SEEN_ON = "substr({t}seen_on || ' ', 1, instr({t}seen_on || ' ', ' ') - 1
 # structured copy of the tweet (twarc) says what it really is. Its post_uri is the
 # profile https://twitter.com/x until resolve_retweets finds the post by its text.
 _GUESSED_BOOST = "boosts.tags_row = 1"
+_STRUCTURED_BOOST = "boosts.tags_row = 0"
+_STRUCTURED_POST = "posts.tags_row = 0"
 _TWITTER_PROFILE = "https://twitter.com/"
 _UNRESOLVED_BOOST = (
     f"substr(boosts.post_uri, 1, {len(_TWITTER_PROFILE)}) = '{_TWITTER_PROFILE}'"
@@ -170,6 +172,19 @@ def _boost_kept_out(
     """A takedown covers a boost by its booster, or by the post it boosts."""
     return booster in authors or post_uri in posts
 
+
+# A sighting of a post (its first and last time seen there), row by row or in batches.
+_INSERT_SIGHTING = """
+    INSERT INTO sightings (post_id, source, local_id, url, fetched_from,
+                           first_seen_at, last_seen_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+_UPSERT_SIGHTING = (
+    _INSERT_SIGHTING
+    + "ON CONFLICT(post_id, source, local_id) DO UPDATE SET last_seen_at = excluded.last_seen_at"
+)
+# A new post's sightings (its id is new: nothing to update; on PostgreSQL one statement).
+_INSERT_NEW_SIGHTING = _INSERT_SIGHTING + "ON CONFLICT DO NOTHING"
 
 # One upsert for authors, row by row or in batches. The opt-in/opt-out flags keep the last
 # value a server reported; a source that does not report them (a feed) leaves them alone.
@@ -351,7 +366,10 @@ class PostsMixin(StoreBase):
         row = self._find_post(post)
         if row is None:
             plan = decide_new_post(
-                post, boost_stored=is_retweet_text(post) and self._is_a_boost(post.uri)
+                post.flags,
+                post.source,
+                boost_stored=is_retweet_text(post)
+                and post.uri in self._uris_in("boosts", _STRUCTURED_BOOST, [post.uri]),
             )
             if not plan.store:
                 return 0, 0
@@ -507,13 +525,7 @@ class PostsMixin(StoreBase):
         """Apply merge decisions to distinct stored posts: sightings and mentions in one
         statement each, the plain column updates grouped by the columns they set."""
         self.db.executemany(
-            """
-            INSERT INTO sightings (post_id, source, local_id, url, fetched_from,
-                                   first_seen_at, last_seen_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(post_id, source, local_id)
-                DO UPDATE SET last_seen_at = excluded.last_seen_at
-            """,
+            _UPSERT_SIGHTING,
             [
                 (row[0], s.source, s.local_id or "", s.url, s.fetched_from, stamp, stamp)
                 for row, post, _ in merges
@@ -559,13 +571,7 @@ class PostsMixin(StoreBase):
     def _add_sighting(self, post_id: int, post: Post, stamp: str | None) -> None:
         s = post.sighting
         self.db.execute(
-            """
-            INSERT INTO sightings (post_id, source, local_id, url, fetched_from,
-                                   first_seen_at, last_seen_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(post_id, source, local_id)
-                DO UPDATE SET last_seen_at = excluded.last_seen_at
-            """,
+            _UPSERT_SIGHTING,
             (post_id, s.source, s.local_id or "", s.url, s.fetched_from, stamp, stamp),
         )
 
@@ -624,13 +630,6 @@ class PostsMixin(StoreBase):
             )
         return int(merge.new_version)
 
-    def _exists(self, sql: str, *params: object) -> bool:
-        return self.db.execute(sql, params).fetchone() is not None
-
-    def _is_a_boost(self, uri: str) -> bool:
-        """Whether a boost says what ``uri`` is (a TAGS row's guess does not)."""
-        return self._exists(f"SELECT 1 FROM boosts WHERE uri = ? AND NOT {_GUESSED_BOOST}", uri)
-
     def _drop_guessed_boosts(self, uris: Sequence[str]) -> None:
         """A tweet TAGS kept as a retweet ('RT @x: …') that a structured copy (twarc) shows
         to be a tweet of its own: the post replaces the guessed boost."""
@@ -650,11 +649,11 @@ class PostsMixin(StoreBase):
         """Store a boost as :func:`bsarchive.dedupe.decide_boost` decides."""
         uri = boost.uri
         plan = decide_boost(
-            boost,
+            boost.is_tags_row,
             structured_post_stored=boost.is_tags_row
-            and self._exists("SELECT 1 FROM posts WHERE uri = ? AND tags_row = 0", uri),
+            and uri in self._uris_in("posts", _STRUCTURED_POST, [uri]),
             guess_stored=not boost.is_tags_row
-            and self._exists(f"SELECT 1 FROM boosts WHERE uri = ? AND {_GUESSED_BOOST}", uri),
+            and uri in self._uris_in("boosts", _GUESSED_BOOST, [uri]),
         )
         if plan.answers_guess:
             self.db.execute(
@@ -840,38 +839,69 @@ class PostsMixin(StoreBase):
             ],
         )
 
-    def _stored_boosts(self, uris: Sequence[str]) -> set[str]:
-        """Which of ``uris`` a stored boost says is a retweet (a TAGS row's guess does not)."""
+    def _decided_posts(self, posts: Sequence[PostValues]) -> list[PostValues]:
+        """Those of an import's packed ``posts`` to store, each as
+        :func:`bsarchive.dedupe.decide_new_post` decides for it, the facts it reads looked
+        up for the whole batch; the TAGS guesses the kept tweets replace dropped."""
+        retweet_texts = [p[_P_URI] for p in posts if RETWEET_TEXT in p[_P_FLAGS]]
+        said = self._uris_in("boosts", _STRUCTURED_BOOST, retweet_texts)
+        kept: list[PostValues] = []
+        tweets: list[str] = []
+        for p in posts:
+            plan = decide_new_post(p[_P_FLAGS], p[_P_SOURCE], boost_stored=p[_P_URI] in said)
+            if plan.store:
+                kept.append(p)
+                if plan.drops_guessed_boost:
+                    tweets.append(p[_P_URI])
+        self._drop_guessed_boosts(tweets)
+        return kept
+
+    def _decided_boosts(self, boosts: Sequence[BoostValues]) -> list[BoostValues]:
+        """Those of an import's packed ``boosts`` to insert, each as
+        :func:`bsarchive.dedupe.decide_boost` decides for it, the facts it reads looked up
+        for the whole batch; the stored guesses they answer and the retweet rows they
+        replace changed in one statement each."""
+        posts = self._uris_in(
+            "posts", _STRUCTURED_POST, [b[_B_URI] for b in boosts if b[_B_IS_TAGS_ROW]]
+        )
+        guesses = self._uris_in(
+            "boosts", _GUESSED_BOOST, [b[_B_URI] for b in boosts if not b[_B_IS_TAGS_ROW]]
+        )
+        kept: list[BoostValues] = []
+        answers: list[tuple[str, str | None, str]] = []
+        retweet_rows: list[str] = []
+        for b in boosts:
+            uri, is_tags_row = b[_B_URI], b[_B_IS_TAGS_ROW]
+            plan = decide_boost(
+                is_tags_row,
+                structured_post_stored=is_tags_row and uri in posts,
+                guess_stored=not is_tags_row and uri in guesses,
+            )
+            if plan.answers_guess:
+                answers.append((b[_B_POST_URI], b[_B_RAW], uri))
+            if plan.drops_retweet_row:
+                retweet_rows.append(uri)
+            if plan.insert:
+                kept.append(b)
+        self.db.executemany(
+            "UPDATE boosts SET post_uri = ?, raw = ?, tags_row = 0"
+            f" WHERE uri = ? AND {_GUESSED_BOOST}",
+            answers,
+        )
+        self._drop_retweet_rows(retweet_rows)
+        return kept
+
+    def _uris_in(self, table: str, condition: str, uris: Sequence[str]) -> set[str]:
+        """Those of ``uris`` that a row of ``table`` meeting ``condition`` (SQL) has."""
         found: set[str] = set()
         for part, marks in _parts(uris):
             found.update(
                 uri
                 for (uri,) in self.db.execute(
-                    f"SELECT uri FROM boosts WHERE uri IN ({marks}) AND NOT {_GUESSED_BOOST}",
-                    part,
+                    f"SELECT uri FROM {table} WHERE uri IN ({marks}) AND {condition}", part
                 )
             )
         return found
-
-    def _unguessed(self, boosts: list[BoostValues]) -> list[BoostValues]:
-        """``boosts`` less the TAGS guesses a structured copy already answered (a post of
-        that uri not read from a TAGS row), after giving a stored guess the original a
-        structured boost names."""
-        guesses = [b[_B_URI] for b in boosts if b[_B_IS_TAGS_ROW]]
-        answered: set[str] = set()
-        for part, marks in _parts(guesses):
-            answered.update(
-                uri
-                for (uri,) in self.db.execute(
-                    f"SELECT uri FROM posts WHERE uri IN ({marks}) AND tags_row = 0", part
-                )
-            )
-        self.db.executemany(
-            "UPDATE boosts SET post_uri = ?, raw = ?, tags_row = 0"
-            f" WHERE uri = ? AND {_GUESSED_BOOST}",
-            [(b[_B_POST_URI], b[_B_RAW], b[_B_URI]) for b in boosts if not b[_B_IS_TAGS_ROW]],
-        )
-        return [b for b in boosts if b[_B_URI] not in answered]
 
     def _known_tweets(self, posts: Sequence[PostValues]) -> set[str]:
         """The uris of ``posts`` that are tweets already stored under another spelling of
@@ -972,11 +1002,7 @@ class PostsMixin(StoreBase):
             ],
         )
         self.db.executemany(
-            """
-            INSERT INTO sightings (post_id, source, local_id, url, fetched_from,
-                                   first_seen_at, last_seen_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-            """,
+            _INSERT_NEW_SIGHTING,
             [
                 (i, p[_P_SIGHTING][0], p[_P_SIGHTING][1] or "", p[_P_SIGHTING][2],
                  p[_P_SIGHTING][4], stamp, stamp)
