@@ -218,9 +218,10 @@ def test_four_collectors_divide_twelve_instances_and_store_what_one_would(
     codes = [c.returncode for c in collectors]
     # Each either stored its share or found every source held by the others (exit 75).
     assert set(codes) <= {0, 75} and 0 in codes, done
-    # ... each instance read by exactly one of them.
+    # ... every instance read by one of them at least (one that starts after another has
+    # ended may read again what it left: a catch-up from the stored cursor).
     read = [int(err.split(" sources:")[0].split()[-1]) for _, err in done if "sources:" in err]
-    assert sum(read) == 12, done
+    assert sum(read) >= 12, done
     alone = fetch(cli, fast_config, *urls, extra=("--no-reactions", "--refresh", "0"))
     assert alone.exit_code == 0, alone.output
     columns = "kind,uri,created_at,author,text,tags,links,in_reply_to,boosts,deleted_at"
