@@ -141,6 +141,9 @@ def test_a_refused_connection_is_one_line_without_the_password(cli: Cli, tmp_pat
     result = cli("stats", "--db", url)
     assert result.exit_code == 1
     assert "s3cret-pw" not in result.output
+    verbose = cli("fetch", "-vv", "--tag", "bsnopen", "--mastodon", "a.example", "--db", url)
+    assert verbose.exit_code == 1 and "***" in verbose.output, verbose.output
+    assert "s3cret-pw" not in verbose.output
     assert "postgresql://archive:***@127.0.0.1:9/events" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
 
@@ -160,7 +163,7 @@ def test_a_run_while_another_holds_the_archive_exits_75(
         lock.acquire()
         doctor = cli("doctor", "--no-probe", "--db", pg_url)
     assert doctor.exit_code == 0, doctor.output
-    for line in ("PostgreSQL 15", "version 1", "held by a running"):
+    for line in ("PostgreSQL 1", "version 1", "0 sources held by running", "held by a running"):
         assert line in " ".join(doctor.output.split()), line
 
 

@@ -47,6 +47,8 @@ def check_archive(db: Path | DatabaseUrl) -> list[Check]:
             version = store.schema_version
             if isinstance(store, PgStore):
                 checks.append(Check("server", True, f"PostgreSQL {store.server_version()}"))
+                held = store.held_sources()
+                checks.append(Check("claims", True, f"{held} sources held by running collectors"))
                 current = PG_SCHEMA_VERSION
             else:
                 current = SCHEMA_VERSION

@@ -499,6 +499,19 @@ class PgEngine(StoreBase):
     def limit_cache(self, kib: int) -> None:
         """The server sizes its own buffers: nothing to limit in the client."""
 
+    def held_sources(self) -> int:
+        """Sources claimed by running collectors (advisory locks of other sessions, the
+        archive's own lock apart)."""
+        with _errors("read locks", self.path):
+            row = self.db.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname ="
+                " current_database()) AND pid != pg_backend_pid()"
+                " AND NOT (classid::bigint = ? AND objid::bigint = ?)",
+                (ARCHIVE_LOCK_KEY >> 32, ARCHIVE_LOCK_KEY & 0xFFFF_FFFF),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
     def server_version(self) -> str:
         with _errors("read server version", self.path):
             return str(self.db.execute("SHOW server_version").fetchone()[0])
