@@ -252,14 +252,14 @@ class PgConnection:
         try:
             bulk = _bulk_insert(sql)
             update = _bulk_update(sql)
-            if bulk is not None:
-                table, columns, tail = bulk
+            if bulk is not None and _distinct(values, bulk[3]):
+                table, columns, tail, _ = bulk  # an upsert: each row a different key
                 cursor.execute(
                     f"INSERT INTO {table} ({', '.join(columns)})"
                     f" SELECT * FROM unnest({self._arrays(table, columns)}){tail}",
                     [list(column) for column in zip(*values, strict=True)],
                 )
-            elif update is not None and len({row[-1] for row in values}) == len(values):
+            elif update is not None and _distinct(values, (len(values[0]) - 1,)):
                 table, columns = update  # each row a different id: one statement
                 names = ", ".join(columns)
                 assignments = ", ".join(f"{c} = v.{c}" for c in columns)
@@ -303,7 +303,7 @@ class PgConnection:
 
 _BULK_INSERT = re.compile(
     r"(?is)^\s*INSERT\s+INTO\s+(\w+)\s*\(([^()]*)\)\s*VALUES\s*\([?,\s]*\)"
-    r"(\s*(?:ON\s+CONFLICT\s*(?:\([^()]*\))?\s*DO\s+NOTHING)?)\s*$"
+    r"(\s*(?:ON\s+CONFLICT\s*(?:\(([^()]*)\))?\s*DO\s+(?:NOTHING|UPDATE\s+SET\s+[^?]*))?)$"
 )
 
 
@@ -324,14 +324,27 @@ def _bulk_update(sql: str) -> tuple[str, tuple[str, ...]] | None:
 
 
 @functools.lru_cache(maxsize=256)
-def _bulk_insert(sql: str) -> tuple[str, tuple[str, ...], str] | None:
-    """(table, columns, conflict clause) of a plain insert that changes no stored row on
-    conflict; None for any other statement."""
+def _bulk_insert(sql: str) -> tuple[str, tuple[str, ...], str, tuple[int, ...]] | None:
+    """(table, columns, conflict clause, positions of the conflict target's columns when
+    the clause updates) of an insert of one row of parameters; None for any other
+    statement."""
     match = _BULK_INSERT.match(sql)
     if match is None:
         return None
     columns = tuple(c.strip() for c in match.group(2).split(","))
-    return match.group(1), columns, match.group(3)
+    tail = match.group(3)
+    target = match.group(4)
+    updates = re.search(r"(?i)\bDO\s+UPDATE\b", tail) is not None
+    if updates and target is None:
+        return None
+    key = tuple(columns.index(c.strip()) for c in target.split(",")) if updates and target else ()
+    return match.group(1), columns, tail, key
+
+
+def _distinct(rows: Sequence[Sequence[Any]], key: tuple[int, ...]) -> bool:
+    """Whether no two rows share a ``key`` (positions; none: always): one statement may
+    update a row once only."""
+    return not key or len({tuple(row[i] for i in key) for row in rows}) == len(rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +382,7 @@ def connect(url: DatabaseUrl, *, readonly: bool = False) -> PgConnection:
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT_S,
             application_name="bsarchive",
+            prepare_threshold=None,
             options=options,
         )
     except psycopg.Error as e:
@@ -551,6 +565,14 @@ class PgEngine(StoreBase):
         return [found.get(k) for k in keys]
 
 
+def _let_go(conn: PgConnection) -> None:
+    """Release a connection's advisory locks at once (the server would when it notices
+    the connection gone, a moment later), then close it."""
+    with contextlib.suppress(EngineError):
+        conn.execute("SELECT pg_advisory_unlock_all()")
+    conn.close()
+
+
 class PgSourceClaims(SourceClaims):
     """Claims on sources as session advisory locks on a connection of their own, taken from
     the run's source threads: two collectors on one archive divide its sources between
@@ -583,7 +605,7 @@ class PgSourceClaims(SourceClaims):
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
-                self._conn.close()
+                _let_go(self._conn)
                 self._conn = None
 
 
@@ -638,7 +660,7 @@ class PgArchiveLock:
 
     def release(self) -> None:
         if self._conn is not None:
-            self._conn.close()
+            _let_go(self._conn)
             self._conn = None
 
     def __enter__(self) -> PgArchiveLock:
