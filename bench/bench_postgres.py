@@ -15,7 +15,9 @@ process and on a fresh database:
    collectors divide the instances between them, so more collectors must be faster until
    the servers' latency bounds it.
 
-Usage: ``python bench/bench_postgres.py [--statuses 20000] [--latency 0.03]``.
+3. ``bsarchive import twarc`` of TWEETS twarc2 lines into SQLite and PostgreSQL.
+
+Usage: ``python bench/bench_postgres.py [--statuses 20000] [--latency 0.03] [--tweets N]``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from bench_fetch import timed  # noqa: E402
+from bench_twarc_parse import write_lines  # noqa: E402
 from tests.support.pg import Cluster, cluster  # noqa: E402
 
 FLOOR = r"""
@@ -155,11 +158,27 @@ def collectors(pg: Cluster, statuses: int, latency: float) -> None:
             print(f"  {n} collector{'s' if n > 1 else ' '}  {wall:7.2f} s   {base / wall:.2f}x")
 
 
+def imports(pg: Cluster, tweets: int, tmp: Path) -> None:
+    """``bsarchive import twarc`` of ``tweets`` twarc2 lines into SQLite and PostgreSQL."""
+    lines = tmp / "tweets.jsonl"
+    write_lines(lines, tweets)
+    print(f"\nimport of {tweets} twarc2 lines (one in five a retweet)")
+    rates = {}
+    for name, db in (("SQLite", str(tmp / "import.db")), ("PostgreSQL", fresh(pg, "bench_i"))):
+        t, rss, _ = timed(
+            [sys.executable, "-m", "bsarchive", "import", "twarc", str(lines), "--db", db, "-q"]
+        )
+        rates[name] = tweets / t
+        print(f"  bsarchive -> {name:10s} {t:7.2f} s  {tweets / t:9,.0f} tweets/s  {rss:6.1f} MB")
+    print(f"  PostgreSQL / SQLite: {rates['SQLite'] / rates['PostgreSQL']:.2f}x the time")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--statuses", type=int, default=20_000)
     parser.add_argument("--latency", type=float, default=0.03)
     parser.add_argument("--collector-statuses", type=int, default=12_000)
+    parser.add_argument("--tweets", type=int, default=200_000)
     args = parser.parse_args()
     import tempfile
 
@@ -168,6 +187,7 @@ def main() -> None:
         (Path(tmp) / "l").mkdir()
         engines(pg, args.statuses, args.latency, Path(tmp) / "l")
         collectors(pg, args.collector_statuses, args.latency)
+        imports(pg, args.tweets, Path(tmp))
 
 
 if __name__ == "__main__":

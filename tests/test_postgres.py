@@ -266,3 +266,33 @@ def test_a_collector_killed_mid_page_loses_and_doubles_nothing(
     ]
     assert exports[0].count("\n") == 401
     assert sorted(exports[0].splitlines()) == sorted(exports[1].splitlines())
+
+
+@pytest.mark.parametrize(
+    ("query", "options"),
+    [
+        ("society", ("--limit", "500")),
+        ('"big society"', ("--limit", "500")),
+        ("network", ("--limit", "500", "--kind", "reaction", "--kind", "comment")),
+        ("open", ("--limit", "500", "--since", "2010-06-30")),
+        ("bsnopen", ("--limit", "5")),
+    ],
+)
+def test_search_on_postgresql_finds_what_fts5_finds(
+    cli: Cli, pg_url: str, tmp_path: Path, query: str, options: tuple[str, ...]
+) -> None:
+    assert run_demo(tmp_path / "demo") == 0
+    demo = str(tmp_path / "demo" / "demo.db")
+    assert cli("copy", demo, pg_url).exit_code == 0
+    found = []
+    for db in (demo, pg_url):
+        result = cli("search", query, "--json", "--db", db, *options)
+        assert result.exit_code == 0, result.output
+        hits = [json.loads(line) for line in result.stdout.splitlines()]
+        assert any("[" in hit["snippet"] for hit in hits), hits  # the words marked
+        found.append(sorted((hit["kind"], hit["uri"]) for hit in hits))
+    assert found[0], query
+    if "5" in options:  # the five best: ranked differently (bm25, ts_rank), as many
+        assert len(found[1]) == len(found[0]) == 5
+    else:
+        assert found[1] == found[0]

@@ -760,7 +760,7 @@ def search(
     def body() -> None:
         s = _settings(config, db=db)
         flt = _filter(since, until, tag, kind)
-        with open_for_reading(s.db) as store:
+        with open_store(s.db, readonly=True) as store:  # on PostgreSQL: its own text search
             hits = store.search(query, flt, limit=limit)
         if as_json:
             for hit in hits:

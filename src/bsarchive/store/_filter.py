@@ -87,18 +87,19 @@ def _post_tags(post_id: str, flt: ExportFilter, params: list[Any]) -> str:
     )
 
 
-def _scope(kind: str, flt: ExportFilter, params: list[Any]) -> str:
+def _scope(kind: str, flt: ExportFilter, params: list[Any], row: str = "rowid") -> str:
     """`` AND rowid IN (the items of ``kind`` in the filter's window and tags)`` for a
-    full-text table's rows (post, reaction or comment), "" when the filter keeps them all.
-    The window and tags are the exports' rules: the same items, the same times."""
+    full-text table's rows (post, reaction or comment; ``row``: their id), "" when the
+    filter keeps them all. The window and tags are the exports' rules: the same items,
+    the same times."""
     if flt.since is None and flt.until is None and not flt.tags:
         return ""
     time = COLUMN["created_at"].sql[kind]
     if kind == "post":
         tail = _window(time, flt, params) + _post_tags("p.id", flt, params)
-        return f" AND rowid IN (SELECT p.id FROM posts p WHERE 1=1{tail})"
+        return f" AND {row} IN (SELECT p.id FROM posts p WHERE 1=1{tail})"
     if kind == "reaction":
         tail = _window(time, flt, params) + _reaction_tags(flt, params)
-        return f" AND rowid IN (SELECT r.id FROM reactions r WHERE 1=1{tail})"
+        return f" AND {row} IN (SELECT r.id FROM reactions r WHERE 1=1{tail})"
     tail = _window(time, flt, params) + _reaction_tags(flt, params, "c.reaction_id")
-    return f" AND rowid IN (SELECT c.id FROM comments c WHERE 1=1{tail})"
+    return f" AND {row} IN (SELECT c.id FROM comments c WHERE 1=1{tail})"
