@@ -296,3 +296,51 @@ def test_search_on_postgresql_finds_what_fts5_finds(
         assert len(found[1]) == len(found[0]) == 5
     else:
         assert found[1] == found[0]
+
+
+def test_a_server_gone_mid_run_is_one_line_and_keeps_every_committed_page(
+    cli: Cli, servers: Any, fast_config: Path
+) -> None:
+    import psycopg
+
+    from tests.support import pg
+
+    try:
+        own = pg.cluster()
+        server = own.__enter__()
+    except pg.Unavailable as e:
+        pytest.skip(f"PostgreSQL unavailable: {e}")
+    try:
+        server.admin("CREATE DATABASE ev")
+        url = server.url("ev")
+        timelines = synthetic_instances(400, instances=2, shared=0.5)
+        urls = [servers(t, latency=0.05).url for t in timelines]
+        collector = _collector(url, urls, fast_config)
+        deadline = time.monotonic() + 30
+        stored = 0
+        while stored == 0 and time.monotonic() < deadline:
+            with psycopg.connect(url) as conn:
+                exists = conn.execute("SELECT to_regclass('posts') IS NOT NULL").fetchone()
+                if exists and exists[0]:
+                    stored = conn.execute("SELECT count(*) FROM posts").fetchone()[0]
+            time.sleep(0.05)
+        server.stop("immediate")  # the database goes away mid-run
+        _, err = collector.communicate(timeout=60)
+        assert collector.returncode == 1, err
+        assert "Traceback" not in err, err
+        assert err.strip().splitlines()[-1].startswith(f"bsarchive: error: {url}"), err
+        server.start()
+        with psycopg.connect(url) as conn:
+            kept = conn.execute("SELECT count(*) FROM posts").fetchone()[0]
+        assert kept >= stored > 0  # every page committed before is there
+        again = fetch(cli, fast_config, *urls, extra=("--db", url, "--refresh", "0"))
+        assert again.exit_code == 0, again.output
+        alone = fetch(cli, fast_config, *urls, extra=("--refresh", "0"))
+        exports = [
+            cli("export", "csv", "--db", db, "--columns", "kind,uri,created_at,text").stdout
+            for db in (url, str(cli.db))
+        ]
+        assert alone.exit_code == 0 and exports[0].count("\n") == 401
+        assert sorted(exports[0].splitlines()) == sorted(exports[1].splitlines())
+    finally:
+        own.__exit__(None, None, None)

@@ -31,6 +31,21 @@ class Cluster:
     host: str
     port: int
     user: str
+    bin_dir: Path
+    data: Path
+    options: str
+    account: str | None
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``immediate``: as if it went away)."""
+        _run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", mode, "stop"], self.account)
+
+    def start(self) -> None:
+        _run(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", self.options, "-w"]
+            + ["-t", str(START_TIMEOUT_S), "-l", str(self.data.parent / "log"), "start"],
+            self.account,
+        )
 
     def url(self, database: str) -> str:
         return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
@@ -110,14 +125,12 @@ def cluster() -> Iterator[Cluster]:
             " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
             " -c max_connections=60"
         )
-        _run(
-            [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-w"]
-            + ["-t", str(START_TIMEOUT_S), "-l", str(root / "log"), "start"],
-            account,
-        )
+        server = Cluster("127.0.0.1", port, user, bin_dir, data, options, account)
+        server.start()
         try:
-            yield Cluster("127.0.0.1", port, user)
+            yield server
         finally:
-            _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], account)
+            with contextlib.suppress(Unavailable):  # already stopped by the test
+                server.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)

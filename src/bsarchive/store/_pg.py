@@ -259,9 +259,9 @@ class PgConnection:
     ) -> psycopg.Cursor[Any]:
         import psycopg
 
-        cursor = self.raw.cursor()
         values = params if isinstance(params, Mapping) else (tuple(params) or None)
         try:
+            cursor = self.raw.cursor()
             cursor.execute(pg_sql(sql), values)
         except psycopg.Error as e:
             raise EngineError(_message(e), e.sqlstate) from e
@@ -277,8 +277,8 @@ class PgConnection:
         values = list(rows)
         if not values:
             return _Count(0)
-        cursor = self.raw.cursor()
         try:
+            cursor = self.raw.cursor()
             bulk = _bulk_insert(sql)
             update = _bulk_update(sql)
             if bulk is not None and _distinct(values, bulk[3]):
