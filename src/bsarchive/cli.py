@@ -720,7 +720,7 @@ def stats(
         s = _settings(config, db=db)
         from bsarchive.export.build import merge_link_variants
 
-        with open_for_reading(s.db) as store:
+        with open_store(s.db, readonly=True) as store:  # plain SQL: on either engine
             result = store.stats()
             result.runs = store.runs()
         result.top_links = merge_link_variants(result.top_links, top=10)  # as the digest
