@@ -344,3 +344,28 @@ def test_a_server_gone_mid_run_is_one_line_and_keeps_every_committed_page(
         assert sorted(exports[0].splitlines()) == sorted(exports[1].splitlines())
     finally:
         own.__exit__(None, None, None)
+
+
+def test_a_tag_of_a_many_event_archive_exports_as_from_sqlite(
+    cli: Cli, servers: Any, fast_config: Path, pg_url: str, tmp_path: Path
+) -> None:
+    # One archive, two events: the demo's #bsnopen and another tag's posts, the same items
+    # on both engines (copied once both are in); a tag's export reads only its slice.
+    assert run_demo(tmp_path / "demo") == 0
+    demo = str(tmp_path / "demo" / "demo.db")
+    other = servers(synthetic_instances(60, instances=1, tag="localgov")[0])
+    for db in (demo, pg_url):
+        if db == pg_url:
+            assert cli("copy", demo, pg_url).exit_code == 0
+        args = ["fetch", "--tag", "localgov", "--mastodon", other.url, "--db", db]
+        done = cli(*args, "--config", str(fast_config), "--no-reactions", "--refresh", "0")
+        assert done.exit_code == 0, done.output
+    for tag in ("bsnopen", "localgov"):
+        for command in (
+            ("export", "csv", "--kind", "post", "--kind", "reaction", "--kind", "comment"),
+            ("export", "jsonl", "--kind", "boost", "--kind", "version"),
+            ("digest", "--format", "markdown"),
+        ):
+            got = [cli(*command, "--tag", tag, "--db", db).stdout for db in (demo, pg_url)]
+            assert got[1] == got[0], (tag, command)
+            assert got[0].count("\n") > 1 or "boost" in command, (tag, command)

@@ -512,7 +512,7 @@ def export_csv(
         s = _settings(config, db=db)
         flt = _filter(since, until, tag, kind, search_query, columns)
         chosen = parse_columns(columns)
-        with open_for_reading(s.db) as store:
+        with open_for_reading(s.db, flt.tags) as store:
             if excel:
                 with _open_text(output) as f:
                     write_excel_csv(store, f, flt, columns=chosen)
@@ -545,7 +545,7 @@ def export_jsonl(
     def body() -> None:
         s = _settings(config, db=db)
         flt = _filter(since, until, tag, kind, search_query, columns)
-        with open_for_reading(s.db) as store, _open_binary(output) as f:
+        with open_for_reading(s.db, flt.tags) as store, _open_binary(output) as f:
             write_jsonl(store, f, flt, raw=raw, columns=parse_columns(columns))
 
     _run(body, quiet=quiet, verbose=verbose)
@@ -570,7 +570,7 @@ def export_atom(
     def body() -> None:
         s = _settings(config, db=db, title=title)
         flt = _filter(since, until, tag, kind)
-        with open_for_reading(s.db) as store, _open_text(output) as f:
+        with open_for_reading(s.db, flt.tags) as store, _open_text(output) as f:
             tags = flt.tags or s.tags or store.archived_tags()
             build.write_atom(store, f, flt, title=build.default_title(s.title, tags))
 
@@ -598,7 +598,7 @@ def export_parquet(
         s = _settings(config, db=db)
         flt = _filter(since, until, tag, kind, search_query, columns)
         chosen = parse_columns(columns)
-        with open_for_reading(s.db) as store:
+        with open_for_reading(s.db, flt.tags) as store:
             parquet.write_parquet(store, Path(output), flt, columns=chosen)
 
     _run(body, quiet=quiet, verbose=verbose)
@@ -626,7 +626,7 @@ def export_xlsx(
         s = _settings(config, db=db)
         flt = _filter(since, until, tag, kind, search_query, columns)
         chosen = parse_columns(columns)
-        with open_for_reading(s.db) as store:
+        with open_for_reading(s.db, flt.tags) as store:
             write_xlsx(store, Path(output), flt, columns=chosen, safe_cells=not unsafe_cells)
 
     _run(body, quiet=quiet, verbose=verbose)
@@ -644,7 +644,7 @@ def export_runs(
 
     def body() -> None:
         s = _settings(config, db=db)
-        with open_for_reading(s.db) as store, _open_binary(output) as f:
+        with open_store(s.db, readonly=True) as store, _open_binary(output) as f:
             write_runs(store.runs(), f)
 
     _run(body, quiet=quiet, verbose=verbose)
@@ -696,7 +696,7 @@ def digest(
         flt = _filter(since, until, tag, kind, search_query)
         form = build.digest_format(fmt, output)
         stamp = datetime.now(UTC) if generated_at else None
-        with open_for_reading(s.db) as store, _open_text(output) as f:
+        with open_for_reading(s.db, flt.tags) as store, _open_text(output) as f:
             tags = flt.tags or s.tags or store.archived_tags()
             build.write_digest(
                 store, f, flt, fmt=form, title=build.default_title(s.title, tags), tags=tags,

@@ -135,12 +135,12 @@ class _LocalCopy(Store):
     digests, stats and search read it with the same queries as any archive, so their
     output is byte for byte what a SQLite archive holding the same items gives."""
 
-    def __init__(self, url: DatabaseUrl) -> None:
+    def __init__(self, url: DatabaseUrl, tags: tuple[str, ...] = ()) -> None:
         self._dir = tempfile.mkdtemp(prefix="bsarchive-read-")
         path = Path(self._dir) / "archive.db"
         try:
             with PgStore(url, readonly=True) as src, Store(path) as dst:
-                copy_archive(src, dst)
+                copy_archive(src, dst, Slice(tags=tags, bookkeeping=True))
             super().__init__(path, readonly=True)
         except BaseException:
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -152,9 +152,11 @@ class _LocalCopy(Store):
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-def open_for_reading(db: Path | DatabaseUrl) -> Store:
+def open_for_reading(db: Path | DatabaseUrl, tags: tuple[str, ...] = ()) -> Store:
     """The archive ``db`` names, to read: a SQLite file as it is; an archive on PostgreSQL
-    through a local copy (see :class:`_LocalCopy`)."""
+    through a local copy (see :class:`_LocalCopy`) of what carries one of ``tags`` (all
+    of it when none are given), a superset of what a filter on those tags reads: its
+    posts, what hangs on them, and the articles filed under the tags."""
     if isinstance(db, DatabaseUrl):
-        return _LocalCopy(db)
+        return _LocalCopy(db, tags)
     return Store(db, readonly=True)

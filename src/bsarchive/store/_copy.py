@@ -191,6 +191,8 @@ class Slice:
     tags: tuple[str, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
+    # The sources' cursors, runs and instances too (a whole archive brings them anyway).
+    bookkeeping: bool = False
 
     @property
     def whole(self) -> bool:
@@ -252,9 +254,14 @@ def _copy_all(
             if not part.whole:
                 copier.boosts_of(uris)
                 copier.reactions_of(uris)
+    if part.tags:  # and the articles filed under one of the tags themselves
+        own = " OR ".join("instr(' ' || tags || ' ', ' ' || ? || ' ') > 0" for _ in part.tags)
+        with dst.transaction():
+            copier.reactions_where(own, part.tags)
     if part.whole:
         copier.everything(_BOOSTS)
         copier.everything(_REACTIONS)
+    if part.whole or part.bookkeeping:
         for table in _WHOLE_ARCHIVE_ONLY:
             columns = ", ".join(table.columns)
             order = "id" if table.has_id else ", ".join(table.key)
@@ -315,13 +322,21 @@ class _Copier:
             self._with_parents(_BOOSTS, rows)
 
     def reactions_of(self, uris: Sequence[str]) -> None:
+        """The reactions linked from the posts ``uris``, with their links and comments."""
         for part, marks in _parts(uris):
-            rows = self.src.db.execute(
-                f"SELECT id, {', '.join(_REACTIONS.columns)} FROM reactions WHERE id IN"
-                f" (SELECT reaction_id FROM reaction_links WHERE post_uri IN ({marks}))"
-                " ORDER BY id",
+            self.reactions_where(
+                f"id IN (SELECT reaction_id FROM reaction_links WHERE post_uri IN ({marks}))",
                 part,
-            ).fetchall()
+            )
+
+    def reactions_where(self, where: str, params: Sequence[Any]) -> None:
+        """The reactions ``where`` selects, with their links and comments."""
+        cursor = self.src.db.execute(
+            f"SELECT id, {', '.join(_REACTIONS.columns)} FROM reactions WHERE {where}"
+            " ORDER BY id",
+            params,
+        )
+        while rows := cursor.fetchmany(BATCH):
             fresh = [r for r in rows if int(r[0]) not in self.ids.get("reactions", {})]
             self.batch(_REACTIONS, fresh)
             ids = [int(r[0]) for r in fresh]
