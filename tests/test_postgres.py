@@ -369,3 +369,23 @@ def test_a_tag_of_a_many_event_archive_exports_as_from_sqlite(
             got = [cli(*command, "--tag", tag, "--db", db).stdout for db in (demo, pg_url)]
             assert got[1] == got[0], (tag, command)
             assert got[0].count("\n") > 1 or "boost" in command, (tag, command)
+
+
+def test_forget_on_postgresql_removes_and_keeps_out_as_on_sqlite(
+    cli: Cli, pg_url: str, tmp_path: Path
+) -> None:
+    assert run_demo(tmp_path / "demo") == 0
+    demo = str(tmp_path / "demo" / "demo.db")
+    assert cli("copy", demo, pg_url).exit_code == 0
+    said = [
+        cli("forget", "--author", "@regen@civic.example", "--reason", "asked", "--db", db)
+        for db in (demo, pg_url)
+    ]
+    assert said[0].exit_code == said[1].exit_code == 0
+    assert said[0].stderr == said[1].stderr and "removed" in said[0].stderr
+    exports = [cli("export", "csv", "--db", db).stdout for db in (demo, pg_url)]
+    assert exports[1] == exports[0] and "@regen@civic.example" not in exports[0]
+    # kept out: copying in an archive that still holds the author does not bring them back
+    assert run_demo(tmp_path / "again") == 0
+    assert cli("copy", str(tmp_path / "again" / "demo.db"), pg_url).exit_code == 0
+    assert cli("export", "csv", "--db", pg_url).stdout == exports[0]

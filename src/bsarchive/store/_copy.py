@@ -23,6 +23,7 @@ from typing import Any
 
 from bsarchive.models import iso
 from bsarchive.store._base import StoreBase, _errors, _parts
+from bsarchive.store._posts import _boost_kept_out, _post_kept_out
 
 BATCH = 2_000
 
@@ -233,6 +234,7 @@ def _copy_all(
 ) -> None:
     copier = _Copier(src, dst, counts)
     copier.rows(_FORGOTTEN, "SELECT kind, value, reason, forgotten_at FROM forgotten", [])
+    copier.learn_takedowns()
     last = 0
     while True:
         posts = src.db.execute(
@@ -243,6 +245,7 @@ def _copy_all(
         if not posts:
             break
         last = int(posts[-1][0])
+        posts = copier.kept(_POSTS, posts)
         ids = [int(row[0]) for row in posts]
         with dst.transaction():
             author_ids = {row[1 + _POSTS.columns.index("author_id")] for row in posts}
@@ -275,6 +278,9 @@ class _Copier:
     def __init__(self, src: StoreBase, dst: StoreBase, counts: CopyCounts) -> None:
         self.src, self.dst, self.counts = src, dst, counts
         self.ids: dict[str, dict[int, int]] = {}
+        self.out_authors: frozenset[str] = frozenset()
+        self.out_posts: frozenset[str] = frozenset()
+        self.dropped: set[str] = set()  # uris of posts a takedown kept out of this copy
 
     def rows(self, table: _Table, sql: str, params: Sequence[Any]) -> None:
         """Copy what ``sql`` selects (id first where the table has one), in batches."""
@@ -332,8 +338,7 @@ class _Copier:
     def reactions_where(self, where: str, params: Sequence[Any]) -> None:
         """The reactions ``where`` selects, with their links and comments."""
         cursor = self.src.db.execute(
-            f"SELECT id, {', '.join(_REACTIONS.columns)} FROM reactions WHERE {where}"
-            " ORDER BY id",
+            f"SELECT id, {', '.join(_REACTIONS.columns)} FROM reactions WHERE {where} ORDER BY id",
             params,
         )
         while rows := cursor.fetchmany(BATCH):
@@ -351,9 +356,54 @@ class _Copier:
                 f" ORDER BY {'id' if table.has_id else ', '.join(table.key)}",
                 [int(i) for i in part],
             ).fetchall()
+            if table.name == "reaction_links" and self.dropped:
+                rows = [row for row in rows if row[1] not in self.dropped]
             self.batch(table, rows)
 
+    def learn_takedowns(self) -> None:
+        """Who and what the destination keeps out (its ``forgotten``, the source's now
+        included): a copy never brings them back."""
+        rows = self.dst.db.execute("SELECT kind, value FROM forgotten").fetchall()
+        self.out_authors = frozenset(v for k, v in rows if k == "author")
+        self.out_posts = frozenset(v for k, v in rows if k == "post")
+
+    def kept(self, table: _Table, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+        """``rows`` of posts or boosts (id first) less those a takedown covers."""
+        if not self.out_authors and not self.out_posts:
+            return list(rows)
+        column = "author_id" if table is _POSTS else "booster_id"
+        index = 1 + table.columns.index(column)
+        handles = self._handles(sorted({int(row[index]) for row in rows}))
+        if table is _POSTS:
+            uri, url = 1 + table.columns.index("uri"), 1 + table.columns.index("url")
+            out = {
+                row[uri] for row in rows
+                if _post_kept_out(self.out_authors, self.out_posts, row[uri], row[url],
+                                  handles[int(row[index])])
+            }  # fmt: skip
+            self.dropped |= out  # articles' links to them go too, as forget does
+            return [row for row in rows if row[uri] not in out]
+        post_uri = 1 + table.columns.index("post_uri")
+        return [
+            row for row in rows
+            if not _boost_kept_out(self.out_authors, self.out_posts, handles[int(row[index])],
+                                   row[post_uri])
+        ]  # fmt: skip
+
+    def _handles(self, ids: Sequence[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        for part, marks in _parts([str(i) for i in ids]):
+            found.update(
+                self.src.db.execute(
+                    f"SELECT id, handle FROM authors WHERE id IN ({marks})",
+                    [int(i) for i in part],
+                ).fetchall()
+            )
+        return found
+
     def _with_parents(self, table: _Table, rows: Sequence[Sequence[Any]]) -> None:
+        if table is _BOOSTS:
+            rows = self.kept(table, rows)
         if "booster_id" in table.parents:
             index = 1 + table.columns.index("booster_id")
             self.by_ids(_AUTHORS, sorted({int(r[index]) for r in rows}))
