@@ -17,9 +17,8 @@ runs and instances too, so fetching can go on from the copy. The per-instance re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bsarchive.models import iso
 from bsarchive.store._base import StoreBase, _errors, _parts
@@ -28,12 +27,11 @@ from bsarchive.store._posts import _boost_kept_out, _post_kept_out
 BATCH = 2_000
 
 
-@dataclass(frozen=True)
-class _Table:
+class _Table(NamedTuple):  # a NamedTuple: no dataclass to build at every start-up
     name: str
     columns: tuple[str, ...]  # without id
     key: tuple[str, ...]  # the natural key, among columns
-    parents: Mapping[str, str] = field(default_factory=dict)  # column -> table it points at
+    parents: Mapping[str, str] = {}  # column -> table it points at (never changed)
     has_id: bool = True
 
 
@@ -175,18 +173,17 @@ _FORGOTTEN = _Table(
 )
 
 
-@dataclass
 class CopyCounts:
     """Rows the destination did not have before, by table."""
 
-    added: dict[str, int] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.added: dict[str, int] = {}
 
     def add(self, table: str, n: int) -> None:
         self.added[table] = self.added.get(table, 0) + n
 
 
-@dataclass(frozen=True)
-class Slice:
+class Slice(NamedTuple):
     """Which posts travel (and what hangs on them); empty: the whole archive."""
 
     tags: tuple[str, ...] = ()
@@ -215,9 +212,10 @@ class Slice:
         return sql, params
 
 
-def copy_archive(src: StoreBase, dst: StoreBase, part: Slice = Slice()) -> CopyCounts:
+def copy_archive(src: StoreBase, dst: StoreBase, part: Slice | None = None) -> CopyCounts:
     """Copy ``part`` of ``src`` into ``dst`` (see the module's docstring)."""
     counts = CopyCounts()
+    part = part or Slice()
     where, params = part.where()
     with _errors("copy", dst.path):
         _copy_all(src, dst, part, where, params, counts)

@@ -21,8 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Self, TypeVar
 
 from bsarchive import __version__
 from bsarchive.dburl import DatabaseUrl
@@ -390,8 +389,7 @@ def _distinct(rows: Sequence[Sequence[Any]], key: tuple[int, ...]) -> bool:
     return not key or len({tuple(row[i] for i in key) for row in rows}) == len(rows)
 
 
-@dataclass(frozen=True, slots=True)
-class _Count:
+class _Count(NamedTuple):
     """What ``executemany`` tells: how many rows it changed."""
 
     rowcount: int
