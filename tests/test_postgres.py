@@ -389,3 +389,39 @@ def test_forget_on_postgresql_removes_and_keeps_out_as_on_sqlite(
     assert run_demo(tmp_path / "again") == 0
     assert cli("copy", str(tmp_path / "again" / "demo.db"), pg_url).exit_code == 0
     assert cli("export", "csv", "--db", pg_url).stdout == exports[0]
+
+
+def test_watch_on_postgresql_serves_its_wall_and_writes_its_digest(
+    servers: Any, pg_url: str, tmp_path: Path
+) -> None:
+    import socket
+    import urllib.request
+
+    statuses = [synthetic_status(n, viewer="v.example", local_id=100 + n) for n in range(12)]
+    server = servers(statuses)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    digest = tmp_path / "wall.html"
+    args = [sys.executable, "-m", "bsarchive", "watch", "--tag", "bsnopen", "--no-reactions"]
+    args += ["--mastodon", server.url, "--db", pg_url, "--digest", str(digest), "--every", "2s"]
+    watch = subprocess.Popen(
+        [*args, "--serve", f"127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        page = b""
+        deadline = time.monotonic() + 30
+        wanted = statuses[5]["content"][3:20].encode()  # "Post 5 from the ": on the wall
+        while time.monotonic() < deadline and wanted not in page:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+            except OSError:
+                time.sleep(0.1)
+        assert wanted in page
+        while time.monotonic() < deadline and not digest.exists():
+            time.sleep(0.1)
+        assert "<html" in digest.read_text()
+    finally:
+        watch.terminate()
+        _, err = watch.communicate(timeout=30)
+    assert watch.returncode == 143, err

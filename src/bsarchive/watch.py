@@ -500,9 +500,10 @@ class _Writer:
         if path is None:
             return
         title, tags = self._title(store)
-        data = build.digest_data(
-            store, ExportFilter(), title=title, tags=tags, generated_at=self.now()
-        )
+        with store.reading() as source:  # the whole archive, read as exports read it
+            data = build.digest_data(
+                source, ExportFilter(), title=title, tags=tags, generated_at=self.now()
+            )
         fmt = self.options.digest_format
         text = render_html(data) if fmt == "html" else render_markdown(data)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -14,8 +14,10 @@ only (import-linter keeps the private modules private).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from bsarchive.dburl import DatabaseUrl
@@ -108,10 +110,21 @@ class Store(ItemsMixin, ExportMixin, StatsMixin, WallMixin, StoreBase):
     live wall's bounded reads (``_wall``).
     """
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Store]:
+        """This archive as exports and digests read it: itself (a PostgreSQL archive: a
+        local copy, see :func:`open_for_reading`)."""
+        yield self
+
 
 class PgStore(PgEngine, Store):
     """An archive on PostgreSQL: :class:`Store`'s table families over :class:`PgEngine`'s
     connection, transactions and schema (issue 19)."""
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Store]:
+        with _LocalCopy(self.url) as copy:
+            yield copy
 
 
 def open_store(db: Path | DatabaseUrl, *, readonly: bool = False) -> Store:

@@ -416,6 +416,8 @@ class ExportMixin(SearchMixin):
         count says how many there are in all)."""
         only, params = "", list[Any]([per_reaction])
         if urls is not None:
+            if not urls:
+                return {}
             only = f" WHERE r.url IN ({','.join('?' * len(urls))})"
             params = [*urls, per_reaction]
         with _errors("read comments", self.path), self.snapshot():

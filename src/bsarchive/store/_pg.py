@@ -70,6 +70,9 @@ PG_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE OR REPLACE FUNCTION bs_concat(acc text, item text, sep text) RETURNS text"
             " LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT CASE WHEN item IS NULL THEN acc"
             " WHEN acc IS NULL THEN item ELSE acc || sep || item END'",
+            # SQLite's max() of two values (the largest of two counts).
+            "CREATE OR REPLACE FUNCTION max(a bigint, b bigint) RETURNS bigint"
+            " LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT greatest(a, b)'",
             "CREATE OR REPLACE AGGREGATE group_concat(text, text)"
             " (SFUNC = bs_concat, STYPE = text)",
             # The words search finds: PostgreSQL's language-neutral parse, and the words inside
