@@ -173,6 +173,63 @@ def imports(pg: Cluster, tweets: int, tmp: Path) -> None:
     print(f"  PostgreSQL / SQLite: {rates['SQLite'] / rates['PostgreSQL']:.2f}x the time")
 
 
+def bulk(pg: Cluster, rows: int) -> None:
+    """The bulk insert bsarchive uses (INSERT ... SELECT FROM unnest(binary arrays) ON
+    CONFLICT) against COPY into a staging table then INSERT ... SELECT ... ON CONFLICT,
+    for ``rows`` posts in batches of 10,000 (an import's), into the archive's own table."""
+    import psycopg
+
+    from bsarchive.dburl import DatabaseUrl
+    from bsarchive.store import PgStore
+
+    columns = ("uri", "url", "created_at", "author_id", "text", "raw", "source", "fetched_at",
+               "fetched_from", "version", "first_seen_at", "updated_at")  # fmt: skip
+    made = [
+        (f"https://x.example/status/{n}", f"https://x.example/@a/{n}", "2010-06-29T18:00:00.000Z",
+         1, f"post {n} about the big society " * 4, f'{{"id": "{n}", "text": "{"x" * 1500}"}}',
+         "twitter", "2026-12-07T10:00:00.000Z", "file", "0.1.0", "2026-12-07T10:00:00.000Z",
+         "2026-12-07T10:00:00.000Z")
+        for n in range(rows)
+    ]  # fmt: skip
+    times = {}
+    for way in ("unnest", "COPY"):
+        url = fresh(pg, "bench_bulk")
+        PgStore(DatabaseUrl(url)).close()  # the archive's schema, indexes and search column
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("INSERT INTO authors (id, handle) VALUES (1, '@a')")
+            names = ", ".join(columns)
+            start = time.perf_counter()
+            for at in range(0, rows, 10_000):
+                batch = made[at : at + 10_000]
+                with conn.transaction():
+                    if way == "unnest":
+                        types = ", ".join(
+                            "%b::bigint[]" if c == "author_id" else "%b::text[]" for c in columns
+                        )
+                        conn.execute(
+                            f"INSERT INTO posts ({names}) SELECT * FROM unnest({types})"
+                            " ON CONFLICT (uri) DO NOTHING",
+                            [list(c) for c in zip(*batch, strict=True)],
+                        )
+                    else:
+                        conn.execute(
+                            f"CREATE TEMP TABLE staging ON COMMIT DROP AS SELECT {names}"
+                            " FROM posts WITH NO DATA"
+                        )
+                        with conn.cursor().copy(f"COPY staging ({names}) FROM STDIN") as copy:
+                            for row in batch:
+                                copy.write_row(row)
+                        conn.execute(
+                            f"INSERT INTO posts ({names}) SELECT {names} FROM staging"
+                            " ON CONFLICT (uri) DO NOTHING"
+                        )
+            times[way] = time.perf_counter() - start
+    print(f"\nbulk insert of {rows} posts in batches of 10,000 into the archive's posts table")
+    for way, t in times.items():
+        print(f"  {way:7s} {t:6.2f} s  {rows / t:9,.0f} rows/s")
+    print(f"  COPY / unnest: {times['COPY'] / times['unnest']:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--statuses", type=int, default=20_000)
@@ -188,6 +245,7 @@ def main() -> None:
         engines(pg, args.statuses, args.latency, Path(tmp) / "l")
         collectors(pg, args.collector_statuses, args.latency)
         imports(pg, args.tweets, Path(tmp))
+        bulk(pg, 50_000)
 
 
 if __name__ == "__main__":
