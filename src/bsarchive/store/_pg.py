@@ -36,7 +36,13 @@ from bsarchive.store._base import (
     _errors,
 )
 from bsarchive.store._filter import ExportFilter, _scope
-from bsarchive.store._search import _EVERYTHING, RANKED_MATCHES_AT_MOST, SearchHit
+from bsarchive.store._search import (
+    _EVERYTHING,
+    RANKED_MATCHES_AT_MOST,
+    SearchHit,
+    _searchable,
+    best_first,
+)
 
 T = TypeVar("T")
 
@@ -567,11 +573,7 @@ class PgEngine(StoreBase):
         the query read by ``websearch_to_tsquery`` ("phrases", OR, -word; words as typed);
         rank: ``ts_rank``, negated so that lower is better as with FTS5's bm25; snippets
         by ``ts_headline``. Kinds, window, tags and the too-many-to-rank rule as there."""
-        other = [kind for kind in flt.kinds if kind not in _PG_SEARCHES]
-        if other:
-            raise ConfigError(
-                "--kind", f"search looks through post, reaction and comment, not {other[0]}"
-            )
+        _searchable(flt)
         if not query.strip():
             raise ConfigError("search", "nothing to search for")
         hits: list[SearchHit] = []
@@ -604,11 +606,7 @@ class PgEngine(StoreBase):
                 ).fetchall()
                 hits += [SearchHit(*row) for row in rows]
                 ranked = ranked and by_rank
-        if ranked:
-            hits.sort(key=lambda h: (h.rank or 0.0, h.created_at is not None, h.created_at or ""))
-        else:
-            hits.sort(key=lambda h: h.created_at or "", reverse=True)
-        return hits[:limit]
+        return best_first(hits, ranked=ranked, limit=limit)
 
     def limit_cache(self, kib: int) -> None:
         """The server sizes its own buffers: nothing to limit in the client."""

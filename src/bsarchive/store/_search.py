@@ -73,6 +73,25 @@ def _is_query_error(e: sqlite3.OperationalError) -> bool:
     ) or ("syntax error" in text)
 
 
+def _searchable(flt: ExportFilter) -> None:
+    """Raise ConfigError when the filter asks for a kind with no text to search."""
+    other = [kind for kind in flt.kinds if kind not in _SEARCHES]
+    if other:
+        raise ConfigError(
+            "--kind", f"search looks through post, reaction and comment, not {other[0]}"
+        )
+
+
+def best_first(hits: list[SearchHit], *, ranked: bool, limit: int) -> list[SearchHit]:
+    """The ``limit`` best of the kinds' hits together: by rank (then time, no time first)
+    as SQL would order them, or newest first when some kind had too many to rank."""
+    if ranked:
+        hits.sort(key=lambda h: (h.rank or 0.0, h.created_at is not None, h.created_at or ""))
+    else:
+        hits.sort(key=lambda h: h.created_at or "", reverse=True)
+    return hits[:limit]
+
+
 class SearchMixin(StoreBase):
     """Queries over ``posts_fts``, ``reactions_fts``, ``comments_fts``."""
 
@@ -137,11 +156,7 @@ class SearchMixin(StoreBase):
         Raises:
             ConfigError: nothing to search for in the query, or a kind with no text index.
         """
-        other = [kind for kind in flt.kinds if kind not in _SEARCHES]
-        if other:
-            raise ConfigError(
-                "--kind", f"search looks through post, reaction and comment, not {other[0]}"
-            )
+        _searchable(flt)
         fts = self.check_search(query)
         assert fts is not None
         hits: list[SearchHit] = []
@@ -156,11 +171,7 @@ class SearchMixin(StoreBase):
                     )
                     hits += found
                     ranked = ranked and by_rank
-        if ranked:  # as SQL would order them: rank, then time with no time first
-            hits.sort(key=lambda h: (h.rank or 0.0, h.created_at is not None, h.created_at or ""))
-        else:
-            hits.sort(key=lambda h: h.created_at or "", reverse=True)
-        return hits[:limit]
+        return best_first(hits, ranked=ranked, limit=limit)
 
     def _search_one(
         self,
