@@ -243,7 +243,8 @@ _PG_SEARCHES = {
 @functools.lru_cache(maxsize=2048)
 def pg_sql(sql: str) -> str:
     """A statement with SQLite's placeholders in psycopg's form: ``?`` as ``%s``, ``:name``
-    as ``%(name)s``, a literal ``%`` doubled. Quoted text and identifiers are left alone."""
+    as ``%(name)s``, and every ``%`` doubled (psycopg reads the whole text, quoted literals
+    too, for placeholders). Question marks and colons in quoted text stay as they are."""
     out: list[str] = []
     quote: str | None = None
     i, n = 0, len(sql)
@@ -284,7 +285,8 @@ class PgConnection:
         values = params if isinstance(params, Mapping) else (tuple(params) or None)
         try:
             cursor = self.raw.cursor()
-            cursor.execute(pg_sql(sql), values)
+            # Without parameters psycopg sends the text as it is: nothing to translate.
+            cursor.execute(sql if values is None else pg_sql(sql), values)
         except psycopg.Error as e:
             raise EngineError(_message(e), e.sqlstate) from e
         return cursor
