@@ -292,10 +292,11 @@ class PgConnection:
         return cursor
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> _Count:
-        """``sql`` once per row. An ``INSERT … VALUES (…)`` that updates nothing on conflict
-        goes as one statement over arrays, a column each (``unnest``): a page's rows in one
-        statement the server prepares once, not one statement a row (issue 19: most of a
-        backfill's time on the server)."""
+        """``sql`` once per row, in one statement where it can be: an ``INSERT … VALUES
+        (…)`` (no conflict clause, DO NOTHING, or DO UPDATE over rows with distinct keys)
+        as ``INSERT … SELECT FROM unnest(…)`` over one array a column, and an ``UPDATE t
+        SET … WHERE id = ?`` over distinct ids as ``UPDATE … FROM unnest(…)``; anything
+        else row by row (issue 19: one statement a row was most of a backfill's time)."""
         import psycopg
 
         values = list(rows)
@@ -434,6 +435,8 @@ def connect(url: DatabaseUrl, *, readonly: bool = False) -> PgConnection:
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT_S,
             application_name="bsarchive",
+            # No server-side prepared statements: a lookup prepared while the archive was
+            # empty kept its sequential-scan plan as it grew (17 ms a page at 20,000 posts).
             prepare_threshold=None,
             options=options,
         )
@@ -465,6 +468,10 @@ class PgEngine(StoreBase):
         if version < PG_SCHEMA_VERSION:
             if readonly:
                 self.close()
+                if version == 0:  # as a missing file is for SQLite: a usage error (exit 2)
+                    raise ConfigError(
+                        self.path, "no archive in this database", hint="run `bsarchive fetch` first"
+                    )
                 raise StoreError(self.path, f"archive schema {version} needs migrating")
             self._migrate(version)
 
