@@ -130,12 +130,22 @@ def engines(pg: Cluster, statuses: int, latency: float, tmp: Path) -> None:
             [sys.executable, "-c", FLOOR, fresh(pg, "bench_floor"), *urls]
         )
         assert int(count) == statuses, count
+    copy = [sys.executable, "-m", "bsarchive", "copy", str(tmp / "bs.db"), fresh(pg, "bench_cp")]
+    copy_t, copy_rss, _ = timed([*copy, "-q"])
+    export = [sys.executable, "-m", "bsarchive", "export", "csv", "-o", str(tmp / "x.csv")]
+    sqlite_export_t, _, _ = timed([*export, "--db", str(tmp / "bs.db")])
+    pg_export_t, pg_export_rss, _ = timed([*export, "--db", pg.url("bench_cp")])
     print(f"\n{statuses} statuses, 3 instances, 70% shared, {latency * 1000:.0f} ms per request")
     print(f"  bsarchive -> SQLite      {sqlite_t:7.2f} s   peak RSS {sqlite_rss:6.1f} MB")
     print(f"  bsarchive -> PostgreSQL  {pg_t:7.2f} s   peak RSS {pg_rss:6.1f} MB")
     print(f"  floor -> PostgreSQL      {floor_t:7.2f} s   peak RSS {floor_rss:6.1f} MB")
     print(
         f"  PostgreSQL / SQLite: {pg_t / sqlite_t:.2f}x; bsarchive / floor: {pg_t / floor_t:.2f}x"
+    )
+    print(f"  copy SQLite -> PostgreSQL {copy_t:6.2f} s   peak RSS {copy_rss:6.1f} MB")
+    print(
+        f"  export csv: SQLite {sqlite_export_t:.2f} s, PostgreSQL (a local copy)"
+        f" {pg_export_t:.2f} s, peak RSS {pg_export_rss:.1f} MB"
     )
 
 

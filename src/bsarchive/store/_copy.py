@@ -11,7 +11,8 @@ and a copy killed at any moment is resumed by running it again.
 What travels: everything an export, digest or stats reads, takedowns (``forgotten``, so a
 person who asked to be left out stays out), and for a whole archive the sources' cursors,
 runs and instances too, so fetching can go on from the copy. The per-instance request log
-(a 15-minute rate-budget window) does not.
+(a 15-minute rate-budget window) does not. Nothing a takedown of the destination covers
+(its own or the source's) is copied: a copy never brings back what was forgotten.
 """
 
 from __future__ import annotations
@@ -255,6 +256,7 @@ def _copy_all(
             if not part.whole:
                 copier.boosts_of(uris)
                 copier.reactions_of(uris)
+        copier.forget_ids(_POSTS, *_POST_CHILDREN)  # nothing later points at them by id
     if part.tags:  # and the articles filed under one of the tags themselves
         own = " OR ".join("instr(' ' || tags || ' ', ' ' || ? || ' ') > 0" for _ in part.tags)
         with dst.transaction():
@@ -357,6 +359,12 @@ class _Copier:
             if table.name == "reaction_links" and self.dropped:
                 rows = [row for row in rows if row[1] not in self.dropped]
             self.batch(table, rows)
+
+    def forget_ids(self, *tables: _Table) -> None:
+        """Drop the id maps of ``tables``: memory stays flat over a million posts (authors,
+        reactions and comments, far fewer, are kept for what points at them later)."""
+        for table in tables:
+            self.ids.pop(table.name, None)
 
     def learn_takedowns(self) -> None:
         """Who and what the destination keeps out (its ``forgotten``, the source's now
