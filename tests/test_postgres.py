@@ -423,3 +423,12 @@ def test_watch_on_postgresql_serves_its_wall_and_writes_its_digest(
         watch.terminate()
         _, err = watch.communicate(timeout=30)
     assert watch.returncode == 143, err
+
+
+def test_doctor_on_an_empty_database_and_on_no_server(cli: Cli, pg_url: str) -> None:
+    empty = cli("doctor", "--no-probe", "--db", pg_url)
+    assert empty.exit_code == 0, empty.output
+    assert "archive in this database" in " ".join(empty.output.split())
+    gone = cli("doctor", "--no-probe", "--db", "postgresql://archive:pw@127.0.0.1:9/events")
+    assert gone.exit_code == 1 and "Traceback" not in gone.output
+    assert "connect" in " ".join(gone.output.split()) and ":pw@" not in gone.output

@@ -14,9 +14,10 @@ from pathlib import Path
 from bsarchive.archive import http_settings
 from bsarchive.config import Settings
 from bsarchive.dburl import DatabaseUrl, shown
-from bsarchive.errors import BsarchiveError
+from bsarchive.errors import BsarchiveError, ConfigError
 from bsarchive.http import Http
 from bsarchive.store import (
+    NO_ARCHIVE,
     PG_SCHEMA_VERSION,
     SCHEMA_VERSION,
     PgStore,
@@ -66,8 +67,14 @@ def check_archive(db: Path | DatabaseUrl) -> list[Check]:
             for source in failing:
                 checks.append(Check(f"last run: {source['key']}", False, str(source["last_error"])))
     except BsarchiveError as e:
+        if isinstance(e, ConfigError) and e.message == NO_ARCHIVE:  # as a file not made yet
+            return [Check("archive", True, f"{e.subject}: {e.message}", "run `bsarchive fetch`")]
         checks.append(Check("archive", False, str(e), "check the path, or restore a backup"))
-    held = archive_lock(db).is_held_elsewhere()
+    try:
+        held = archive_lock(db).is_held_elsewhere()
+    except BsarchiveError as e:  # a server that does not answer: said above already
+        checks.append(Check("lock", False, e.message))
+        return checks
     checks.append(
         Check(
             "lock",

@@ -48,7 +48,13 @@ from bsarchive.store._export import (
 from bsarchive.store._filter import ExportFilter
 from bsarchive.store._items import ItemsMixin
 from bsarchive.store._lock import ArchiveLock
-from bsarchive.store._pg import PG_SCHEMA_VERSION, PgArchiveLock, PgEngine, pg_sql
+from bsarchive.store._pg import (
+    NO_ARCHIVE,
+    PG_SCHEMA_VERSION,
+    PgArchiveLock,
+    PgEngine,
+    pg_sql,
+)
 from bsarchive.store._posts import IMPORT_BATCH, PackedItems, RefreshTarget, pack_items, unpack_post
 from bsarchive.store._reactions import StoredReaction
 from bsarchive.store._schema import MIGRATIONS, SCHEMA_VERSION
@@ -66,6 +72,7 @@ __all__ = [
     "LIST_SEPARATOR",
     "IMPORT_BATCH",
     "MIGRATIONS",
+    "NO_ARCHIVE",
     "SCHEMA_VERSION",
     "ArchiveCounts",
     "ArchiveLock",

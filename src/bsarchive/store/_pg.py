@@ -55,6 +55,8 @@ CONNECT_TIMEOUT_S = 10
 # (40001) with another collector is tried again, this many times in all.
 RETRY_STATES = frozenset({"40P01", "40001"})
 RETRIES = 5
+# What reading a database with no archive in it says.
+NO_ARCHIVE = "no archive in this database"
 # The archive-wide advisory lock's key (any fixed bigint: "bsarchiv" in ASCII).
 ARCHIVE_LOCK_KEY = 0x62736172_63686976
 
@@ -469,9 +471,7 @@ class PgEngine(StoreBase):
             if readonly:
                 self.close()
                 if version == 0:  # as a missing file is for SQLite: a usage error (exit 2)
-                    raise ConfigError(
-                        self.path, "no archive in this database", hint="run `bsarchive fetch` first"
-                    )
+                    raise ConfigError(self.path, NO_ARCHIVE, hint="run `bsarchive fetch` first")
                 raise StoreError(self.path, f"archive schema {version} needs migrating")
             self._migrate(version)
 
