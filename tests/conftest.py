@@ -8,6 +8,7 @@ network.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,10 @@ from bsarchive.demo import FixtureMastodon
 from bsarchive.store import PgStore, Store
 from tests.support import pg
 from tests.support.cli import FAST_CONFIG, Cli
+
+# pytest-httpserver's werkzeug logs each request from its own thread, to whatever stderr
+# was current when it first logged: a CLI run's captured stream, closed by the next one.
+logging.getLogger("werkzeug").disabled = True
 
 
 @pytest.fixture

@@ -134,8 +134,9 @@ def post(n: int, *links: str) -> dict[str, Any]:
 
 
 def test_blogger_and_plain_wordpress_comment_threads(
-    cli: Cli, servers: Any, fast_config: Path, blogger: HTTPServer, wordpress: HTTPServer
+    engine_cli: Cli, servers: Any, fast_config: Path, blogger: HTTPServer, wordpress: HTTPServer
 ) -> None:
+    cli = engine_cli
     b = blogger.url_for("").rstrip("/")
     w = wordpress.url_for("").rstrip("/")
     masto = servers(

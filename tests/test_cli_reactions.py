@@ -116,7 +116,10 @@ def article_requests(blog: HTTPServer) -> list[str]:
     return [r.path for r, _ in blog.log if r.path != "/robots.txt"]
 
 
-def test_reactions_end_to_end(cli: Cli, servers: Any, fast_config: Path, blog: HTTPServer) -> None:
+def test_reactions_end_to_end(
+    engine_cli: Cli, servers: Any, fast_config: Path, blog: HTTPServer
+) -> None:
+    cli = engine_cli
     b = blog.url_for("").rstrip("/")
     masto = servers(statuses(b))
     result = fetch(cli, fast_config, masto.url, extra=("--allow-private-networks",))
@@ -170,7 +173,7 @@ def test_reactions_end_to_end(cli: Cli, servers: Any, fast_config: Path, blog: H
     assert "/slides.pdf" not in paths  # media never requested
     assert paths.count("/2010/06/30/open-night/") <= 2  # direct link + shortener target
     assert sum(1 for r, _ in blog.log if r.path == "/robots.txt") == 1
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.output, result.output
 
     # Second run: no new articles fetched; comment feed answered 304; a new post that
     # links a known reaction grows its linked-from list.
@@ -204,7 +207,7 @@ def test_without_allow_private_networks_everything_is_refused(
     assert cli.rows("SELECT count(*) FROM reactions") == [(0,)]
     assert cli.rows("SELECT count(*) FROM comments") == [(0,)]
     assert blog.log == []
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.output, result.output
     assert f"reaction {b}/gone: targets a loopback address 127.0.0.1" in result.stderr
     # A later run allowed to reach them reads the links the first one refused.
     allowed = fetch(cli, fast_config, masto.url, extra=("--allow-private-networks",))
@@ -230,8 +233,9 @@ def test_no_reactions_flag_fetches_nothing(
 
 
 def test_a_link_added_by_an_edit_is_followed(
-    cli: Cli, servers: Any, fast_config: Path, blog: HTTPServer
+    engine_cli: Cli, servers: Any, fast_config: Path, blog: HTTPServer
 ) -> None:
+    cli = engine_cli
     b = blog.url_for("").rstrip("/")
     original = post(0, f"{b}/2010/06/30/open-night/")
     masto = servers([original])

@@ -155,7 +155,7 @@ def _run(fn: Callable[[], int | None], *, quiet: bool = False, verbose: int = 0)
         console.error_line(f"{stopped}; everything stored so far is kept")
         raise typer.Exit(143 if isinstance(e, _Terminated) else 130) from None
     finally:
-        console.close_log_files()
+        console.end_logging()
     raise typer.Exit(code or EXIT_OK)
 
 

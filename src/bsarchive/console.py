@@ -48,6 +48,10 @@ def error_line(e: BsarchiveError | str) -> None:
     print(f"bsarchive: error: {e}", file=sys.stderr)
 
 
+# The name of the handlers a command adds (and takes away at its end).
+_HANDLER = "bsarchive"
+
+
 def setup_logging(verbose: int, quiet: bool, log_file: Path | None = None) -> None:
     level = (
         logging.ERROR
@@ -59,6 +63,7 @@ def setup_logging(verbose: int, quiet: bool, log_file: Path | None = None) -> No
         old.close()
     root.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_HANDLER)
     handler.setFormatter(logging.Formatter("bsarchive: %(levelname)s: %(message)s"))
     handler.setLevel(level)
     root.addHandler(handler)
@@ -67,6 +72,7 @@ def setup_logging(verbose: int, quiet: bool, log_file: Path | None = None) -> No
         file_handler = logging.handlers.RotatingFileHandler(
             log_file, maxBytes=5 * 1024 * 1024, backupCount=3, encoding="utf-8"
         )
+        file_handler.set_name(_HANDLER)
         file_handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )
@@ -78,12 +84,15 @@ def setup_logging(verbose: int, quiet: bool, log_file: Path | None = None) -> No
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
-def close_log_files() -> None:
-    """Flush and close file handlers (``--log-file``) at the end of a command."""
+def end_logging() -> None:
+    """At the end of a command: close the ``--log-file`` and take away the handlers
+    :func:`setup_logging` added, so that nothing logs later (another thread, a command
+    run in the same process) through a stream the command has finished with."""
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if isinstance(handler, logging.FileHandler):
-            handler.close()
+        if isinstance(handler, logging.FileHandler) or handler.get_name() == _HANDLER:
+            if isinstance(handler, logging.FileHandler):
+                handler.close()
             root.removeHandler(handler)
 
 
