@@ -615,3 +615,29 @@ def test_the_same_edit_at_second_and_millisecond_precision_is_one_version(
         store.save_items([post(), remote_copy], NOW)
         assert store.save_items([origin_copy], NOW).updated == 0
         assert rows(store, "SELECT count(*) FROM post_versions") == [(1,)]
+
+
+def test_a_signal_right_after_begin_leaves_no_transaction_open(tmp_path: Path) -> None:
+    # SIGTERM (a KeyboardInterrupt here) can land between BEGIN and the block it opens: the
+    # transaction must still end, or the next write trips over it ("cannot start a
+    # transaction within a transaction") and a watch's clean stop is lost.
+    class Interrupted(Store):
+        fire = False  # armed once the archive is open
+
+        def _begin(self, *, write: bool) -> None:
+            super()._begin(write=write)
+            if self.fire:
+                self.fire = False
+                raise KeyboardInterrupt
+
+    with Interrupted(tmp_path / "a.db") as store:
+        store.fire = True
+        with pytest.raises(KeyboardInterrupt):
+            store.set_meta("watch_heartbeat", "2026-12-07T10:00:00.000Z")
+        assert not store.db.in_transaction
+        store.set_meta("watch_heartbeat", "")  # the stopping beat
+        assert store.get_meta("watch_heartbeat") == ""
+        store.fire = True
+        with pytest.raises(KeyboardInterrupt), store.snapshot():
+            pass
+        assert not store.db.in_transaction

@@ -237,13 +237,16 @@ class StoreBase:
         if self._grouped:
             yield self.db
             return
-        with _errors("begin write", self.path):
-            self._begin(write=True)
         try:
+            # Begun inside the try: a signal (SIGTERM, Ctrl-C) right after BEGIN must not
+            # leave the connection in a transaction that the next BEGIN trips over.
+            with _errors("begin write", self.path):
+                self._begin(write=True)
             yield self.db
         except BaseException:
-            with contextlib.suppress(sqlite3.Error, EngineError):
-                self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                with contextlib.suppress(sqlite3.Error, EngineError):
+                    self.db.execute("ROLLBACK")
             self._author_ids.clear()
             raise
         else:
@@ -327,10 +330,11 @@ class StoreBase:
         if self.db.in_transaction:
             yield
             return
-        with _errors("begin read", self.path):
-            self._begin(write=False)
         try:
+            with _errors("begin read", self.path):
+                self._begin(write=False)
             yield
         finally:
-            with _errors("end read", self.path):
-                self.db.execute("COMMIT")
+            if self.db.in_transaction:  # begun (a signal may come right after BEGIN)
+                with _errors("end read", self.path):
+                    self.db.execute("COMMIT")
