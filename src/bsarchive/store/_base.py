@@ -105,9 +105,8 @@ class StoreBase:
     path: Path | str  # a file, or a server's URL as shown (no password)
 
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
-        self.path = file = Path(path)
-        self.readonly = readonly
-        self._grouped = False
+        file = Path(path)
+        self._start(file, readonly)
         if readonly and not file.exists():
             # A wrong --db is a usage error (exit 2), as DESIGN.md counts them.
             raise ConfigError(str(self.path), "no such archive", hint="run `bsarchive fetch` first")
@@ -150,6 +149,13 @@ class StoreBase:
             _wrap(
                 "set cache size", self.path, lambda: self.db.execute(f"PRAGMA cache_size = {pages}")
             )
+
+    def _start(self, path: Path | str, readonly: bool) -> None:
+        """The state of an open archive, whatever its engine, set before the connection is
+        made (a failed migration's rollback already clears the author cache)."""
+        self.path = path
+        self.readonly = readonly
+        self._grouped = False
         self._author_ids: dict[str, int] = {}
         self._forgotten: tuple[frozenset[str], frozenset[str]] | None = None
         self._claims: SourceClaims | None = None

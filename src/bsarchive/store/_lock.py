@@ -6,9 +6,28 @@ import errno
 import fcntl
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bsarchive.errors import ConfigError, LockHeldError, StoreError
+
+
+def wait_for(take: Callable[[], bool], subject: str, *, wait: bool, timeout: float | None) -> None:
+    """Try ``take`` (True: the lock is ours) until it succeeds: once without ``wait``, else
+    every 0.2 s until ``timeout`` seconds (None: for ever).
+
+    Raises:
+        LockHeldError: another run holds the archive ``subject`` (exit 75).
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not take():
+        if not wait or (deadline is not None and time.monotonic() > deadline):
+            raise LockHeldError(
+                subject,
+                "another bsarchive run is using this archive",
+                hint="use --wait to wait for it",
+            )
+        time.sleep(0.2)
 
 
 class ArchiveLock:
@@ -29,23 +48,21 @@ class ArchiveLock:
             raise ConfigError(
                 str(self.path.with_suffix("")), f"cannot use this archive path: {e.strerror}"
             ) from e
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
+
+        def take() -> bool:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except OSError as e:
                 if e.errno not in (errno.EAGAIN, errno.EACCES):
-                    os.close(fd)
                     raise StoreError(str(self.path), f"cannot lock: {e}") from e
-                if not wait or (deadline is not None and time.monotonic() > deadline):
-                    os.close(fd)
-                    raise LockHeldError(
-                        str(self.path.with_suffix("")),
-                        "another bsarchive run is using this archive",
-                        hint="use --wait to wait for it",
-                    ) from None
-                time.sleep(0.2)
+                return False
+            return True
+
+        try:
+            wait_for(take, str(self.path.with_suffix("")), wait=wait, timeout=timeout)
+        except BaseException:
+            os.close(fd)
+            raise
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Self, TypeVar
 
 from bsarchive import __version__
 from bsarchive.dburl import DatabaseUrl
-from bsarchive.errors import ConfigError, LockHeldError, StoreError
+from bsarchive.errors import ConfigError, StoreError
 from bsarchive.store._base import (
     _REACTION_TIME,
     STAMP_SQL,
@@ -36,6 +36,7 @@ from bsarchive.store._base import (
     _errors,
 )
 from bsarchive.store._filter import ExportFilter, _scope
+from bsarchive.store._lock import wait_for
 from bsarchive.store._search import (
     _EVERYTHING,
     RANKED_MATCHES_AT_MOST,
@@ -452,18 +453,13 @@ class PgEngine(StoreBase):
 
     def __init__(self, url: DatabaseUrl, *, readonly: bool = False) -> None:
         self.url = url
-        self.path = url.shown  # how messages name the archive: never with a password
-        self.readonly = readonly
-        self._grouped = False
-        self._author_ids: dict[str, int] = {}
-        self._forgotten: tuple[frozenset[str], frozenset[str]] | None = None
-        self._claims: SourceClaims | None = None
+        self._start(url.shown, readonly)  # messages name the archive: never with a password
         self.db = connect(url, readonly=readonly)  # type: ignore[assignment]
         version = self._schema_version()
         if version > PG_SCHEMA_VERSION:
             self.close()
             raise StoreError(
-                self.path,
+                url.shown,
                 f"archive schema {version} is newer than this bsarchive ({PG_SCHEMA_VERSION})",
                 hint="upgrade bsarchive",
             )
@@ -471,8 +467,8 @@ class PgEngine(StoreBase):
             if readonly:
                 self.close()
                 if version == 0:  # as a missing file is for SQLite: a usage error (exit 2)
-                    raise ConfigError(self.path, NO_ARCHIVE, hint="run `bsarchive fetch` first")
-                raise StoreError(self.path, f"archive schema {version} needs migrating")
+                    raise ConfigError(url.shown, NO_ARCHIVE, hint="run `bsarchive fetch` first")
+                raise StoreError(url.shown, f"archive schema {version} needs migrating")
             self._migrate(version)
 
     def _new_claims(self) -> SourceClaims:
@@ -623,15 +619,7 @@ class PgEngine(StoreBase):
     def held_sources(self) -> int:
         """Sources claimed by running collectors (advisory locks of other sessions, the
         archive's own lock apart)."""
-        with _errors("read locks", self.path):
-            row = self.db.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND database = (SELECT oid FROM pg_database WHERE datname ="
-                " current_database()) AND pid != pg_backend_pid()"
-                " AND NOT (classid::bigint = ? AND objid::bigint = ?)",
-                (ARCHIVE_LOCK_KEY >> 32, ARCHIVE_LOCK_KEY & 0xFFFF_FFFF),
-            ).fetchone()
-        return int(row[0]) if row else 0
+        return _others_locks(self.db, self.url.shown, archive=False)  # type: ignore[arg-type]
 
     def server_version(self) -> str:
         with _errors("read server version", self.path):
@@ -670,6 +658,22 @@ class PgEngine(StoreBase):
                 ).fetchall()
             )
         return [found.get(k) for k in keys]
+
+
+def _others_locks(conn: PgConnection, shown: str, *, archive: bool) -> int:
+    """Advisory locks other sessions hold on this database: the archive lock (``archive``),
+    or all the others (the sources' claims)."""
+    # A bigint key shows in pg_locks as its high and low 32 bits.
+    which = "" if archive else "NOT "
+    with _errors("read locks", shown):
+        row = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname ="
+            f" current_database()) AND pid != pg_backend_pid() AND {which}"
+            "(classid::bigint = ? AND objid::bigint = ? AND objsubid = 1)",
+            (ARCHIVE_LOCK_KEY >> 32, ARCHIVE_LOCK_KEY & 0xFFFF_FFFF),
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _let_go(conn: PgConnection) -> None:
@@ -729,39 +733,25 @@ class PgArchiveLock:
         self._conn: PgConnection | None = None
 
     def acquire(self, *, wait: bool = False, timeout: float | None = None) -> None:
-        import time
-
         conn = connect(self.url)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
+        kind = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
+
+        def take() -> bool:
             with _errors("lock", self.url.shown):
-                kind = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
                 got = conn.execute(f"SELECT {kind}(?)", (ARCHIVE_LOCK_KEY,)).fetchone()
-                if got and got[0]:
-                    break
-            if not wait or (deadline is not None and time.monotonic() > deadline):
-                conn.close()
-                raise LockHeldError(
-                    self.url.shown,
-                    "another bsarchive run is using this archive",
-                    hint="use --wait to wait for it",
-                )
-            time.sleep(0.2)
+            return bool(got and got[0])
+
+        try:
+            wait_for(take, self.url.shown, wait=wait, timeout=timeout)
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
 
     def is_held_elsewhere(self) -> bool:
         conn = connect(self.url)
         try:
-            with _errors("read locks", self.url.shown):
-                row = conn.execute(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                    " AND database = (SELECT oid FROM pg_database WHERE datname ="
-                    " current_database()) AND granted AND pid != pg_backend_pid()"
-                    # a bigint key shows as its high and low 32 bits
-                    " AND classid::bigint = ? AND objid::bigint = ? AND objsubid = 1",
-                    (ARCHIVE_LOCK_KEY >> 32, ARCHIVE_LOCK_KEY & 0xFFFF_FFFF),
-                ).fetchone()
-            return bool(row and row[0])
+            return _others_locks(conn, self.url.shown, archive=True) > 0
         finally:
             conn.close()
 
