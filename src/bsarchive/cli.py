@@ -842,8 +842,6 @@ def copy(
     def body() -> None:
         flt = _filter(since, until, tag, None)
         src_db, dst_db = parse_db(source), parse_db(destination)
-        if isinstance(src_db, Path) and not src_db.exists():
-            raise ConfigError(str(src_db), "no such archive")
         if shown(src_db) == shown(dst_db):
             raise ConfigError("copy", "the source and the destination are the same archive")
         part = Slice(tags=flt.tags, since=flt.since, until=flt.until)

@@ -28,6 +28,7 @@ WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024
 PAGE_SIZE = 16_384
 
 T = TypeVar("T")
+K = TypeVar("K", str, int)
 
 
 class EngineError(Exception):
@@ -85,7 +86,7 @@ def _join(values: Sequence[str]) -> str:
     return " ".join(dict.fromkeys(v for v in values if v))
 
 
-def _parts(keys: Sequence[str], size: int = 400) -> Iterator[tuple[Sequence[str], str]]:
+def _parts(keys: Sequence[K], size: int = 400) -> Iterator[tuple[Sequence[K], str]]:
     """Slices of ``keys`` small enough for one ``IN (...)``, each with its ``?`` marks."""
     for start in range(0, len(keys), size):
         part = keys[start : start + size]

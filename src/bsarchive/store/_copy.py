@@ -17,7 +17,7 @@ runs and instances too, so fetching can go on from the copy. The per-instance re
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -309,22 +309,11 @@ class _Copier:
 
     def by_ids(self, table: _Table, ids: Sequence[int]) -> None:
         known = self.ids.setdefault(table.name, {})
-        wanted = [i for i in ids if i not in known]
-        for part, marks in _parts([str(i) for i in wanted]):
-            rows = self.src.db.execute(
-                f"SELECT id, {', '.join(table.columns)} FROM {table.name}"
-                f" WHERE id IN ({marks}) ORDER BY id",
-                [int(i) for i in part],
-            ).fetchall()
+        for rows in self._select(table, "id", [i for i in ids if i not in known]):
             self._with_parents(table, rows)
 
     def boosts_of(self, uris: Sequence[str]) -> None:
-        for part, marks in _parts(uris):
-            rows = self.src.db.execute(
-                f"SELECT id, {', '.join(_BOOSTS.columns)} FROM boosts"
-                f" WHERE post_uri IN ({marks}) ORDER BY id",
-                part,
-            ).fetchall()
+        for rows in self._select(_BOOSTS, "post_uri", uris):
             self._with_parents(_BOOSTS, rows)
 
     def reactions_of(self, uris: Sequence[str]) -> None:
@@ -349,16 +338,20 @@ class _Copier:
                 self.children(child, "reaction_id", ids)
 
     def children(self, table: _Table, parent: str, ids: Sequence[int]) -> None:
-        for part, marks in _parts([str(i) for i in ids]):
-            rows = self.src.db.execute(
-                f"SELECT {'id, ' if table.has_id else ''}{', '.join(table.columns)}"
-                f" FROM {table.name} WHERE {parent} IN ({marks})"
-                f" ORDER BY {'id' if table.has_id else ', '.join(table.key)}",
-                [int(i) for i in part],
-            ).fetchall()
+        for rows in self._select(table, parent, ids):
             if table.name == "reaction_links" and self.dropped:
                 rows = [row for row in rows if row[1] not in self.dropped]
             self.batch(table, rows)
+
+    def _select(self, table: _Table, column: str, values: Sequence[Any]) -> Iterator[list[Any]]:
+        """The source's rows of ``table`` (id first where it has one) whose ``column`` is
+        one of ``values``, a batch per ``IN (...)``, in id (or key) order."""
+        head = f"SELECT {'id, ' if table.has_id else ''}{', '.join(table.columns)}"
+        order = "id" if table.has_id else ", ".join(table.key)
+        for part, marks in _parts(values):
+            yield self.src.db.execute(
+                f"{head} FROM {table.name} WHERE {column} IN ({marks}) ORDER BY {order}", part
+            ).fetchall()
 
     def forget_ids(self, *tables: _Table) -> None:
         """Drop the id maps of ``tables``: memory stays flat over a million posts (authors,
@@ -398,12 +391,9 @@ class _Copier:
 
     def _handles(self, ids: Sequence[int]) -> dict[int, str]:
         found: dict[int, str] = {}
-        for part, marks in _parts([str(i) for i in ids]):
+        for part, marks in _parts(ids):
             found.update(
-                self.src.db.execute(
-                    f"SELECT id, handle FROM authors WHERE id IN ({marks})",
-                    [int(i) for i in part],
-                ).fetchall()
+                self.src.db.execute(f"SELECT id, handle FROM authors WHERE id IN ({marks})", part)
             )
         return found
 
