@@ -116,21 +116,15 @@ def fetch_cmd(db: str, urls: list[str]) -> list[str]:
     return cmd
 
 
-def fresh(pg: Cluster, name: str) -> str:
-    pg.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    pg.admin(f"CREATE DATABASE {name}")
-    return pg.url(name)
-
-
 def engines(pg: Cluster, statuses: int, latency: float, tmp: Path) -> None:
     with Servers(statuses, 3, 0.7, latency) as urls:
         sqlite_t, sqlite_rss, _ = timed(fetch_cmd(str(tmp / "bs.db"), urls))
-        pg_t, pg_rss, _ = timed(fetch_cmd(fresh(pg, "bench_bs"), urls))
+        pg_t, pg_rss, _ = timed(fetch_cmd(pg.fresh("bench_bs"), urls))
         floor_t, floor_rss, count = timed(
-            [sys.executable, "-c", FLOOR, fresh(pg, "bench_floor"), *urls]
+            [sys.executable, "-c", FLOOR, pg.fresh("bench_floor"), *urls]
         )
         assert int(count) == statuses, count
-    copy = [sys.executable, "-m", "bsarchive", "copy", str(tmp / "bs.db"), fresh(pg, "bench_cp")]
+    copy = [sys.executable, "-m", "bsarchive", "copy", str(tmp / "bs.db"), pg.fresh("bench_cp")]
     copy_t, copy_rss, _ = timed([*copy, "-q"])
     export = [sys.executable, "-m", "bsarchive", "export", "csv", "-o", str(tmp / "x.csv")]
     sqlite_export_t, _, _ = timed([*export, "--db", str(tmp / "bs.db")])
@@ -155,7 +149,7 @@ def collectors(pg: Cluster, statuses: int, latency: float) -> None:
     with Servers(statuses, 12, 0.5, latency) as urls:
         base = None
         for n in (1, 2, 4):
-            url = fresh(pg, f"bench_c{n}")
+            url = pg.fresh(f"bench_c{n}")
             start = time.perf_counter()
             procs = [
                 subprocess.Popen(fetch_cmd(url, urls), stderr=subprocess.PIPE, text=True)
@@ -174,7 +168,7 @@ def imports(pg: Cluster, tweets: int, tmp: Path) -> None:
     write_lines(lines, tweets)
     print(f"\nimport of {tweets} twarc2 lines (one in five a retweet)")
     rates = {}
-    for name, db in (("SQLite", str(tmp / "import.db")), ("PostgreSQL", fresh(pg, "bench_i"))):
+    for name, db in (("SQLite", str(tmp / "import.db")), ("PostgreSQL", pg.fresh("bench_i"))):
         t, rss, _ = timed(
             [sys.executable, "-m", "bsarchive", "import", "twarc", str(lines), "--db", db, "-q"]
         )
@@ -203,7 +197,7 @@ def bulk(pg: Cluster, rows: int) -> None:
     ]  # fmt: skip
     times = {}
     for way in ("unnest", "COPY"):
-        url = fresh(pg, "bench_bulk")
+        url = pg.fresh("bench_bulk")
         PgStore(DatabaseUrl(url)).close()  # the archive's schema, indexes and search column
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("INSERT INTO authors (id, handle) VALUES (1, '@a')")

@@ -78,10 +78,8 @@ def pg_url(pg_cluster: pg.Cluster | str, request: pytest.FixtureRequest) -> Iter
     if isinstance(pg_cluster, str):
         pytest.skip(f"PostgreSQL unavailable: {pg_cluster}")
     name = f"t{abs(hash(request.node.nodeid)) % 10**12}"
-    pg_cluster.admin(f"DROP DATABASE IF EXISTS {name}")
-    pg_cluster.admin(f"CREATE DATABASE {name}")
-    yield pg_cluster.url(name)
-    pg_cluster.admin(f"DROP DATABASE {name} WITH (FORCE)")
+    yield pg_cluster.fresh(name)
+    pg_cluster.drop(name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -100,10 +98,8 @@ def new_store(
             if isinstance(pg_cluster, str):
                 pytest.skip(f"PostgreSQL unavailable: {pg_cluster}")
             database = f"s{abs(hash((request.node.nodeid, name))) % 10**12}"
-            pg_cluster.admin(f"DROP DATABASE IF EXISTS {database}")
-            pg_cluster.admin(f"CREATE DATABASE {database}")
+            store = PgStore(DatabaseUrl(pg_cluster.fresh(database)))
             databases.append(database)
-            store = PgStore(DatabaseUrl(pg_cluster.url(database)))
         opened.append(store)
         return store
 
@@ -112,4 +108,4 @@ def new_store(
         store.close()
     if not isinstance(pg_cluster, str):
         for database in databases:
-            pg_cluster.admin(f"DROP DATABASE {database} WITH (FORCE)")
+            pg_cluster.drop(database)

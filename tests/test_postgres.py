@@ -313,8 +313,7 @@ def test_a_server_gone_mid_run_is_one_line_and_keeps_every_committed_page(
     except pg.Unavailable as e:
         pytest.skip(f"PostgreSQL unavailable: {e}")
     try:
-        server.admin("CREATE DATABASE ev")
-        url = server.url("ev")
+        url = server.fresh("ev")
         timelines = synthetic_instances(400, instances=2, shared=0.5)
         urls = [servers(t, latency=0.05).url for t in timelines]
         collector = _collector(url, urls, fast_config)

@@ -57,6 +57,15 @@ class Cluster:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             conn.execute(sql)  # type: ignore[arg-type]
 
+    def fresh(self, name: str) -> str:
+        """The URL of a new, empty database ``name`` (one left by an earlier run goes)."""
+        self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        self.admin(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def drop(self, name: str) -> None:
+        self.admin(f"DROP DATABASE {name} WITH (FORCE)")
+
 
 class Unavailable(Exception):
     """No PostgreSQL here: the reason the tests skip."""
